@@ -1,0 +1,11 @@
+"""gdsim: a declarative, plugin-based simulation engine for gradient-descent optimizers.
+
+The Python API mirrors the CLI: ``gdsim.run(path_or_mapping)`` loads a scenario, runs it and
+returns a :class:`gdsim.results.Results`.
+"""
+
+__version__ = "0.1.0"
+
+from gdsim.api import load, run
+
+__all__ = ["__version__", "load", "run"]

@@ -1,0 +1,5 @@
+"""Allow ``python -m gdsim``."""
+
+from gdsim.cli import main
+
+main()

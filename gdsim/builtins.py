@@ -1,0 +1,10 @@
+"""The modules that register gdsim's own components, through the same hooks as any plugin."""
+
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "gdsim.objectives.polynomial",
+    "gdsim.objectives.test_functions",
+    "gdsim.estimators",
+    "gdsim.rules.classic",
+    "gdsim.schedules",
+    "gdsim.observers.recorder",
+)

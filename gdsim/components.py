@@ -1,0 +1,232 @@
+"""The component contracts: objectives, estimators, update rules, transforms, schedules, observers.
+
+A component is an attrs class whose *fields are its parameters*: the scenario loader builds it
+from a TOML table, the validators reject bad values, and ``gdsim plugins`` and the docs read the
+same declaration through :func:`describe_params`. Each class names itself with the class
+variable ``name``; the hook it is returned from decides its kind.
+
+Update rules and transforms follow optax's shape: ``init(params) -> state`` and a pure
+``update``; the state is a nested dict of arrays and numbers so that checkpoints can save it
+without pickle.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+import numpy as np
+
+from gdsim.state import Params
+
+if TYPE_CHECKING:
+    from gdsim.engine import RunContext
+    from gdsim.results import RunResult
+
+ComponentState = dict[str, Any]
+"""A component's own state: nested dicts of arrays and numbers."""
+
+KINDS = ("objective", "estimator", "rule", "transform", "schedule", "observer")
+
+
+class Component:
+    """Base of every component. Subclasses are attrs classes and set ``name``."""
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = ""
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first line of the class docstring."""
+        doc = inspect.getdoc(cls) or ""
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+class Objective(Component):
+    """A function to minimise: default initial values, the loss and its gradient.
+
+    ``data_backed`` objectives read a batch of sample indices chosen by the estimator;
+    ``elementwise`` objectives accept a leading ensemble axis on every parameter.
+    """
+
+    kind: ClassVar[str] = "objective"
+    data_backed: ClassVar[bool] = False
+    elementwise: ClassVar[bool] = False
+
+    def init(self, rng: np.random.Generator) -> Params:
+        """Default initial parameters, used when a run does not give ``init``."""
+        raise NotImplementedError
+
+    def value(self, params: Params, batch: Any = None) -> Any:
+        """The loss at ``params`` (on ``batch`` when data-backed)."""
+        return self.value_and_grad(params, batch)[0]
+
+    def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
+        """The loss and its gradient with respect to every parameter."""
+        raise NotImplementedError
+
+    def num_samples(self) -> int:
+        """How many training samples a data-backed objective holds."""
+        raise NotImplementedError(f"objective '{self.name}' holds no data")
+
+    def minima(self) -> list[dict[str, Any]]:
+        """Known minima as ``{"params": {...}, "loss": value, "kind": "global"|"local"}``."""
+        return []
+
+
+class Estimator(Component):
+    """Decides which samples a step sees. ``data_backed`` estimators need a data objective."""
+
+    kind: ClassVar[str] = "estimator"
+    data_backed: ClassVar[bool] = False
+
+    def init(self, objective: Objective, rng: np.random.Generator) -> ComponentState:
+        return {}
+
+    def next_batch(
+        self, state: ComponentState, rng: np.random.Generator
+    ) -> tuple[Any, ComponentState, bool]:
+        """Return ``(batch, state, ends_epoch)``; ``batch`` None means all samples."""
+        raise NotImplementedError
+
+
+class UpdateRule(Component):
+    """Moves the parameters from their gradient: ``update(grads, state, params, lr)``.
+
+    Rules are pure: they return new arrays and never modify their inputs. ``elementwise`` rules
+    treat every coordinate independently, so a leading ensemble axis needs no special care.
+    """
+
+    kind: ClassVar[str] = "rule"
+    elementwise: ClassVar[bool] = True
+
+    def init(self, params: Params) -> ComponentState:
+        return {}
+
+    def update(
+        self, grads: Params, state: ComponentState, params: Params, lr: Any
+    ) -> tuple[Params, ComponentState]:
+        raise NotImplementedError
+
+
+class GradientTransform(Component):
+    """Rewrites the gradient before the rule sees it (clipping, weight decay, noise)."""
+
+    kind: ClassVar[str] = "transform"
+    elementwise: ClassVar[bool] = True
+
+    def init(self, params: Params) -> ComponentState:
+        return {}
+
+    def apply(
+        self, grads: Params, state: ComponentState, params: Params
+    ) -> tuple[Params, ComponentState]:
+        raise NotImplementedError
+
+
+class Schedule(Component):
+    """Gives the learning rate of each step; stateful so that feedback rules fit."""
+
+    kind: ClassVar[str] = "schedule"
+    elementwise: ClassVar[bool] = True
+
+    def init(self) -> ComponentState:
+        return {}
+
+    def learning_rate(
+        self, state: ComponentState, step: int, grads: Params, loss: Any
+    ) -> tuple[Any, ComponentState]:
+        """Return ``(lr, state)`` for the step about to be taken (0-based ``step``)."""
+        raise NotImplementedError
+
+
+class Observer(Component):
+    """Reacts to the engine's events; may ask the engine to stop.
+
+    Observers are mutable (one instance per run). ``every`` filters ``step_completed``: the
+    engine calls it only after steps ``every, 2·every, …`` and after the last step, with no
+    per-observer cost on the other steps.
+    """
+
+    kind: ClassVar[str] = "observer"
+    every: int = 1
+
+    def run_started(self, run: RunContext) -> None:
+        """Called once before the first step."""
+
+    def step_completed(self, run: RunContext) -> None:
+        """Called after a step when ``run.step % every == 0``."""
+
+    def epoch_completed(self, run: RunContext) -> None:
+        """Called after the step that ends an epoch."""
+
+    def diverged(self, run: RunContext) -> None:
+        """Called when the run is declared diverged."""
+
+    def run_completed(self, run: RunContext, result: RunResult) -> None:
+        """Called once after the run ended, whatever the status."""
+
+    def outputs(self) -> dict[str, Any]:
+        """Data the observer contributes to the run's result (traces, files written)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint must save to resume this observer exactly."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+
+def overrides(obj: Any, base: type, method: str) -> bool:
+    """True when ``obj``'s class overrides ``base.method`` (lets the engine skip no-op hooks)."""
+    return getattr(type(obj), method) is not getattr(base, method)
+
+
+@attrs.frozen
+class ParamInfo:
+    """One declared parameter of a component, as read from its attrs field."""
+
+    name: str
+    type: str
+    default: Any
+    required: bool
+    doc: str
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, str):
+        return tp
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def describe_params(cls: type) -> list[ParamInfo]:
+    """The declared parameters of a component class, in declaration order."""
+    infos = []
+    for field in attrs.fields(cls):
+        if not field.init or field.name.startswith("_"):
+            continue
+        required = field.default is attrs.NOTHING
+        default = None
+        if not required:
+            default = (
+                field.default.factory()
+                if isinstance(field.default, attrs.Factory)  # type: ignore[arg-type]
+                else field.default
+            )
+        infos.append(
+            ParamInfo(
+                name=field.name,
+                type=_type_name(field.type),
+                default=default,
+                required=required,
+                doc=field.metadata.get("doc", ""),
+            )
+        )
+    return infos
+
+
+def param(default: Any = attrs.NOTHING, *, validator: Any = None, doc: str = "", **kw: Any) -> Any:
+    """Declare a component parameter: an attrs field with a doc string in its metadata."""
+    return attrs.field(default=default, validator=validator, metadata={"doc": doc}, **kw)

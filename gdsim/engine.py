@@ -1,0 +1,270 @@
+"""The event-driven engine: steps one run and tells its observers what happened.
+
+One step is: the estimator picks a batch → the objective gives loss and gradients → the gradient
+transforms rewrite the gradient → the schedule gives the learning rate → the update rule moves the
+parameters → the due observers are called. A run ends on its step budget, a tolerance (gradient
+norm or step size), an observer's request, or divergence (a non-finite loss or one whose magnitude
+exceeds ``max_loss``), which gives status ``diverged`` with the step, never a crash.
+
+Observers are called directly, filtered by their ``every``; the plugin event hooks are fired once
+per run (and per step only when some plugin implements ``gdsim_step_completed``), so the hot path
+costs no hook dispatch per observer per step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+
+from gdsim.components import (
+    ComponentState,
+    Estimator,
+    GradientTransform,
+    Objective,
+    Observer,
+    Schedule,
+    UpdateRule,
+    overrides,
+)
+from gdsim.state import Params, State, all_finite, global_norm
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from gdsim.results import RunResult
+    from gdsim.scenario import RunSpec
+
+STATUS_COMPLETED = "completed"
+STATUS_CONVERGED = "converged"
+STATUS_STOPPED = "stopped"
+STATUS_DIVERGED = "diverged"
+STATUSES = (STATUS_COMPLETED, STATUS_CONVERGED, STATUS_STOPPED, "stopped_early", STATUS_DIVERGED)
+
+
+@attrs.define(eq=False)
+class RunContext:
+    """What observers and event hooks see of a run; also everything a checkpoint must save.
+
+    ``loss``, ``grads`` and ``lr`` belong to the step just completed: the loss and gradient at the
+    parameters the step started from, and the learning rate it used. ``params`` are the
+    parameters after the step.
+    """
+
+    spec: RunSpec
+    objective: Objective
+    estimator: Estimator
+    rule: UpdateRule
+    transforms: list[GradientTransform]
+    schedule: Schedule
+    observers: list[Observer]
+    state: State
+    rule_state: ComponentState
+    schedule_state: ComponentState
+    estimator_state: ComponentState
+    transform_states: list[ComponentState]
+    loss: Any = None
+    grads: Params | None = None
+    lr: Any = None
+    stop_status: str | None = None
+    stop_reason: str | None = None
+    diverged_at: int | None = None
+    final_params: Params | None = None
+    final_loss: Any = None
+    final_step: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def step(self) -> int:
+        return self.state.step
+
+    @property
+    def epoch(self) -> int:
+        return self.state.epoch
+
+    @property
+    def params(self) -> Params:
+        return self.state.params
+
+    def request_stop(self, reason: str, status: str = STATUS_STOPPED) -> None:
+        """Ask the engine to end the run after the current step with ``status``."""
+        if self.stop_status is None:
+            self.stop_status = status
+            self.stop_reason = reason
+
+
+def start_run(spec: RunSpec) -> RunContext:
+    """Build the components' fresh states and the parameter state at step 0."""
+    rng = np.random.default_rng(spec.seed)
+    objective = spec.objective
+    params = spec.initial_params(rng)
+    state = State(params=params, rng=rng)
+    return RunContext(
+        spec=spec,
+        objective=objective,
+        estimator=spec.estimator,
+        rule=spec.rule,
+        transforms=list(spec.transforms),
+        schedule=spec.schedule,
+        observers=[attrs.evolve(obs) for obs in spec.observers],
+        state=state,
+        rule_state=spec.rule.init(params),
+        schedule_state=spec.schedule.init(),
+        estimator_state=spec.estimator.init(objective, state.rng),
+        transform_states=[t.init(params) for t in spec.transforms],
+    )
+
+
+def run(
+    spec: RunSpec,
+    pm: pluggy.PluginManager | None = None,
+    context: RunContext | None = None,
+) -> RunResult:
+    """Run one scenario run to its end and return its result (``context`` resumes a run)."""
+    from gdsim.results import RunResult  # local: results imports the scenario types
+
+    ctx = context if context is not None else start_run(spec)
+    started = time.perf_counter()
+    hook = pm.hook if pm is not None else None
+    for obs in ctx.observers:
+        obs.run_started(ctx)
+    if hook is not None:
+        hook.gdsim_run_started(run=ctx)
+
+    _loop(ctx, hook)
+
+    if ctx.stop_status == STATUS_DIVERGED:
+        for obs in ctx.observers:
+            obs.diverged(ctx)
+        if hook is not None:
+            hook.gdsim_diverged(run=ctx)
+    result = RunResult.from_context(ctx, elapsed=time.perf_counter() - started)
+    for obs in ctx.observers:
+        obs.run_completed(ctx, result)
+    result.outputs = {
+        f"{i}:{obs.name}" if _duplicate_names(ctx.observers, obs) else obs.name: obs.outputs()
+        for i, obs in enumerate(ctx.observers)
+    }
+    if hook is not None:
+        hook.gdsim_run_completed(run=ctx, result=result)
+    return result
+
+
+def _duplicate_names(observers: list[Observer], obs: Observer) -> bool:
+    return sum(1 for o in observers if o.name == obs.name) > 1
+
+
+def _loop(ctx: RunContext, hook: Any) -> None:
+    """The hot loop. Local names avoid attribute look-ups; only due observers are called."""
+    spec = ctx.spec
+    state = ctx.state
+    budget = spec.steps
+    max_loss = spec.max_loss
+    grad_tol = spec.tolerance.grad_norm
+    step_tol = spec.tolerance.step_size
+
+    value_and_grad = ctx.objective.value_and_grad
+    next_batch = ctx.estimator.next_batch
+    learning_rate = ctx.schedule.learning_rate
+    update = ctx.rule.update
+    transforms = list(zip(ctx.transforms, range(len(ctx.transforms)), strict=True))
+    rng = state.rng
+
+    step_observers: list[tuple[int, Callable[[RunContext], None]]] = [
+        (max(1, int(getattr(obs, "every", 1))), obs.step_completed)
+        for obs in ctx.observers
+        if overrides(obs, Observer, "step_completed")
+    ]
+    if hook is not None and hook.gdsim_step_completed.get_hookimpls():
+        step_observers.append((1, lambda run: hook.gdsim_step_completed(run=run)))
+    epoch_observers = [obs for obs in ctx.observers if overrides(obs, Observer, "epoch_completed")]
+    fire_epoch_hook = hook is not None and bool(hook.gdsim_epoch_completed.get_hookimpls())
+
+    params = state.params
+    rule_state = ctx.rule_state
+    schedule_state = ctx.schedule_state
+    estimator_state = ctx.estimator_state
+    step = state.step
+    prev_params, prev_loss = params, None
+
+    while step < budget:
+        batch, estimator_state, ends_epoch = next_batch(estimator_state, rng)
+        loss, grads = value_and_grad(params, batch)
+        if not abs(loss) <= max_loss:  # also catches NaN
+            ctx.diverged_at = step
+            ctx.stop_status = STATUS_DIVERGED
+            ctx.stop_reason = f"loss became {float(loss)!r} at step {step}"
+            break
+        if grad_tol is not None and global_norm(grads) <= grad_tol:
+            ctx.loss, ctx.grads = loss, grads
+            ctx.stop_status = STATUS_CONVERGED
+            ctx.stop_reason = f"gradient norm <= {grad_tol:g}"
+            break
+        for transform, i in transforms:
+            grads, ctx.transform_states[i] = transform.apply(grads, ctx.transform_states[i], params)
+        lr, schedule_state = learning_rate(schedule_state, step, grads, loss)
+        new_params, rule_state = update(grads, rule_state, params, lr)
+        prev_params, prev_loss = params, loss
+        params = new_params
+        step += 1
+
+        if ends_epoch:
+            state.epoch += 1
+        if step_observers or (ends_epoch and (epoch_observers or fire_epoch_hook)):
+            state.params, state.step = params, step
+            ctx.rule_state, ctx.schedule_state = rule_state, schedule_state
+            ctx.estimator_state = estimator_state
+            ctx.loss, ctx.grads, ctx.lr = loss, grads, lr
+            for every, notify in step_observers:
+                if step % every == 0 or step == budget:
+                    notify(ctx)
+            if ends_epoch:
+                for obs in epoch_observers:
+                    obs.epoch_completed(ctx)
+                if fire_epoch_hook:
+                    hook.gdsim_epoch_completed(run=ctx)
+            if ctx.stop_status is not None:
+                break
+        if (
+            step_tol is not None
+            and global_norm({k: params[k] - prev_params[k] for k in params}) <= step_tol
+        ):
+            ctx.stop_status = STATUS_CONVERGED
+            ctx.stop_reason = f"step size <= {step_tol:g}"
+            break
+
+    state.params, state.step = params, step
+    ctx.rule_state, ctx.schedule_state = rule_state, schedule_state
+    ctx.estimator_state = estimator_state
+    _finish(ctx, prev_params, prev_loss)
+
+
+def _finish(ctx: RunContext, prev_params: Params, prev_loss: Any) -> None:
+    """Fix the run's final values; a diverged run reports its last finite iterate."""
+    state = ctx.state
+    if ctx.stop_status == STATUS_DIVERGED:
+        step = ctx.diverged_at or 0
+        ctx.final_params = prev_params if step > 0 else state.params
+        ctx.final_loss = prev_loss
+        ctx.final_step = max(step - 1, 0)
+        return
+    final_loss = ctx.objective.value(state.params, None)
+    if not abs(final_loss) <= ctx.spec.max_loss or not all_finite(state.params):
+        ctx.diverged_at = state.step
+        ctx.stop_status = STATUS_DIVERGED
+        ctx.stop_reason = f"loss became {float(final_loss)!r} at step {state.step}"
+        ctx.final_params = prev_params
+        ctx.final_loss = prev_loss
+        ctx.final_step = max(state.step - 1, 0)
+        return
+    if ctx.stop_status is None:
+        ctx.stop_status = STATUS_COMPLETED
+    ctx.final_params = state.params
+    ctx.final_loss = final_loss
+    ctx.final_step = state.step

@@ -1,0 +1,138 @@
+"""One-dimensional polynomials, among them the lecture's quartic.
+
+Coefficients are given highest degree first (numpy.polyval order). Exact fractions are accepted
+as strings such as ``"319/8400"`` and rounded once to float64. The value and the derivative are
+evaluated term by term in the lecture's order, e.g. for a quartic
+``f'(x) = 4·a·x**3 + 3·b·x**2 + 2·c·x + d``, so that its printed trajectories are reproduced
+to the last bit.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from gdsim.components import Objective, param
+from gdsim.errors import ParamError
+from gdsim.hookspecs import hookimpl
+from gdsim.state import Params
+
+QUARTIC_COEFFICIENTS: tuple[str, ...] = ("319/8400", "43/4200", "-6799/8400", "-299/840", "6")
+"""The lecture's f(x) = 319/8400 x⁴ + 43/4200 x³ − 6799/8400 x² − 299/840 x + 6."""
+
+
+def parse_coefficient(value: Any) -> float:
+    """A float64 from a number or an exact fraction string ("319/8400", "-6", "1.5e-3")."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number or a fraction string, got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(Fraction(value.strip()))
+        except (ValueError, ZeroDivisionError):
+            pass
+    raise ValueError(f"expected a number or a fraction string like '319/8400', got {value!r}")
+
+
+def _convert_coefficients(values: Any) -> tuple[float, ...]:
+    if isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
+        raise ParamError("coefficients", f"expected a list of numbers, got {values!r}")
+    try:
+        coefficients = tuple(parse_coefficient(v) for v in values)
+    except ValueError as exc:
+        raise ParamError("coefficients", str(exc)) from None
+    if not coefficients:
+        raise ParamError("coefficients", "expected at least one coefficient, got []")
+    return coefficients
+
+
+@attrs.frozen
+class Polynomial(Objective):
+    """A polynomial in one variable x, coefficients highest degree first."""
+
+    name: ClassVar[str] = "polynomial"
+    elementwise: ClassVar[bool] = True
+
+    coefficients: tuple[float, ...] = param(
+        converter=_convert_coefficients,
+        doc="highest degree first; numbers or exact fractions as strings ('319/8400')",
+    )
+    x0: float = param(0.0, doc="default initial x when a run gives no init")
+
+    @property
+    def degree(self) -> int:
+        return len(self.coefficients) - 1
+
+    def init(self, rng: np.random.Generator) -> Params:
+        return {"x": np.array(self.x0, dtype=np.float64)}
+
+    def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
+        x = params["x"]
+        n = self.degree
+        c = self.coefficients
+        # value: c0·x**n + c1·x**(n-1) + … + cn, summed left to right
+        value = c[0] * x**n if n > 0 else c[0] + 0.0 * x
+        for k in range(1, n + 1):
+            power = n - k
+            value = value + (c[k] * x**power if power > 0 else c[k])
+        # derivative: n·c0·x**(n-1) + (n-1)·c1·x**(n-2) + … + c(n-1)
+        if n == 0:
+            grad = 0.0 * x
+        else:
+            grad = n * c[0] * x ** (n - 1) if n > 1 else c[0] + 0.0 * x
+            for k in range(1, n):
+                power = n - k - 1
+                grad = grad + ((n - k) * c[k] * x**power if power > 0 else c[k])
+        return value, {"x": grad}
+
+    def minima(self) -> list[dict[str, Any]]:
+        return _polynomial_minima(self)
+
+
+def _polynomial_minima(poly: Polynomial) -> list[dict[str, Any]]:
+    """Real local minima from the roots of the derivative, the lowest marked global."""
+    if poly.degree < 2:
+        return []
+    deriv = np.polyder(np.array(poly.coefficients))
+    second = np.polyder(deriv)
+    found = []
+    for root in np.roots(deriv):
+        if abs(root.imag) > 1e-9:
+            continue
+        x = float(root.real)
+        if np.polyval(second, x) > 0:
+            loss = float(np.polyval(np.array(poly.coefficients), x))
+            found.append({"params": {"x": x}, "loss": loss, "kind": "local"})
+    if found:
+        best = min(found, key=lambda m: m["loss"])
+        best["kind"] = "global"
+    return sorted(found, key=lambda m: m["params"]["x"])
+
+
+@attrs.frozen
+class Quartic(Polynomial):
+    """The lecture's quartic: global minimum near x = 3.27, local minimum near x = −3.25."""
+
+    name: ClassVar[str] = "quartic"
+
+    coefficients: tuple[float, ...] = param(
+        QUARTIC_COEFFICIENTS,
+        converter=_convert_coefficients,
+        doc="fixed: 319/8400, 43/4200, -6799/8400, -299/840, 6",
+    )
+    x0: float = param(5.0, doc="default initial x when a run gives no init")
+
+    def __attrs_post_init__(self) -> None:
+        if self.coefficients != _convert_coefficients(QUARTIC_COEFFICIENTS):
+            raise ParamError(
+                "coefficients", "the quartic's coefficients are fixed; use 'polynomial' instead"
+            )
+
+
+@hookimpl
+def gdsim_objectives() -> list[type]:
+    return [Polynomial, Quartic]

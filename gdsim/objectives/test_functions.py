@@ -1,0 +1,150 @@
+"""Classic two-dimensional test functions, with their known minima.
+
+Each takes one parameter ``x`` of shape (2,) (or (E, 2) with an ensemble axis), x = (x₁, x₂).
+
+- rosenbrock: f = (a − x₁)² + b (x₂ − x₁²)² (a = 1, b = 100); minimum (a, a²), f = 0.
+- himmelblau: f = (x₁² + x₂ − 11)² + (x₁ + x₂² − 7)²; four minima with f = 0: (3, 2),
+  (−2.805118, 3.131313), (−3.779310, −3.283186), (3.584428, −1.848127).
+- beale: f = (1.5 − x₁ + x₁x₂)² + (2.25 − x₁ + x₁x₂²)² + (2.625 − x₁ + x₁x₂³)²;
+  minimum (3, 0.5), f = 0.
+- booth: f = (x₁ + 2x₂ − 7)² + (2x₁ + x₂ − 5)²; minimum (1, 3), f = 0.
+- rastrigin: f = 2A + Σᵢ (xᵢ² − A cos 2πxᵢ) (A = 10); minimum (0, 0), f = 0, surrounded by
+  a regular grid of local minima.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from gdsim.components import Objective, param
+from gdsim.hookspecs import hookimpl
+from gdsim.state import Params
+from gdsim.validators import positive
+
+
+def _split(params: Params) -> tuple[np.ndarray, np.ndarray]:
+    x = params["x"]
+    return x[..., 0], x[..., 1]
+
+
+def _join(g1: Any, g2: Any) -> Params:
+    return {"x": np.stack([g1, g2], axis=-1)}
+
+
+class TestFunction(Objective):
+    """Shared behaviour of the 2-D test functions: parameter ``x`` of shape (2,)."""
+
+    elementwise: ClassVar[bool] = True
+    default_start: ClassVar[tuple[float, float]] = (0.0, 0.0)
+    known_minima: ClassVar[tuple[tuple[float, float], ...]] = ()
+
+    def init(self, rng: np.random.Generator) -> Params:
+        return {"x": np.array(self.default_start, dtype=np.float64)}
+
+    def minima(self) -> list[dict[str, Any]]:
+        found = []
+        for point in self.known_minima:
+            loss, _ = self.value_and_grad({"x": np.array(point)})
+            found.append({"params": {"x": list(point)}, "loss": float(loss), "kind": "global"})
+        return found
+
+
+@attrs.frozen
+class Rosenbrock(TestFunction):
+    """Rosenbrock's banana valley: f = (a − x₁)² + b(x₂ − x₁²)², minimum at (a, a²)."""
+
+    name: ClassVar[str] = "rosenbrock"
+    default_start: ClassVar[tuple[float, float]] = (-1.5, 2.0)
+
+    a: float = param(1.0, doc="position of the minimum (a, a²)")
+    b: float = param(100.0, validator=positive(), doc="steepness of the valley walls")
+
+    @property
+    def known_minima(self) -> tuple[tuple[float, float], ...]:  # type: ignore[override]
+        return ((self.a, self.a**2),)
+
+    def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
+        x1, x2 = _split(params)
+        r = self.a - x1
+        s = x2 - x1**2
+        value = r**2 + self.b * s**2
+        return value, _join(-2.0 * r - 4.0 * self.b * x1 * s, 2.0 * self.b * s)
+
+
+@attrs.frozen
+class Himmelblau(TestFunction):
+    """Himmelblau's function: four global minima with f = 0, one local maximum."""
+
+    name: ClassVar[str] = "himmelblau"
+    known_minima: ClassVar[tuple[tuple[float, float], ...]] = (
+        (3.0, 2.0),
+        (-2.805118086952745, 3.131312518250573),
+        (-3.779310253377747, -3.283185991286170),
+        (3.584428340330492, -1.848126526964404),
+    )
+
+    def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
+        x1, x2 = _split(params)
+        p = x1**2 + x2 - 11.0
+        q = x1 + x2**2 - 7.0
+        value = p**2 + q**2
+        return value, _join(4.0 * x1 * p + 2.0 * q, 2.0 * p + 4.0 * x2 * q)
+
+
+@attrs.frozen
+class Beale(TestFunction):
+    """Beale's function: flat plateaus and sharp ridges, minimum at (3, 0.5)."""
+
+    name: ClassVar[str] = "beale"
+    default_start: ClassVar[tuple[float, float]] = (1.0, 1.0)
+    known_minima: ClassVar[tuple[tuple[float, float], ...]] = ((3.0, 0.5),)
+
+    def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
+        x1, x2 = _split(params)
+        t1 = 1.5 - x1 + x1 * x2
+        t2 = 2.25 - x1 + x1 * x2**2
+        t3 = 2.625 - x1 + x1 * x2**3
+        value = t1**2 + t2**2 + t3**2
+        g1 = 2.0 * t1 * (x2 - 1.0) + 2.0 * t2 * (x2**2 - 1.0) + 2.0 * t3 * (x2**3 - 1.0)
+        g2 = 2.0 * t1 * x1 + 4.0 * t2 * x1 * x2 + 6.0 * t3 * x1 * x2**2
+        return value, _join(g1, g2)
+
+
+@attrs.frozen
+class Booth(TestFunction):
+    """Booth's function: a convex quadratic with minimum at (1, 3)."""
+
+    name: ClassVar[str] = "booth"
+    known_minima: ClassVar[tuple[tuple[float, float], ...]] = ((1.0, 3.0),)
+
+    def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
+        x1, x2 = _split(params)
+        p = x1 + 2.0 * x2 - 7.0
+        q = 2.0 * x1 + x2 - 5.0
+        return p**2 + q**2, _join(2.0 * p + 4.0 * q, 4.0 * p + 2.0 * q)
+
+
+@attrs.frozen
+class Rastrigin(TestFunction):
+    """Rastrigin's function: a bowl covered in regularly spaced local minima, global at 0."""
+
+    name: ClassVar[str] = "rastrigin"
+    default_start: ClassVar[tuple[float, float]] = (2.5, -2.2)
+    known_minima: ClassVar[tuple[tuple[float, float], ...]] = ((0.0, 0.0),)
+
+    A: float = param(10.0, validator=positive(), doc="amplitude of the cosine ripples")
+
+    def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
+        x = params["x"]
+        two_pi = 2.0 * np.pi
+        value = 2.0 * self.A + np.sum(x**2 - self.A * np.cos(two_pi * x), axis=-1)
+        grad = 2.0 * x + two_pi * self.A * np.sin(two_pi * x)
+        return value, {"x": grad}
+
+
+@hookimpl
+def gdsim_objectives() -> list[type]:
+    return [Rosenbrock, Himmelblau, Beale, Booth, Rastrigin]

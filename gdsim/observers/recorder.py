@@ -1,0 +1,100 @@
+"""The recorder: keeps a per-step trace of loss, learning rate and (small) parameters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+import numpy as np
+
+from gdsim.components import Observer, param
+from gdsim.hookspecs import hookimpl
+from gdsim.state import global_norm
+from gdsim.validators import int_at_least
+
+if TYPE_CHECKING:
+    from gdsim.engine import RunContext
+
+
+@attrs.define
+class Recorder(Observer):
+    """Records step, loss, learning rate and parameters every N steps.
+
+    Row k holds the step count after the step, the loss and gradient at the parameters the step
+    started from, the learning rate it used and the parameters it produced. A first row
+    (step 0, initial parameters) is written when the run starts.
+    """
+
+    name: ClassVar[str] = "recorder"
+
+    every: int = param(1, validator=int_at_least(1), doc="record after every N-th step")
+    params: bool = param(True, doc="record parameters (only those with <= max_param_size values)")
+    max_param_size: int = param(
+        64, validator=int_at_least(1), doc="largest parameter (in values) that is recorded"
+    )
+    grad_norm: bool = param(False, doc="record the global gradient norm (costs one norm a step)")
+
+    _steps: list[int] = attrs.field(init=False, factory=list)
+    _loss: list[Any] = attrs.field(init=False, factory=list)
+    _lr: list[Any] = attrs.field(init=False, factory=list)
+    _grad_norm: list[Any] = attrs.field(init=False, factory=list)
+    _params: dict[str, list[Any]] = attrs.field(init=False, factory=dict)
+    _names: tuple[str, ...] = attrs.field(init=False, default=())
+
+    def run_started(self, run: RunContext) -> None:
+        if self.params:
+            self._names = tuple(
+                k for k, v in run.params.items() if np.size(v) <= self.max_param_size
+            )
+            for k in self._names:
+                self._params.setdefault(k, [])
+        if not self._steps:  # a resumed run keeps its rows
+            self._steps.append(run.step)
+            self._loss.append(np.nan)
+            self._lr.append(np.nan)
+            if self.grad_norm:
+                self._grad_norm.append(np.nan)
+            for k in self._names:
+                self._params[k].append(run.params[k])
+
+    def step_completed(self, run: RunContext) -> None:
+        self._steps.append(run.state.step)
+        self._loss.append(run.loss)
+        self._lr.append(run.lr)
+        if self.grad_norm:
+            self._grad_norm.append(global_norm(run.grads))
+        params = run.state.params
+        for k in self._names:
+            self._params[k].append(params[k])
+
+    def outputs(self) -> dict[str, Any]:
+        trace: dict[str, np.ndarray] = {
+            "step": np.asarray(self._steps, dtype=np.int64),
+            "loss": np.asarray(self._loss, dtype=np.float64),
+            "lr": np.asarray(self._lr, dtype=np.float64),
+        }
+        if self.grad_norm:
+            trace["grad_norm"] = np.asarray(self._grad_norm, dtype=np.float64)
+        for k in self._names:
+            trace[f"params.{k}"] = np.asarray(self._params[k], dtype=np.float64)
+        return {"trace": trace}
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.outputs()["trace"]
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._steps = [int(s) for s in state["step"]]
+        self._loss = list(state["loss"])
+        self._lr = list(state["lr"])
+        if "grad_norm" in state:
+            self._grad_norm = list(state["grad_norm"])
+        self._params = {
+            key.removeprefix("params."): list(value)
+            for key, value in state.items()
+            if key.startswith("params.")
+        }
+
+
+@hookimpl
+def gdsim_observers() -> list[type]:
+    return [Recorder]

@@ -1,0 +1,137 @@
+"""Run results: final values, status, expectation outcomes, and their JSON form."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+
+from gdsim.expectations import Outcome, evaluate
+
+if TYPE_CHECKING:
+    from gdsim.engine import RunContext
+    from gdsim.scenario import RunSpec, Scenario
+
+
+def to_jsonable(value: Any) -> Any:
+    """Numbers, nested lists and dicts from arrays and numpy scalars (non-finite → None)."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+@attrs.define
+class RunResult:
+    """The outcome of one run.
+
+    ``final_params``/``final_loss`` are the last finite iterate: after ``final_step`` steps.
+    For a diverged run ``diverged_at`` is the step count whose values were non-finite.
+    """
+
+    name: str
+    status: str
+    steps: int
+    epochs: int
+    final_params: dict[str, np.ndarray]
+    final_loss: float | None
+    final_step: int
+    seed: int
+    stop_reason: str | None = None
+    diverged_at: int | None = None
+    elapsed: float = 0.0
+    expectations: list[Outcome] = attrs.field(factory=list)
+    outputs: dict[str, Any] = attrs.field(factory=dict)
+    spec: RunSpec | None = attrs.field(default=None, repr=False)
+
+    @classmethod
+    def from_context(cls, ctx: RunContext, elapsed: float = 0.0) -> RunResult:
+        spec = ctx.spec
+        loss = None if ctx.final_loss is None else float(ctx.final_loss)
+        result = cls(
+            name=spec.name,
+            status=ctx.stop_status or "completed",
+            steps=ctx.state.step if ctx.diverged_at is None else ctx.diverged_at,
+            epochs=ctx.state.epoch,
+            final_params={k: np.array(v, dtype=np.float64) for k, v in ctx.final_params.items()}
+            if ctx.final_params is not None
+            else {},
+            final_loss=loss,
+            final_step=ctx.final_step,
+            seed=spec.seed,
+            stop_reason=ctx.stop_reason,
+            diverged_at=ctx.diverged_at,
+            elapsed=elapsed,
+            spec=spec,
+        )
+        result.expectations = evaluate(spec, result)
+        return result
+
+    @property
+    def passed(self) -> bool:
+        """All expectations met, and no divergence the scenario did not allow."""
+        return all(o.passed for o in self.expectations)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "steps": self.steps,
+            "epochs": self.epochs,
+            "seed": self.seed,
+            "stop_reason": self.stop_reason,
+            "diverged_at": self.diverged_at,
+            "final": {
+                "step": self.final_step,
+                "params": to_jsonable(self.final_params),
+                "loss": to_jsonable(self.final_loss),
+            },
+            "passed": self.passed,
+            "expectations": [o.to_dict() for o in self.expectations],
+        }
+
+
+@attrs.define
+class Results:
+    """All runs of a scenario, in scenario order."""
+
+    scenario: Scenario
+    runs: list[RunResult]
+
+    def __iter__(self) -> Iterator[RunResult]:
+        return iter(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def __getitem__(self, key: int | str) -> RunResult:
+        if isinstance(key, str):
+            for run in self.runs:
+                if run.name == key:
+                    return run
+            raise KeyError(key)
+        return self.runs[key]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.runs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": {
+                "name": self.scenario.name,
+                "description": self.scenario.description,
+                "source": self.scenario.source,
+            },
+            "passed": self.passed,
+            "runs": [r.to_dict() for r in self.runs],
+        }

@@ -1,0 +1,80 @@
+"""The lecture's first-order rules: plain gradient descent, momentum and Nesterov momentum.
+
+These follow the lecture's (Sutskever-style) formulation, with the velocity carrying the learning
+rate. All are elementwise and keep one buffer per parameter.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+
+from gdsim.components import ComponentState, UpdateRule, param
+from gdsim.hookspecs import hookimpl
+from gdsim.state import Params, zeros_like
+from gdsim.validators import unit_interval_open_right
+
+
+@attrs.frozen
+class GD(UpdateRule):
+    """Gradient descent: x ← x − α ∇f(x)."""
+
+    name: ClassVar[str] = "gd"
+
+    def update(
+        self, grads: Params, state: ComponentState, params: Params, lr: Any
+    ) -> tuple[Params, ComponentState]:
+        return {k: x - lr * grads[k] for k, x in params.items()}, state
+
+
+@attrs.frozen
+class Momentum(UpdateRule):
+    """Heavy-ball momentum, the lecture's form: v ← μ v − α ∇f(x); x ← x + v (v₀ = 0).
+
+    With μ = 0 this is exactly gradient descent.
+    """
+
+    name: ClassVar[str] = "momentum"
+
+    mu: float = param(0.9, validator=unit_interval_open_right(), doc="momentum coefficient μ")
+
+    def init(self, params: Params) -> ComponentState:
+        return {"v": zeros_like(params)}
+
+    def update(
+        self, grads: Params, state: ComponentState, params: Params, lr: Any
+    ) -> tuple[Params, ComponentState]:
+        mu = self.mu
+        v_old = state["v"]
+        v = {k: mu * v_old[k] - lr * g for k, g in grads.items()}
+        return {k: x + v[k] for k, x in params.items()}, {"v": v}
+
+
+@attrs.frozen
+class Nesterov(UpdateRule):
+    """Nesterov momentum, the lecture's form: v ← μ v − α ∇f(x); x ← x + μ v − α ∇f(x).
+
+    The gradient is taken at the current point (the reformulation of Sutskever et al., 2013,
+    also used by Keras and PyTorch), not at a look-ahead point. With μ = 0 this is exactly GD.
+    """
+
+    name: ClassVar[str] = "nesterov"
+
+    mu: float = param(0.9, validator=unit_interval_open_right(), doc="momentum coefficient μ")
+
+    def init(self, params: Params) -> ComponentState:
+        return {"v": zeros_like(params)}
+
+    def update(
+        self, grads: Params, state: ComponentState, params: Params, lr: Any
+    ) -> tuple[Params, ComponentState]:
+        mu = self.mu
+        v_old = state["v"]
+        v = {k: mu * v_old[k] - lr * g for k, g in grads.items()}
+        return {k: x + mu * v[k] - lr * grads[k] for k, x in params.items()}, {"v": v}
+
+
+@hookimpl
+def gdsim_rules() -> list[type]:
+    return [GD, Momentum, Nesterov]

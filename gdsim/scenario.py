@@ -1,0 +1,601 @@
+"""TOML scenarios: parsing, validation and the frozen run specifications the engine executes.
+
+A scenario has one ``[objective]``, optional ``[defaults]`` and one or more ``[[runs]]``; every
+run key may be given in ``[defaults]`` and overridden per run. Components are given as a name
+(``rule = "gd"``) or a table (``rule = { name = "momentum", mu = 0.9 }``); a run's table with the
+same name as the default (or none) is merged key by key, a different name replaces it.
+
+Every problem is a :class:`gdsim.errors.ScenarioError` naming the file, the key path
+(``runs[2].rule.mu``), what was expected and, for misspelt names, the closest known one.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from gdsim.components import (
+    Estimator,
+    GradientTransform,
+    Objective,
+    Observer,
+    Schedule,
+    UpdateRule,
+)
+from gdsim.errors import ParamError, PluginError, ScenarioError, did_you_mean
+from gdsim.registry import Registry, UnknownComponentError, default_registry
+from gdsim.state import Params
+
+TOP_LEVEL_KEYS = ("scenario", "objective", "defaults", "runs")
+SCENARIO_KEYS = ("name", "description")
+RUN_KEYS = (
+    "name",
+    "init",
+    "estimator",
+    "rule",
+    "transforms",
+    "schedule",
+    "observers",
+    "steps",
+    "seed",
+    "tolerance",
+    "max_loss",
+    "allow_divergence",
+    "expect",
+)
+COMPONENT_KEYS = {"estimator": "estimator", "rule": "rule", "schedule": "schedule"}
+LIST_COMPONENT_KEYS = {"transforms": "transform", "observers": "observer"}
+TABLE_KEYS = ("init", "tolerance", "expect")
+"""Run keys whose tables are merged key by key over the defaults."""
+TOLERANCE_KEYS = ("grad_norm", "step_size")
+EXPECT_KEYS = ("status", "params", "loss", "loss_below", "max_steps", "rtol", "atol")
+DEFAULT_RUN: dict[str, Any] = {
+    "estimator": "full_batch",
+    "rule": "gd",
+    "schedule": "constant",
+    "steps": 100,
+    "seed": 0,
+    "max_loss": 1e100,
+    "allow_divergence": False,
+}
+
+
+@attrs.frozen
+class Tolerance:
+    """Convergence tests that end a run early with status ``converged``."""
+
+    grad_norm: float | None = None
+    step_size: float | None = None
+
+
+@attrs.frozen
+class Expectations:
+    """What a run must end with for the scenario to pass (exit code 0)."""
+
+    status: tuple[str, ...] = ()
+    params: Mapping[str, np.ndarray] = attrs.field(factory=dict)
+    loss: float | None = None
+    loss_below: float | None = None
+    max_steps: int | None = None
+    rtol: float = 1e-9
+    atol: float = 1e-12
+
+    def is_empty(self) -> bool:
+        return not (
+            self.status
+            or self.params
+            or self.loss is not None
+            or self.loss_below is not None
+            or self.max_steps is not None
+        )
+
+
+@attrs.frozen
+class RunSpec:
+    """One fully validated run: components built, numbers checked."""
+
+    name: str
+    objective: Objective
+    estimator: Estimator
+    rule: UpdateRule
+    schedule: Schedule
+    transforms: tuple[GradientTransform, ...] = ()
+    observers: tuple[Observer, ...] = ()
+    init: Mapping[str, np.ndarray] = attrs.field(factory=dict)
+    steps: int = 100
+    seed: int = 0
+    tolerance: Tolerance = Tolerance()
+    max_loss: float = 1e100
+    allow_divergence: bool = False
+    expect: Expectations = Expectations()
+
+    def initial_params(self, rng: np.random.Generator) -> Params:
+        """The objective's defaults (drawn from ``rng``) overridden by the run's ``init``."""
+        params = self.objective.init(rng)
+        for name, value in self.init.items():
+            params[name] = np.array(value, dtype=np.float64)
+        return params
+
+
+@attrs.frozen
+class Scenario:
+    """A parsed scenario: its runs plus where it came from (for messages and checkpoints)."""
+
+    name: str
+    description: str
+    runs: tuple[RunSpec, ...]
+    source: str
+    raw: Mapping[str, Any] = attrs.field(repr=False, factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# entry points
+
+
+def load_file(path: str | Path, registry: Registry | None = None) -> Scenario:
+    """Read and validate a scenario file; raises :class:`ScenarioError`."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ScenarioError("no such file", file=source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read the file: {exc}", file=source) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"not valid TOML: {exc}", file=source) from None
+    return load_mapping(raw, source=source, registry=registry, default_name=path.stem)
+
+
+def load_mapping(
+    raw: Mapping[str, Any],
+    source: str = "<mapping>",
+    registry: Registry | None = None,
+    default_name: str = "scenario",
+) -> Scenario:
+    """Validate a scenario given as a mapping (the parsed TOML)."""
+    registry = registry or default_registry()
+    try:
+        registry.check()
+    except PluginError as exc:
+        raise ScenarioError(f"the installed plugins conflict: {exc}", file=source) from None
+    return _Loader(registry, source).scenario(raw, default_name)
+
+
+# --------------------------------------------------------------------------------------------
+# the loader
+
+
+@attrs.frozen
+class _Value:
+    """A value together with the key path it came from."""
+
+    value: Any
+    path: str
+    paths: Mapping[str, str] = attrs.field(factory=dict)
+    """For merged component tables: where each inherited key came from."""
+
+
+class _Loader:
+    def __init__(self, registry: Registry, source: str) -> None:
+        self.registry = registry
+        self.source = source
+
+    def error(self, path: str, message: str, suggestion: str | None = None) -> ScenarioError:
+        return ScenarioError(message, path=path, file=self.source, suggestion=suggestion)
+
+    def check_keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
+        for key in table:
+            if key not in allowed:
+                where = f"{path}.{key}" if path else key
+                raise self.error(
+                    where,
+                    f"unknown key '{key}' (expected one of: {', '.join(allowed)})",
+                    did_you_mean(key, allowed),
+                )
+
+    def table(self, value: Any, path: str) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.error(path, f"expected a table, got {_describe(value)}")
+        return value
+
+    # -- scenario -----------------------------------------------------------------------------
+
+    def scenario(self, raw: Mapping[str, Any], default_name: str) -> Scenario:
+        self.check_keys(raw, TOP_LEVEL_KEYS, "")
+        meta = self.table(raw.get("scenario", {}), "scenario")
+        self.check_keys(meta, SCENARIO_KEYS, "scenario")
+        name = self.string(meta.get("name", default_name), "scenario.name")
+        description = self.string(meta.get("description", ""), "scenario.description")
+        if "objective" not in raw:
+            raise self.error("objective", "missing required key (expected an objective)")
+        objective = self.component("objective", _Value(raw["objective"], "objective"), None)
+        assert isinstance(objective, Objective)
+        defaults = self.table(raw.get("defaults", {}), "defaults")
+        self.check_keys(defaults, tuple(k for k in RUN_KEYS if k != "name"), "defaults")
+        if "runs" not in raw:
+            raise self.error("runs", "missing required key (expected at least one [[runs]])")
+        runs_raw = raw["runs"]
+        if not isinstance(runs_raw, list) or not all(isinstance(r, Mapping) for r in runs_raw):
+            raise self.error("runs", f"expected an array of tables, got {_describe(runs_raw)}")
+        if not runs_raw:
+            raise self.error("runs", "expected at least one run, got none")
+        runs: list[RunSpec] = []
+        seen: dict[str, str] = {}
+        for i, run_raw in enumerate(runs_raw):
+            spec = self.run(objective, defaults, run_raw, f"runs[{i}]", i)
+            if spec.name in seen:
+                raise self.error(
+                    f"runs[{i}].name",
+                    f"duplicate run name '{spec.name}' (already used by {seen[spec.name]})",
+                )
+            seen[spec.name] = f"runs[{i}]"
+            runs.append(spec)
+        return Scenario(
+            name=name, description=description, runs=tuple(runs), source=self.source, raw=raw
+        )
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def run(
+        self,
+        objective: Objective,
+        defaults: Mapping[str, Any],
+        raw: Mapping[str, Any],
+        path: str,
+        index: int,
+    ) -> RunSpec:
+        self.check_keys(raw, RUN_KEYS, path)
+        merged: dict[str, _Value] = {k: _Value(v, "<default>") for k, v in DEFAULT_RUN.items()}
+        for source, table in (("defaults", defaults), (path, raw)):
+            for key, value in table.items():
+                where = f"{source}.{key}"
+                if key in COMPONENT_KEYS and key in merged:
+                    merged[key] = self.merge_component(merged[key], _Value(value, where))
+                elif key in TABLE_KEYS and key in merged:
+                    merged[key] = self.merge_table(merged[key], _Value(value, where))
+                else:
+                    merged[key] = _Value(value, where)
+
+        name = (
+            self.string(merged["name"].value, merged["name"].path)
+            if "name" in merged
+            else (f"run{index}")
+        )
+        if not name:
+            raise self.error(f"{path}.name", "expected a non-empty name")
+        steps = self.integer(merged["steps"], minimum=1)
+        seed = self.integer(merged["seed"], minimum=0)
+        max_loss = self.number(merged["max_loss"], low=0.0, low_open=True)
+        allow = self.boolean(merged["allow_divergence"])
+        estimator = self.component("estimator", merged["estimator"], objective)
+        rule = self.component("rule", merged["rule"], objective)
+        schedule = self.component("schedule", merged["schedule"], objective)
+        transforms = self.component_list("transforms", merged.get("transforms"), objective)
+        observers = self.component_list("observers", merged.get("observers"), objective)
+        if estimator.data_backed and not objective.data_backed:
+            raise self.error(
+                merged["estimator"].path,
+                f"estimator '{estimator.name}' samples data, but objective '{objective.name}' "
+                "has none (use 'full_batch')",
+            )
+        init = self.init(objective, merged.get("init"), seed)
+        tolerance = self.tolerance(merged.get("tolerance"))
+        expect = self.expectations(merged.get("expect"), init, objective, seed)
+        return RunSpec(
+            name=name,
+            objective=objective,
+            estimator=estimator,  # type: ignore[arg-type]
+            rule=rule,  # type: ignore[arg-type]
+            schedule=schedule,  # type: ignore[arg-type]
+            transforms=tuple(transforms),  # type: ignore[arg-type]
+            observers=tuple(observers),  # type: ignore[arg-type]
+            init=init,
+            steps=steps,
+            seed=seed,
+            tolerance=tolerance,
+            max_loss=max_loss,
+            allow_divergence=allow,
+            expect=expect,
+        )
+
+    def merge_component(self, base: _Value, override: _Value) -> _Value:
+        """Merge a run's component table over the default one when the names agree."""
+        b, o = base.value, override.value
+        if isinstance(b, str):
+            b = {"name": b}
+        if isinstance(o, str):
+            o = {"name": o}
+        if not isinstance(b, Mapping) or not isinstance(o, Mapping):
+            return override
+        if "name" in o and o.get("name") != b.get("name"):
+            return override
+        paths = dict(base.paths)
+        for key in b:  # remember where inherited keys came from, for messages
+            if key not in o and key not in paths:
+                paths[key] = f"{base.path}.{key}"
+        return _Value({**b, **o}, override.path, paths)
+
+    def merge_table(self, base: _Value, override: _Value) -> _Value:
+        """Merge a run's plain table (init, tolerance, expect) over the default one."""
+        if not isinstance(base.value, Mapping) or not isinstance(override.value, Mapping):
+            return override
+        paths = {k: f"{base.path}.{k}" for k in base.value if k not in override.value}
+        return _Value({**base.value, **override.value}, override.path, paths)
+
+    @staticmethod
+    def key_path(given: _Value, key: str) -> str:
+        """Where ``key`` of a (possibly merged) table was written."""
+        return given.paths.get(key, f"{given.path}.{key}")
+
+    def component(self, kind: str, given: _Value, objective: Objective | None) -> Any:
+        value, path = given.value, given.path
+        inherited = given.paths
+        if isinstance(value, str):
+            name, params = value, {}
+            name_path = path
+        elif isinstance(value, Mapping):
+            if "name" not in value:
+                raise self.error(f"{path}.name", f"missing required key (expected a {kind} name)")
+            name = value["name"]
+            name_path = inherited.get("name", f"{path}.name")
+            if not isinstance(name, str):
+                raise self.error(name_path, f"expected a {kind} name, got {_describe(name)}")
+            params = {k: v for k, v in value.items() if k != "name"}
+        else:
+            raise self.error(
+                path, f"expected a {kind} name or a table with 'name', got {_describe(value)}"
+            )
+        try:
+            cls = self.registry.get(kind, name)
+        except UnknownComponentError as exc:
+            known = ", ".join(exc.known)
+            raise self.error(
+                name_path, f"unknown {kind} '{name}' (known: {known})", exc.suggestion
+            ) from None
+        return self.build(cls, params, path, inherited)
+
+    def build(
+        self, cls: type, params: Mapping[str, Any], path: str, inherited: Mapping[str, str]
+    ) -> Any:
+        fields = {f.name: f for f in attrs.fields(cls) if f.init and not f.name.startswith("_")}
+        hints = _type_hints(cls)
+        kwargs = {}
+        for key, value in params.items():
+            where = inherited.get(key, f"{path}.{key}")
+            if key not in fields:
+                allowed = ", ".join(fields) or "no parameters"
+                raise self.error(
+                    where,
+                    f"unknown parameter '{key}' of {cls.kind} '{cls.name}' (expected: {allowed})",
+                    did_you_mean(key, fields),
+                )
+            kwargs[key] = self.coerce(
+                value, hints.get(key), where, has_converter=bool(fields[key].converter)
+            )
+        for field in fields.values():
+            if field.default is attrs.NOTHING and field.name not in kwargs:
+                raise self.error(
+                    f"{path}.{field.name}",
+                    f"missing required parameter of {cls.kind} '{cls.name}'",
+                )
+        try:
+            return cls(**kwargs)
+        except ParamError as exc:
+            where = inherited.get(exc.field, f"{path}.{exc.field}")
+            raise self.error(where, exc.message) from None
+        except (ValueError, TypeError) as exc:
+            raise self.error(path, str(exc)) from None
+
+    def coerce(self, value: Any, hint: Any, path: str, has_converter: bool) -> Any:
+        if has_converter or hint is None:
+            return value
+        base = typing.get_origin(hint) or hint
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if base in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            if value is None:
+                return None
+            base = typing.get_origin(args[0]) or args[0] if args else Any
+        if base is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise self.error(path, f"expected a number, got {_describe(value)}")
+            return float(value)
+        if base is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise self.error(path, f"expected an integer, got {_describe(value)}")
+            return value
+        if base is bool:
+            if not isinstance(value, bool):
+                raise self.error(path, f"expected true or false, got {_describe(value)}")
+            return value
+        if base is str:
+            if not isinstance(value, str):
+                raise self.error(path, f"expected a string, got {_describe(value)}")
+            return value
+        return value
+
+    def component_list(self, key: str, given: _Value | None, objective: Objective) -> list[Any]:
+        if given is None:
+            return []
+        kind = LIST_COMPONENT_KEYS[key]
+        if not isinstance(given.value, list):
+            raise self.error(
+                given.path, f"expected an array of {kind}s, got {_describe(given.value)}"
+            )
+        return [
+            self.component(kind, _Value(item, f"{given.path}[{i}]"), objective)
+            for i, item in enumerate(given.value)
+        ]
+
+    # -- scalars ------------------------------------------------------------------------------
+
+    def string(self, value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise self.error(path, f"expected a string, got {_describe(value)}")
+        return value
+
+    def integer(self, given: _Value, minimum: int) -> int:
+        value = given.value
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.error(
+                given.path, f"expected an integer >= {minimum}, got {_describe(value)}"
+            )
+        return value
+
+    def number(self, given: _Value, low: float = -math.inf, low_open: bool = False) -> float:
+        value = given.value
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = ok and math.isfinite(value) and (value > low if low_open else value >= low)
+        if not ok:
+            bound = f"> {low:g}" if low_open else f">= {low:g}"
+            raise self.error(
+                given.path, f"expected a finite number {bound}, got {_describe(value)}"
+            )
+        return float(value)
+
+    def boolean(self, given: _Value) -> bool:
+        if not isinstance(given.value, bool):
+            raise self.error(given.path, f"expected true or false, got {_describe(given.value)}")
+        return given.value
+
+    def array(self, value: Any, path: str) -> np.ndarray:
+        """A finite float64 array from a number or a (nested, rectangular) list of numbers."""
+
+        def check(v: Any, p: str) -> None:
+            if isinstance(v, list):
+                for j, item in enumerate(v):
+                    check(item, f"{p}[{j}]")
+            elif isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise self.error(p, f"expected a finite number, got {_describe(v)}")
+
+        check(value, path)
+        try:
+            return np.array(value, dtype=np.float64)
+        except ValueError:
+            raise self.error(path, "expected a rectangular nested list of numbers") from None
+
+    # -- init, tolerance, expectations --------------------------------------------------------
+
+    def init(self, objective: Objective, given: _Value | None, seed: int) -> dict[str, np.ndarray]:
+        if given is None:
+            return {}
+        table = self.table(given.value, given.path)
+        defaults = objective.init(np.random.default_rng(seed))
+        init = {}
+        for name, value in table.items():
+            where = self.key_path(given, name)
+            if name not in defaults:
+                raise self.error(
+                    where,
+                    f"objective '{objective.name}' has no parameter '{name}' "
+                    f"(expected: {', '.join(defaults)})",
+                    did_you_mean(name, defaults),
+                )
+            array = self.array(value, where)
+            expected = np.shape(defaults[name])
+            if array.shape != expected:
+                raise self.error(
+                    where, f"expected shape {_shape(expected)}, got shape {_shape(array.shape)}"
+                )
+            init[name] = array
+        return init
+
+    def tolerance(self, given: _Value | None) -> Tolerance:
+        if given is None:
+            return Tolerance()
+        table = self.table(given.value, given.path)
+        self.check_keys(table, TOLERANCE_KEYS, given.path)
+        values = {
+            key: self.number(_Value(table[key], self.key_path(given, key)), low=0.0)
+            for key in TOLERANCE_KEYS
+            if key in table
+        }
+        return Tolerance(**values)
+
+    def expectations(
+        self, given: _Value | None, init: Mapping[str, Any], objective: Objective, seed: int
+    ) -> Expectations:
+        if given is None:
+            return Expectations()
+        table = self.table(given.value, given.path)
+        self.check_keys(table, EXPECT_KEYS, given.path)
+
+        def at(key: str) -> str:
+            return self.key_path(given, key)
+
+        from gdsim.engine import STATUSES
+
+        kwargs: dict[str, Any] = {}
+        if "status" in table:
+            status = table["status"]
+            statuses = [status] if isinstance(status, str) else status
+            if not isinstance(statuses, list) or not statuses:
+                raise self.error(at("status"), f"expected a status, got {_describe(status)}")
+            for j, s in enumerate(statuses):
+                if s not in STATUSES:
+                    raise self.error(
+                        at("status") + (f"[{j}]" if isinstance(status, list) else ""),
+                        f"expected one of {', '.join(STATUSES)}, got {_describe(s)}",
+                        did_you_mean(str(s), STATUSES),
+                    )
+            kwargs["status"] = tuple(statuses)
+        if "params" in table:
+            ptable = self.table(table["params"], at("params"))
+            names = objective.init(np.random.default_rng(seed))
+            params = {}
+            for name, value in ptable.items():
+                if name not in names:
+                    raise self.error(
+                        f"{at('params')}.{name}",
+                        f"objective '{objective.name}' has no parameter '{name}'",
+                        did_you_mean(name, names),
+                    )
+                params[name] = self.array(value, f"{at('params')}.{name}")
+            kwargs["params"] = params
+        for key in ("loss", "loss_below"):
+            if key in table:
+                kwargs[key] = self.number(_Value(table[key], at(key)))
+        for key in ("rtol", "atol"):
+            if key in table:
+                kwargs[key] = self.number(_Value(table[key], at(key)), low=0.0)
+        if "max_steps" in table:
+            kwargs["max_steps"] = self.integer(_Value(table["max_steps"], at("max_steps")), 0)
+        return Expectations(**kwargs)
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:
+        return {}
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return (
+        "()"
+        if not shape
+        else "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+    )
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"string {value!r}"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__

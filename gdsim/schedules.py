@@ -1,0 +1,92 @@
+"""Learning-rate schedules: constant, the lecture's exponential decay and gradient-based control.
+
+A schedule is stateful (``init() -> state``, ``learning_rate(state, step, grads, loss)``) so that
+rules that feed back on the gradient or the loss fit the same contract as fixed timetables.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from gdsim.components import ComponentState, Schedule, param
+from gdsim.hookspecs import hookimpl
+from gdsim.state import Params
+from gdsim.validators import int_at_least, non_negative, number_in, positive
+
+
+@attrs.frozen
+class Constant(Schedule):
+    """A fixed learning rate α."""
+
+    name: ClassVar[str] = "constant"
+
+    lr: float = param(0.1, validator=positive(), doc="learning rate α")
+
+    def learning_rate(
+        self, state: ComponentState, step: int, grads: Params, loss: Any
+    ) -> tuple[Any, ComponentState]:
+        return self.lr, state
+
+
+@attrs.frozen
+class Exponential(Schedule):
+    """The lecture's decay: α ← K·α before steps 0, N, 2N, … (so step 0 already uses K·α).
+
+    The product is accumulated step by step, exactly as the lecture's loop does; with K = 1 it is
+    the constant schedule.
+    """
+
+    name: ClassVar[str] = "exponential"
+
+    lr: float = param(0.1, validator=positive(), doc="initial learning rate α₀")
+    k: float = param(0.99, validator=number_in(0.0, 1.0, low_open=True), doc="decay factor K")
+    every: int = param(1, validator=int_at_least(1), doc="multiply by K every N steps")
+
+    def init(self) -> ComponentState:
+        return {"lr": self.lr}
+
+    def learning_rate(
+        self, state: ComponentState, step: int, grads: Params, loss: Any
+    ) -> tuple[Any, ComponentState]:
+        lr = state["lr"]
+        if step % self.every == 0:
+            lr = lr * self.k
+            return lr, {"lr": lr}
+        return lr, state
+
+
+@attrs.frozen
+class GradControl(Schedule):
+    """The lecture's gradient-based control: α ← α / (1 + c·√‖∇f(x)‖) each step, then step.
+
+    ‖∇f‖ is the global L2 norm over all parameters (|f'(x)| in one dimension); the rate only
+    shrinks, faster where the slope is steep.
+    """
+
+    name: ClassVar[str] = "grad_control"
+
+    lr: float = param(0.1, validator=positive(), doc="initial learning rate α₀")
+    c: float = param(0.99, validator=non_negative(), doc="control gain c")
+
+    def init(self) -> ComponentState:
+        return {"lr": self.lr}
+
+    def learning_rate(
+        self, state: ComponentState, step: int, grads: Params, loss: Any
+    ) -> tuple[Any, ComponentState]:
+        if len(grads) == 1:
+            (g,) = grads.values()
+            norm = abs(g) if np.ndim(g) == 0 else np.sqrt(np.sum(np.square(g)))
+        else:
+            norm = math.sqrt(sum(float(np.sum(np.square(g))) for g in grads.values()))
+        lr = state["lr"] / (1.0 + self.c * np.sqrt(norm))
+        return lr, {"lr": lr}
+
+
+@hookimpl
+def gdsim_schedules() -> list[type]:
+    return [Constant, Exponential, GradControl]
