@@ -66,6 +66,17 @@ class Objective(Component):
         """The loss and its gradient with respect to every parameter."""
         raise NotImplementedError
 
+    def metrics(self, params: Params, split: str = "train") -> dict[str, float]:
+        """Named metrics at ``params`` on a data split ("train", "validation", "test").
+
+        Analytic objectives have only the train split and only the loss; data-backed ones add
+        their validation and test splits and metrics such as accuracy. Observers (early
+        stopping, recorders) read metrics through this one method.
+        """
+        if split != "train":
+            raise KeyError(f"objective '{self.name}' has no '{split}' split")
+        return {"loss": float(self.value(params, None))}
+
     def num_samples(self) -> int:
         """How many training samples a data-backed objective holds."""
         raise NotImplementedError(f"objective '{self.name}' holds no data")
