@@ -5,6 +5,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gdsim.objectives.test_functions",
     "gdsim.estimators",
     "gdsim.rules.classic",
+    "gdsim.rules.adaptive",
     "gdsim.schedules",
     "gdsim.observers.recorder",
 )
