@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -226,7 +227,9 @@ class _Loader:
             raise self.error("runs", "missing required key (expected at least one [[runs]])")
         runs_raw = raw["runs"]
         if not isinstance(runs_raw, list) or not all(isinstance(r, Mapping) for r in runs_raw):
-            raise self.error("runs", f"expected an array of tables, got {_describe(runs_raw)}")
+            raise self.error(
+                "runs", f"expected an array of tables ([[runs]]), got {_describe(runs_raw)}"
+            )
         if not runs_raw:
             raise self.error("runs", "expected at least one run, got none")
         runs: list[RunSpec] = []
@@ -400,11 +403,11 @@ class _Loader:
         if has_converter or hint is None:
             return value
         base = typing.get_origin(hint) or hint
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if base in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-            if value is None:
-                return None
-            base = typing.get_origin(args[0]) or args[0] if args else Any
+        if base in (typing.Union, types.UnionType):  # Optional[X]: check against X
+            args = [a for a in typing.get_args(hint) if a is not type(None)]
+            if value is None or not args:
+                return value
+            base = typing.get_origin(args[0]) or args[0]
         if base is float:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise self.error(path, f"expected a number, got {_describe(value)}")

@@ -72,7 +72,8 @@ def test_failed_expectation_exits_1(cli, tmp_path):
 def test_unexpected_divergence_exits_1(cli, tmp_path):
     scenario = tmp_path / "s.toml"
     scenario.write_text(
-        'objective = "quartic"\n[[runs]]\nname = "a"\nschedule = { name = "constant", lr = 10.0 }\n',
+        'objective = "quartic"\n[[runs]]\nname = "a"\n'
+        'schedule = { name = "constant", lr = 10.0 }\n',
         encoding="utf-8",
     )
     result = cli.invoke(main, ["run", str(scenario)])
@@ -109,3 +110,23 @@ def test_every_shipped_scenario_validates(cli):
     for path in sorted(SCENARIOS.glob("*.toml")):
         result = cli.invoke(main, ["validate", str(path)])
         assert result.exit_code == 0, (path, result.output)
+
+
+def test_a_component_raising_is_one_line_not_a_traceback(cli, tmp_path, monkeypatch):
+    from tests.test_engine import StopPlugin, make_registry
+
+    class Boom(StopPlugin):
+        pass
+
+    registry = make_registry(Boom())
+    monkeypatch.setattr("gdsim.cli.default_registry", lambda: registry)
+    monkeypatch.setattr(
+        "gdsim.objectives.polynomial.Polynomial.value_and_grad",
+        lambda self, params, batch=None: 1 / 0,
+    )
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('objective = "quartic"\n[[runs]]\nname = "a"\n', encoding="utf-8")
+    result = cli.invoke(main, ["run", str(scenario)])
+    assert result.exit_code == 1
+    assert "a run raised ZeroDivisionError" in result.output
+    assert "Traceback" not in result.output

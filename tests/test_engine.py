@@ -29,9 +29,9 @@ def test_divergence_is_a_status_not_a_crash():
 
 
 def test_allowed_divergence_passes():
-    run = gdsim.run(
-        quartic_run(schedule={"name": "constant", "lr": 10.0}, allow_divergence=True)
-    )[0]
+    run = gdsim.run(quartic_run(schedule={"name": "constant", "lr": 10.0}, allow_divergence=True))[
+        0
+    ]
     assert run.status == "diverged" and run.passed
 
 

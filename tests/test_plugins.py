@@ -62,7 +62,11 @@ def gdsim_cli(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_installed_plugin_is_discovered_listed_and_usable(tmp_path):
     make_distribution(
-        tmp_path, "gdsim-halfstep", "1.2.3", "gdsim_halfstep", PLUGIN_SOURCE.format(rule_name="half")
+        tmp_path,
+        "gdsim-halfstep",
+        "1.2.3",
+        "gdsim_halfstep",
+        PLUGIN_SOURCE.format(rule_name="half"),
     )
     listing = gdsim_cli(tmp_path, "plugins", "--json")
     assert listing.returncode == 0, listing.stderr
@@ -106,7 +110,9 @@ def test_two_plugins_with_one_name_is_an_error_naming_both(tmp_path):
 
 
 def test_plugin_shadowing_a_builtin_name_is_a_conflict(tmp_path):
-    make_distribution(tmp_path, "shadow", "0.1", "shadow_plugin", PLUGIN_SOURCE.format(rule_name="gd"))
+    make_distribution(
+        tmp_path, "shadow", "0.1", "shadow_plugin", PLUGIN_SOURCE.format(rule_name="gd")
+    )
     listing = gdsim_cli(tmp_path, "plugins")
     assert listing.returncode == 2
     assert "gdsim 0.1.0" in listing.stderr and "shadow 0.1" in listing.stderr
@@ -135,7 +141,9 @@ def test_a_broken_plugin_is_reported_without_hiding_the_others(tmp_path):
 
 
 def test_a_hook_returning_garbage_is_reported(tmp_path):
-    source = "from gdsim.hookspecs import hookimpl\n\n@hookimpl\ndef gdsim_rules():\n    return [42]\n"
+    source = (
+        "from gdsim.hookspecs import hookimpl\n\n@hookimpl\ndef gdsim_rules():\n    return [42]\n"
+    )
     make_distribution(tmp_path, "garbage", "0.1", "garbage_plugin", source)
     listing = gdsim_cli(tmp_path, "plugins", "--json")
     plugins = {p["name"]: p for p in json.loads(listing.stdout)["plugins"]}
