@@ -113,13 +113,6 @@ def test_every_shipped_scenario_validates(cli):
 
 
 def test_a_component_raising_is_one_line_not_a_traceback(cli, tmp_path, monkeypatch):
-    from tests.test_engine import StopPlugin, make_registry
-
-    class Boom(StopPlugin):
-        pass
-
-    registry = make_registry(Boom())
-    monkeypatch.setattr("gdsim.cli.default_registry", lambda: registry)
     monkeypatch.setattr(
         "gdsim.objectives.polynomial.Polynomial.value_and_grad",
         lambda self, params, batch=None: 1 / 0,
