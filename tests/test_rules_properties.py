@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -37,22 +38,13 @@ def run_rule(rule, params, grad_sequence, lr):
     return params
 
 
+@pytest.mark.parametrize("rule_class", [Momentum, Nesterov], ids=lambda c: c.name)
 @settings(max_examples=80, deadline=None)
 @given(data=params_and_grad_sequences(), lr=learning_rates)
-def test_momentum_with_mu_zero_is_gd(data, lr):
+def test_momentum_rules_with_mu_zero_are_gd(rule_class, data, lr):
     params, grads = data
     expected = run_rule(GD(), params, grads, lr)
-    actual = run_rule(Momentum(mu=0.0), params, grads, lr)
-    for name in params:
-        np.testing.assert_array_equal(actual[name], expected[name])
-
-
-@settings(max_examples=80, deadline=None)
-@given(data=params_and_grad_sequences(), lr=learning_rates)
-def test_nesterov_with_mu_zero_is_gd(data, lr):
-    params, grads = data
-    expected = run_rule(GD(), params, grads, lr)
-    actual = run_rule(Nesterov(mu=0.0), params, grads, lr)
+    actual = run_rule(rule_class(mu=0.0), params, grads, lr)
     for name in params:
         np.testing.assert_array_equal(actual[name], expected[name])
 
