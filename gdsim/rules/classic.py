@@ -64,8 +64,9 @@ class Momentum(_VelocityRule):
 class Nesterov(_VelocityRule):
     """Nesterov momentum, the lecture's form: v ← μ v − α ∇f(x); x ← x + μ v − α ∇f(x).
 
-    The gradient is taken at the current point (the reformulation of Sutskever et al., 2013,
-    also used by Keras and PyTorch), not at a look-ahead point. With μ = 0 this is exactly GD.
+    The gradient is taken at the current point, not at a look-ahead point: the reformulation of
+    Sutskever et al. (2013), which is Keras's form; PyTorch's (b ← μb + g; x ← x − α(g + μb)) is
+    the same iteration when α is constant. With μ = 0 this is exactly GD.
     """
 
     name: ClassVar[str] = "nesterov"
