@@ -7,4 +7,6 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gdsim.rules.classic",
     "gdsim.schedules",
     "gdsim.observers.recorder",
+    "gdsim.observers.early_stopping",
+    "gdsim.observers.checkpoint",
 )
