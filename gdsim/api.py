@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from gdsim.errors import CheckpointError
 from gdsim.registry import Registry, default_registry
 from gdsim.results import Results
 from gdsim.scenario import RunSpec, Scenario, load_file, load_mapping
+
+log = logging.getLogger("gdsim")
 
 
 def load(scenario: str | Path | Mapping[str, Any], registry: Registry | None = None) -> Scenario:
@@ -50,7 +53,16 @@ def run(
             ctx.scenario = scenario
         if extra_observers is not None:
             ctx.observers.extend(extra_observers(spec))
-        runs.append(engine.run(spec, pm=registry.pm, context=ctx))
+        result = engine.run(spec, pm=registry.pm, context=ctx)
+        log.info(
+            "run '%s': %s after %d steps in %.3f s%s",
+            result.name,
+            result.status,
+            result.steps,
+            result.elapsed,
+            f" (resumed at step {checkpoints[spec.name].step})" if spec.name in checkpoints else "",
+        )
+        runs.append(result)
     return Results(scenario=scenario, runs=runs)
 
 
