@@ -66,20 +66,21 @@ class _Encoder:
         if array.dtype.hasobject:
             raise CheckpointError(f"cannot save {where}: arrays of Python objects are not allowed")
         name = f"a{len(self.arrays)}"
-        self.arrays[name] = np.ascontiguousarray(array)
+        self.arrays[name] = array
         return name
 
     def encode(self, value: Any, where: str) -> Any:
+        # numpy types first: np.float64 is also a Python float
+        if isinstance(value, np.ndarray):
+            return {_ARRAY: self.add(value, where)}
+        if isinstance(value, np.generic):
+            return {_SCALAR: self.add(np.asarray(value), where)}
         if value is None or isinstance(value, bool | str):
             return value
         if isinstance(value, int):
             return value
         if isinstance(value, float):
             return value if math.isfinite(value) else {_FLOAT: repr(value)}
-        if isinstance(value, np.ndarray):
-            return {_ARRAY: self.add(value, where)}
-        if isinstance(value, np.generic):
-            return {_SCALAR: self.add(np.asarray(value), where)}
         if isinstance(value, np.random.Generator):
             return {_GENERATOR: self.encode(value.bit_generator.state, where)}
         if isinstance(value, Mapping):
@@ -417,7 +418,9 @@ def restore(checkpoint: Checkpoint, spec: RunSpec, scenario: Scenario | None = N
                 f"the run has {sorted(fresh)}"
             )
         for name, value in params.items():
-            if not isinstance(value, np.ndarray) or value.shape != np.shape(fresh[name]):
+            if not isinstance(value, np.ndarray | np.generic) or np.shape(value) != np.shape(
+                fresh[name]
+            ):
                 raise CheckpointError(
                     f"{where}: checkpoint does not match the run: parameter '{name}' has shape "
                     f"{np.shape(value)}, the run expects {np.shape(fresh[name])}"
