@@ -96,7 +96,9 @@ def _set_verbosity(quiet: bool, verbose: bool) -> None:
     if quiet and verbose:
         _fail("--quiet and --verbose exclude each other")
     logger = logging.getLogger("gdsim")
-    if verbose and not any(getattr(h, "_gdsim_cli", False) for h in logger.handlers):
+    for old in [h for h in logger.handlers if getattr(h, "_gdsim_cli", False)]:
+        logger.removeHandler(old)
+    if verbose:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("gdsim: %(message)s"))
         handler._gdsim_cli = True  # type: ignore[attr-defined]

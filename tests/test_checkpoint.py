@@ -321,7 +321,7 @@ def test_damaged_checkpoints_exit_2(saved: tuple[Path, Path], damage: Any, messa
 
 
 def test_mismatched_scenario_exits_2(saved: tuple[Path, Path], tmp_path: Path) -> None:
-    scenario, folder = saved
+    _scenario, folder = saved
     other = tmp_path / "other.toml"
     other.write_text(QUARTIC.format(dir=tmp_path / "ck", mu=0.5))
     result = CliRunner().invoke(main, ["run", str(other), "--resume", str(folder)])
