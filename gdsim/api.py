@@ -75,7 +75,10 @@ def resume(
     registry = registry or default_registry()
     loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     scenario = load_mapping(
-        loaded.scenario_definition, source=loaded.scenario_source, registry=registry
+        loaded.scenario_definition,
+        source=loaded.scenario_source,
+        registry=registry,
+        default_name=str(loaded.meta["scenario"].get("name", "scenario")),
     )
     return run(
         scenario,

@@ -394,3 +394,15 @@ def test_a_process_killed_mid_write_leaves_the_previous_checkpoint(tmp_path: Pat
     assert loaded.step == 10
     resumed = gdsim.resume(folder)["m"]
     assert resumed.final_params["x"] == gdsim.run(scenario)["m"].final_params["x"]
+
+
+def test_resume_keeps_the_scenario_name_of_an_unnamed_file(tmp_path: Path) -> None:
+    path = tmp_path / "unnamed.toml"
+    text = QUARTIC.format(dir=tmp_path / "ck", mu=0.9).replace('[scenario]\nname = "q"\n', "")
+    path.write_text(text)
+    gdsim.run(path)
+    folder = tmp_path / "ck" / "unnamed" / "m"
+    (folder / "step-000000030.npz").unlink()
+    resumed = gdsim.resume(folder / "step-000000020.npz")
+    assert resumed.scenario.name == "unnamed"
+    assert [s for s, _ in ckpt.checkpoint_files(folder)] == [10, 20, 30]
