@@ -15,6 +15,7 @@ canvases: no display, no pyplot state. matplotlib is the optional extra ``gdsim[
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -272,9 +273,11 @@ def landscape_figure(
     panels = len(runs) if len(runs) <= MAX_PANELS else 1
     ncols = min(3, panels)
     nrows = math.ceil(panels / ncols)
-    figure = _figure(4.2 * ncols, 3.3 * nrows + 0.4)
+    width = max(6.0, 4.2 * ncols)
+    figure = _figure(width, 3.3 * nrows + 0.4 if panels > 1 else 4.4)
     axes = figure.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
     cmap = colormaps["plasma"]
+    run_colors = _colors(len(runs))
     for k, (run, path) in enumerate(zip(runs, paths, strict=True)):
         ax: Axes = axes[k // ncols][k % ncols] if panels > 1 else axes[0][0]
         if k < panels or k == 0:
@@ -292,9 +295,13 @@ def landscape_figure(
             ax.text(0.5, 0.5, "no recorded path", transform=ax.transAxes, ha="center")
         else:
             fx = _evaluate(objective, coords, [path])
-            colors = cmap(np.linspace(0.0, 0.85, len(path)))
-            ax.plot(path, fx, color="tab:blue", linewidth=0.8, alpha=0.6, zorder=2)
-            ax.scatter(path, fx, c=colors, s=14, zorder=3, linewidths=0)
+            if panels == 1 and len(runs) > 1:  # many runs on one panel: one colour per run
+                color = run_colors[k]
+                ax.plot(path, fx, "-o", color=color, markersize=3, linewidth=1, label=run.name)
+            else:
+                colors = cmap(np.linspace(0.0, 0.85, len(path)))
+                ax.plot(path, fx, color="tab:blue", linewidth=0.8, alpha=0.6, zorder=2)
+                ax.scatter(path, fx, c=colors, s=14, zorder=3, linewidths=0)
             ax.scatter(
                 path[:1],
                 fx[:1],
@@ -304,10 +311,16 @@ def landscape_figure(
                 edgecolors="tab:green",
                 linewidths=2,
                 zorder=4,
-                label="start",
+                label="start" if k == 0 else None,
             )
             ax.scatter(
-                path[-1:], fx[-1:], s=110, marker="*", color="tab:red", zorder=5, label="end"
+                path[-1:],
+                fx[-1:],
+                s=110,
+                marker="*",
+                color="tab:red",
+                zorder=5,
+                label="end" if k == 0 else None,
             )
         if panels > 1:
             ax.set_title(f"{run.name} ({run.status})", fontsize=10)
@@ -322,12 +335,13 @@ def landscape_figure(
     for ax in axes[-1]:
         ax.set_xlabel(label)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    axes[0][0].legend(handles, labels, loc="upper center", fontsize=8)
-    figure.suptitle(
-        (f"{title}: " if title else "") + f"paths on the {objective.name} objective "
-        "(iterates coloured from early to late)",
-        fontsize=12,
-    )
+    axes[0][0].legend(handles, labels, loc="upper center", fontsize=8, ncols=1 + len(labels) // 8)
+    heading = (f"{title}: " if title else "") + f"paths on the {objective.name} objective"
+    if len(runs) == 1:
+        heading = f"{runs[0].name} ({runs[0].status}): path on the {objective.name} objective"
+    if panels > 1 or len(runs) == 1:
+        heading += " (iterates coloured from early to late)"
+    figure.suptitle(textwrap.fill(heading, width=int(10.5 * width)), fontsize=12)
     return figure
 
 
