@@ -69,6 +69,22 @@ class Coin(Estimator):
 
 
 @attrs.frozen
+class Chunks(Estimator):
+    """Full batches, with an epoch ending every ``size`` steps."""
+
+    name: ClassVar[str] = "chunks"
+
+    size: int = param(3)
+
+    def init(self, objective: Any, rng: np.random.Generator) -> dict[str, Any]:
+        return {"seen": 0}
+
+    def next_batch(self, state: Any, rng: np.random.Generator) -> tuple[Any, Any, bool]:
+        seen = state["seen"] + 1
+        return None, {"seen": seen}, seen % self.size == 0
+
+
+@attrs.frozen
 class OwnNoise(GradientTransform):
     """Adds N(0, scale²) noise from its own seeded generator kept in the state."""
 
@@ -110,7 +126,7 @@ class _Plugin:
 
     @hookimpl
     def gdsim_estimators(self) -> list[type]:
-        return [Coin]
+        return [Coin, Chunks]
 
     @hookimpl
     def gdsim_transforms(self) -> list[type]:

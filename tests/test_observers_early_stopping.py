@@ -46,6 +46,7 @@ def test_stops_after_patience_and_restores_the_best_step() -> None:
     assert result.outputs["early_stopping"] == {
         "best": 5.0,
         "best_step": 3,
+        "best_epoch": 3,
         "stopped_at": 6,
         "evaluations": 7,
     }
@@ -69,6 +70,17 @@ def test_max_mode_and_every() -> None:
         registry=REG,
     )["ramp"]
     assert (result.status, result.steps, result.final_step) == ("stopped_early", 8, 4)
+
+
+def test_epoch_unit_evaluates_at_epoch_ends() -> None:
+    # epochs end every 3 steps: evaluations at steps 0, 3, 6, 9, 12, 15; best at step 6
+    curve = [9.0, 0.0, 0.0, 8.0, 0.0, 0.0, 7.0, 0.0, 0.0, 7.5, 0.0, 0.0, 8.0, 0.0, 0.0, 9.0]
+    scenario = ramp_scenario(curve, monitor="validation.loss", patience=2, unit="epoch")
+    scenario["runs"][0]["estimator"] = {"name": "chunks", "size": 3}
+    result = gdsim.run(scenario, registry=REG)["ramp"]
+    assert (result.status, result.steps, result.final_step) == ("stopped_early", 12, 6)
+    assert result.epochs == 4
+    assert result.outputs["early_stopping"]["best_epoch"] == 2
 
 
 def test_no_stop_when_the_metric_keeps_improving() -> None:

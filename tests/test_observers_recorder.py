@@ -155,6 +155,7 @@ def test_summary_reports_other_observers(tmp_path: Path) -> None:
     assert set(run["observers"]["early_stopping"]) == {
         "best",
         "best_step",
+        "best_epoch",
         "stopped_at",
         "evaluations",
     }

@@ -40,7 +40,8 @@ def _monitor_name(value: Any) -> str:
 class EarlyStopping(Observer):
     """Stops the run when ``monitor`` has not improved for ``patience`` evaluations.
 
-    The metric is evaluated when the run starts and after every ``every``-th step. An evaluation
+    The metric is evaluated when the run starts and after every ``every``-th step (or epoch,
+    with ``unit = "epoch"``). An evaluation
     improves when it beats the best so far by more than ``min_delta`` (lower is better for
     ``mode = "min"``, higher for ``"max"``). After ``patience`` evaluations in a row without
     improvement the run ends with status ``stopped_early``; with ``restore_best`` its result
@@ -56,11 +57,13 @@ class EarlyStopping(Observer):
         10, validator=int_at_least(1), doc="evaluations without improvement before stopping"
     )
     min_delta: float = param(0.0, validator=non_negative(), doc="smallest change that counts")
-    every: int = param(1, validator=int_at_least(1), doc="evaluate after every N-th step")
+    every: int = param(1, validator=int_at_least(1), doc="evaluate after every N-th step/epoch")
+    unit: str = param("step", validator=one_of("step", "epoch"), doc="count 'step's or 'epoch's")
     restore_best: bool = param(True, doc="report the best parameters, not the last ones")
 
     _best: float = attrs.field(init=False, default=math.nan)
     _best_step: int = attrs.field(init=False, default=-1)
+    _best_epoch: int = attrs.field(init=False, default=-1)
     _best_params: dict[str, np.ndarray] = attrs.field(init=False, factory=dict)
     _wait: int = attrs.field(init=False, default=0)
     _evaluations: int = attrs.field(init=False, default=0)
@@ -77,7 +80,12 @@ class EarlyStopping(Observer):
             self._evaluate(run)
 
     def step_completed(self, run: RunContext) -> None:
-        self._evaluate(run)
+        if self.unit == "step":
+            self._evaluate(run)
+
+    def epoch_completed(self, run: RunContext) -> None:
+        if self.unit == "epoch" and run.epoch % self.every == 0:
+            self._evaluate(run)
 
     def _improves(self, value: float) -> bool:
         if self._best_step < 0 or math.isnan(self._best):
@@ -91,6 +99,7 @@ class EarlyStopping(Observer):
         self._evaluations += 1
         if self._improves(value):
             self._best, self._best_step, self._wait = value, run.step, 0
+            self._best_epoch = run.epoch
             self._best_params = dict(run.params)
             return
         self._wait += 1
@@ -119,6 +128,7 @@ class EarlyStopping(Observer):
         return {
             "best": None if math.isnan(self._best) else self._best,
             "best_step": self._best_step if self._best_step >= 0 else None,
+            "best_epoch": self._best_epoch if self._best_step >= 0 else None,
             "stopped_at": self._stopped_at if self._stopped_at >= 0 else None,
             "evaluations": self._evaluations,
         }
@@ -127,6 +137,7 @@ class EarlyStopping(Observer):
         return {
             "best": self._best,
             "best_step": self._best_step,
+            "best_epoch": self._best_epoch,
             "best_params": dict(self._best_params),
             "wait": self._wait,
             "evaluations": self._evaluations,
@@ -136,6 +147,7 @@ class EarlyStopping(Observer):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._best = float(state["best"])
         self._best_step = int(state["best_step"])
+        self._best_epoch = int(state["best_epoch"])
         self._best_params = dict(state["best_params"])
         self._wait = int(state["wait"])
         self._evaluations = int(state["evaluations"])
