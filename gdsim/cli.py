@@ -245,7 +245,7 @@ def resume(
     help="Folder for the plots (default: RESULTS_DIR/plots).",
 )
 def plot(results_dir: Path, fmt: str, out: Path | None) -> None:
-    """Draw the plots of a results folder written by ``gdsim run --out``."""
+    """Draw the plots of a results folder written by gdsim run --out."""
     from gdsim import plotting
 
     try:
