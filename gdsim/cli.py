@@ -106,6 +106,24 @@ def _set_verbosity(quiet: bool, verbose: bool) -> None:
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+def _interrupted(scenario: Any = None) -> None:
+    """Say where an interrupted scenario's checkpoints are, then exit 130 (as for SIGINT)."""
+    from gdsim.checkpoint import checkpoint_files
+    from gdsim.observers.checkpoint import Checkpoint, folder_name
+
+    folders = []
+    for spec in getattr(scenario, "runs", ()):
+        for obs in spec.observers:
+            if isinstance(obs, Checkpoint):
+                folder = Path(obs.dir) / folder_name(scenario.name) / folder_name(spec.name)
+                if checkpoint_files(folder):
+                    folders.append(folder)
+    click.echo("\ninterrupted", err=True)
+    for folder in folders:
+        click.echo(f"  continue with: gdsim resume {folder}", err=True)
+    sys.exit(130)
+
+
 def _report(
     results: Any, as_json: bool, out: Path | None, plot: bool, fmt: str, quiet: bool
 ) -> None:
@@ -191,6 +209,9 @@ def run(
     except GdsimError as exc:
         _fail(str(exc))
         return
+    except KeyboardInterrupt:
+        _interrupted(loaded)
+        return
     _report(results, as_json, out, plot, fmt, quiet)
 
 
@@ -222,6 +243,9 @@ def resume(
         results = api.resume(checkpoint, registry=registry, extra_observers=_extra_observers(quiet))
     except GdsimError as exc:
         _fail(str(exc))
+        return
+    except KeyboardInterrupt:
+        _interrupted()
         return
     _report(results, as_json, out, plot, fmt, quiet)
 

@@ -379,7 +379,8 @@ def contour_figure(
     else:
         filled = None
     if filled is not None:
-        bar = figure.colorbar(filled, ax=ax, label=f"{objective.name}(x)")
+        names = ", ".join(dict.fromkeys(name for name, _ in coords))
+        bar = figure.colorbar(filled, ax=ax, label=f"{objective.name}({names})")
         if isinstance(filled.norm, LogNorm):
             from matplotlib.ticker import LogFormatterSciNotation, LogLocator
 

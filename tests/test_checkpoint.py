@@ -406,3 +406,20 @@ def test_resume_keeps_the_scenario_name_of_an_unnamed_file(tmp_path: Path) -> No
     resumed = gdsim.resume(folder / "step-000000020.npz")
     assert resumed.scenario.name == "unnamed"
     assert [s for s, _ in ckpt.checkpoint_files(folder)] == [10, 20, 30]
+
+
+def test_ctrl_c_exits_130_and_names_the_checkpoint_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario = tmp_path / "q.toml"
+    scenario.write_text(QUARTIC.format(dir=tmp_path / "ck", mu=0.9))
+    real_run = gdsim.api.run
+
+    def run_then_interrupt(*args: Any, **kwargs: Any) -> Any:
+        real_run(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gdsim.api, "run", run_then_interrupt)
+    result = CliRunner().invoke(main, ["run", str(scenario)])
+    assert result.exit_code == 130
+    assert f"continue with: gdsim resume {tmp_path / 'ck' / 'q' / 'm'}" in result.output

@@ -51,7 +51,7 @@ class Checkpoint(Observer):
     name: ClassVar[str] = "checkpoint"
     runs_last: ClassVar[bool] = True
 
-    every: int = param(100, validator=int_at_least(1), doc="save after every N-th step")
+    every: int = param(1000, validator=int_at_least(1), doc="save after every N-th step")
     dir: str = param(
         "checkpoints", validator=_non_empty, doc="folder (relative to the working directory)"
     )
