@@ -8,4 +8,6 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gdsim.rules.adaptive",
     "gdsim.schedules",
     "gdsim.observers.recorder",
+    "gdsim.observers.early_stopping",
+    "gdsim.observers.checkpoint",
 )

@@ -7,9 +7,11 @@ Exit codes: 0 success; 1 a run failed its expectations or diverged where that wa
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -37,6 +39,16 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     sys.exit(code)
 
 
+def _component_failed(source: str, exc: Exception) -> None:
+    """A component's bug: one plain line and exit 1; GDSIM_TRACEBACK=1 shows the traceback."""
+    if os.environ.get("GDSIM_TRACEBACK"):
+        raise exc
+    _fail(
+        f"{source}: a run raised {type(exc).__name__}: {exc} (set GDSIM_TRACEBACK=1 to see where)",
+        EXIT_FAILED,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="gdsim")
 def main() -> None:
@@ -46,19 +58,145 @@ def main() -> None:
 # --- run -------------------------------------------------------------------------------------
 
 
+def _output_options(func: Any) -> Any:
+    """The options shared by ``run`` and ``resume``: output files, plots, verbosity."""
+    options = [
+        click.option(
+            "--json", "as_json", is_flag=True, help="Print a machine-readable JSON summary."
+        ),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Write summary.json and per-run traces (CSV, Parquet) into this folder.",
+        ),
+        click.option(
+            "--plot",
+            is_flag=True,
+            help="Draw plots into OUT/plots (OUT defaults to results/SCENARIO-NAME).",
+        ),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["png", "svg"]),
+            default="png",
+            show_default=True,
+            help="File format of the plots.",
+        ),
+        click.option(
+            "--quiet", "-q", is_flag=True, help="No progress bar and no table (exit code only)."
+        ),
+        click.option(
+            "--verbose", "-v", is_flag=True, help="Report each run, checkpoint and early stop."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _extra_observers(quiet: bool) -> Any:
+    """The progress bar factory, when stderr is a terminal and the user did not ask for quiet."""
+    from gdsim.progress import ProgressBar, is_terminal
+
+    if quiet or not is_terminal(sys.stderr):
+        return None
+    return lambda spec: [ProgressBar.for_spec(spec, sys.stderr)]
+
+
+def _set_verbosity(quiet: bool, verbose: bool) -> None:
+    if quiet and verbose:
+        _fail("--quiet and --verbose exclude each other")
+    logger = logging.getLogger("gdsim")
+    for old in [h for h in logger.handlers if getattr(h, "_gdsim_cli", False)]:
+        logger.removeHandler(old)
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("gdsim: %(message)s"))
+        handler._gdsim_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _interrupted(scenario: Any = None) -> None:
+    """Say where an interrupted scenario's checkpoints are, then exit 130 (as for SIGINT)."""
+    from gdsim.checkpoint import checkpoint_files
+    from gdsim.observers.checkpoint import Checkpoint, folder_name
+
+    folders = []
+    for spec in getattr(scenario, "runs", ()):
+        for obs in spec.observers:
+            if isinstance(obs, Checkpoint):
+                folder = Path(obs.dir) / folder_name(scenario.name) / folder_name(spec.name)
+                if checkpoint_files(folder):
+                    folders.append(folder)
+    click.echo("\ninterrupted", err=True)
+    for folder in folders:
+        click.echo(f"  continue with: gdsim resume {folder}", err=True)
+    sys.exit(130)
+
+
+def _report(
+    results: Any, as_json: bool, out: Path | None, plot: bool, fmt: str, quiet: bool
+) -> None:
+    """Write the results folder and plots, print the table or JSON, exit with the outcome."""
+    from gdsim.errors import GdsimError
+
+    if plot and out is None:
+        from gdsim.observers.checkpoint import folder_name
+
+        out = Path("results") / folder_name(results.scenario.name)
+    if out is not None:
+        try:
+            write_results(results, out)
+        except OSError as exc:
+            _fail(f"cannot write results to {out}: {exc}")
+    plots: list[Path] = []
+    if plot and out is not None:
+        from gdsim import plotting
+
+        try:
+            plots = plotting.plot_folder(out, format=fmt)
+        except GdsimError as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            _fail(f"cannot write plots to {out}: {exc}")
+    if as_json:
+        click.echo(json.dumps(results.to_dict(), indent=2, allow_nan=False))
+    elif not quiet:
+        click.echo(format_table(results))
+        if out is not None:
+            click.echo(f"\nresults written to {out}")
+        for path in plots:
+            click.echo(f"plot written to {path}")
+    sys.exit(EXIT_OK if results.passed else EXIT_FAILED)
+
+
 @main.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON summary.")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write summary.json and per-run traces (CSV) into this folder.",
-)
 @click.option("--run", "only", multiple=True, help="Run only the named run (repeatable).")
-def run(scenario: Path, as_json: bool, out: Path | None, only: tuple[str, ...]) -> None:
+@click.option(
+    "--resume",
+    "resume",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Continue a run from this checkpoint file or run folder (repeatable).",
+)
+@_output_options
+def run(
+    scenario: Path,
+    only: tuple[str, ...],
+    resume: tuple[Path, ...],
+    as_json: bool,
+    out: Path | None,
+    plot: bool,
+    fmt: str,
+    quiet: bool,
+    verbose: bool,
+) -> None:
     """Run every run of SCENARIO and print a table of the results."""
     from gdsim import api
 
+    _set_verbosity(quiet, verbose)
     registry = _registry()
     try:
         loaded = api.load(scenario, registry=registry)
@@ -72,31 +210,95 @@ def run(scenario: Path, as_json: bool, out: Path | None, only: tuple[str, ...]) 
                     f"{scenario}: no run named '{name}' (runs: {', '.join(names)})"
                     + (f" (did you mean '{hint}'?)" if hint else "")
                 )
-        results = api.run(loaded, registry=registry, only=list(only) or None)
+        results = api.run(
+            loaded,
+            registry=registry,
+            only=list(only) or None,
+            resume=list(resume),
+            extra_observers=_extra_observers(quiet),
+        )
     except GdsimError as exc:
         _fail(str(exc))
         return
-    except Exception as exc:  # a component's bug: say so plainly, keep the traceback opt-in
-        if os.environ.get("GDSIM_TRACEBACK"):
-            raise
-        _fail(
-            f"{scenario}: a run raised {type(exc).__name__}: {exc} "
-            "(set GDSIM_TRACEBACK=1 to see where)",
-            EXIT_FAILED,
-        )
+    except KeyboardInterrupt:
+        _interrupted(loaded)
         return
-    if out is not None:
-        try:
-            write_results(results, out)
-        except OSError as exc:
-            _fail(f"cannot write results to {out}: {exc}")
-    if as_json:
-        click.echo(json.dumps(results.to_dict(), indent=2, allow_nan=False))
-    else:
-        click.echo(format_table(results))
-        if out is not None:
-            click.echo(f"\nresults written to {out}")
-    sys.exit(EXIT_OK if results.passed else EXIT_FAILED)
+    except Exception as exc:
+        _component_failed(str(scenario), exc)
+        return
+    _report(results, as_json, out, plot, fmt, quiet)
+
+
+# --- resume ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@_output_options
+def resume(
+    checkpoint: Path,
+    as_json: bool,
+    out: Path | None,
+    plot: bool,
+    fmt: str,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Continue the run saved in CHECKPOINT (a step-*.npz file or a run's checkpoint folder).
+
+    The scenario is the one stored in the checkpoint; the result equals that of a run never
+    interrupted, to the last bit.
+    """
+    from gdsim import api
+
+    _set_verbosity(quiet, verbose)
+    registry = _registry()
+    try:
+        results = api.resume(checkpoint, registry=registry, extra_observers=_extra_observers(quiet))
+    except GdsimError as exc:
+        _fail(str(exc))
+        return
+    except KeyboardInterrupt:
+        _interrupted()
+        return
+    except Exception as exc:
+        _component_failed(str(checkpoint), exc)
+        return
+    _report(results, as_json, out, plot, fmt, quiet)
+
+
+# --- plot ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png", "svg"]),
+    default="png",
+    show_default=True,
+    help="File format of the plots.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the plots (default: RESULTS_DIR/plots).",
+)
+def plot(results_dir: Path, fmt: str, out: Path | None) -> None:
+    """Draw the plots of a results folder written by gdsim run --out."""
+    from gdsim import plotting
+
+    try:
+        paths = plotting.plot_folder(results_dir, format=fmt, out=out)
+    except GdsimError as exc:
+        _fail(str(exc))
+        return
+    except OSError as exc:
+        _fail(f"cannot write plots: {exc}")
+        return
+    for path in paths:
+        click.echo(f"plot written to {path}")
 
 
 # --- validate --------------------------------------------------------------------------------

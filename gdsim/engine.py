@@ -75,6 +75,11 @@ class RunContext:
     final_params: Params | None = None
     final_loss: Any = None
     final_step: int = 0
+    prev_params: Params | None = None
+    """The parameters the last step started from (kept for checkpoints; None at step 0)."""
+    prev_loss: Any = None
+    scenario: Any = None
+    """The :class:`gdsim.scenario.Scenario` the run belongs to, when known (for checkpoints)."""
 
     @property
     def name(self) -> str:
@@ -179,7 +184,13 @@ def _loop(ctx: RunContext, hook: Any) -> None:
     step_observers: list[tuple[int, Callable[[RunContext], None]]] = [
         (max(1, int(getattr(obs, "every", 1))), obs.step_completed)
         for obs in ctx.observers
-        if overrides(obs, Observer, "step_completed")
+        if overrides(obs, Observer, "step_completed") and not getattr(obs, "runs_last", False)
+    ]
+    # observers that must see every other observer's state of the step (checkpoints) go last
+    last_observers = [
+        (max(1, int(getattr(obs, "every", 1))), obs.step_completed)
+        for obs in ctx.observers
+        if overrides(obs, Observer, "step_completed") and getattr(obs, "runs_last", False)
     ]
     if hook is not None and hook.gdsim_step_completed.get_hookimpls():
         step_observers.append((1, lambda run: hook.gdsim_step_completed(run=run)))
@@ -192,6 +203,10 @@ def _loop(ctx: RunContext, hook: Any) -> None:
     estimator_state = ctx.estimator_state
     step = state.step
     prev_params, prev_loss = params, None
+    if ctx.prev_params is not None:  # resumed from a checkpoint
+        prev_params, prev_loss = ctx.prev_params, ctx.prev_loss
+    if ctx.stop_status is not None:  # resumed from a checkpoint of a run that had ended
+        budget = step
 
     while step < budget:
         batch, estimator_state, ends_epoch = next_batch(estimator_state, rng)
@@ -216,11 +231,23 @@ def _loop(ctx: RunContext, hook: Any) -> None:
 
         if ends_epoch:
             state.epoch += 1
-        if step_observers or (ends_epoch and (epoch_observers or fire_epoch_hook)):
+        # decided before the observers run, so that a checkpoint taken now records it
+        converged = (
+            step_tol is not None
+            and global_norm({k: params[k] - prev_params[k] for k in params}) <= step_tol
+        )
+        if converged:
+            ctx.request_stop(f"step size <= {step_tol:g}", STATUS_CONVERGED)
+        if (
+            step_observers
+            or last_observers
+            or (ends_epoch and (epoch_observers or fire_epoch_hook))
+        ):
             state.params, state.step = params, step
             ctx.rule_state, ctx.schedule_state = rule_state, schedule_state
             ctx.estimator_state = estimator_state
             ctx.loss, ctx.grads, ctx.lr = loss, grads, lr
+            ctx.prev_params, ctx.prev_loss = prev_params, prev_loss
             for every, notify in step_observers:
                 if step % every == 0 or step == budget:
                     notify(ctx)
@@ -229,19 +256,18 @@ def _loop(ctx: RunContext, hook: Any) -> None:
                     obs.epoch_completed(ctx)
                 if fire_epoch_hook:
                     hook.gdsim_epoch_completed(run=ctx)
+            for every, notify in last_observers:
+                if step % every == 0 or step == budget:
+                    notify(ctx)
             if ctx.stop_status is not None:
                 break
-        if (
-            step_tol is not None
-            and global_norm({k: params[k] - prev_params[k] for k in params}) <= step_tol
-        ):
-            ctx.stop_status = STATUS_CONVERGED
-            ctx.stop_reason = f"step size <= {step_tol:g}"
+        if converged:
             break
 
     state.params, state.step = params, step
     ctx.rule_state, ctx.schedule_state = rule_state, schedule_state
     ctx.estimator_state = estimator_state
+    ctx.prev_params, ctx.prev_loss = prev_params, prev_loss
     _finish(ctx, prev_params, prev_loss)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -9,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from gdsim.fileio import write_json, write_text
+from gdsim.errors import GdsimError
+from gdsim.fileio import atomic_open, write_json, write_text
 from gdsim.results import Results, RunResult, to_jsonable
 
 
@@ -97,25 +99,60 @@ def _file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("._") or "run"
 
 
-def write_results(results: Results, out: Path) -> None:
-    """Write ``summary.json`` and one CSV trace per run and observer into ``out``, atomically."""
+def write_results(results: Results, out: Path, parquet: bool | None = None) -> None:
+    """Write ``summary.json`` and per-run traces into ``out``, every file atomically.
+
+    Each run's recorded traces go to ``traces/RUN.OBSERVER.csv`` and, when pyarrow is
+    importable (or ``parquet`` is true), also ``.parquet``. The summary holds the scenario's
+    definition (so ``gdsim plot`` can redraw the objective), each run's result, the files
+    written and what other observers reported (early stopping's best step, checkpoint files).
+    """
+    if parquet is None:
+        parquet = _has_pyarrow()
     out.mkdir(parents=True, exist_ok=True)
     summary = results.to_dict()
+    summary["scenario"]["definition"] = _definition(results)
     for run, entry in zip(results.runs, summary["runs"], strict=True):
         files = []
+        reports = {}
         for observer, data in run.outputs.items():
             trace = data.get("trace") if isinstance(data, dict) else None
             if not trace:
+                if data:
+                    reports[observer] = to_jsonable(data)
                 continue
-            rel = f"traces/{_file_name(run.name)}.{_file_name(observer)}.csv"
-            write_text(out / rel, trace_to_csv(trace))
-            files.append(rel)
+            base = f"traces/{_file_name(run.name)}.{_file_name(observer)}"
+            write_text(out / f"{base}.csv", trace_to_csv(trace))
+            files.append(f"{base}.csv")
+            if parquet:
+                write_parquet(out / f"{base}.parquet", trace)
+                files.append(f"{base}.parquet")
         entry["files"] = files
+        entry["observers"] = reports
     write_json(out / "summary.json", summary)
 
 
-def trace_to_csv(trace: dict[str, np.ndarray]) -> str:
-    """A CSV with one column per scalar and one per coordinate of array-valued entries."""
+def _definition(results: Results) -> Any:
+    """The scenario's mapping as JSON, or None when it holds values JSON cannot (dates)."""
+    value = to_jsonable(dict(results.scenario.raw))
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return value
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _columns(trace: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    """One column per scalar entry and one per coordinate of array-valued entries."""
     columns: list[tuple[str, np.ndarray]] = []
     for key, values in trace.items():
         values = np.asarray(values)
@@ -126,7 +163,74 @@ def trace_to_csv(trace: dict[str, np.ndarray]) -> str:
             for j in range(flat.shape[1]):
                 index = np.unravel_index(j, values.shape[1:])
                 columns.append((f"{key}[{','.join(str(i) for i in index)}]", flat[:, j]))
-    lines = [",".join(name for name, _ in columns)]
+    return columns
+
+
+def write_parquet(path: Path, trace: dict[str, np.ndarray]) -> None:
+    """Atomically write a trace as a Parquet table with the same columns as its CSV."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({name: values for name, values in _columns(trace)})
+    with atomic_open(path, "wb") as handle:
+        pq.write_table(table, handle)
+
+
+def read_trace_csv(path: Path) -> dict[str, np.ndarray]:
+    """Read a trace CSV back into arrays, regrouping ``name[i,j]`` columns into one array."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        table = [row for row in csv.reader(handle) if row]
+    if not table:
+        return {}
+    names, rows = table[0], table[1:]
+    data = {
+        name: np.array([float(r[i]) if r[i] else np.nan for r in rows], dtype=np.float64)
+        for i, name in enumerate(names)
+    }
+    trace: dict[str, np.ndarray] = {}
+    groups: dict[str, list[tuple[tuple[int, ...], np.ndarray]]] = {}
+    for name, values in data.items():
+        match = re.fullmatch(r"(.+)\[([0-9,]+)\]", name)
+        if match:
+            index = tuple(int(i) for i in match.group(2).split(","))
+            groups.setdefault(match.group(1), []).append((index, values))
+        else:
+            trace[name] = values.astype(np.int64) if name == "step" else values
+    for base, cells in groups.items():
+        shape = tuple(max(idx[d] for idx, _ in cells) + 1 for d in range(len(cells[0][0])))
+        array = np.full((len(rows), *shape), np.nan)
+        for index, values in cells:
+            array[(slice(None), *index)] = values
+        trace[base] = array
+    return trace
+
+
+def read_results(folder: Path) -> dict[str, Any]:
+    """Read a results folder: its summary, with each run's first trace under ``"trace"``."""
+    summary_path = folder / "summary.json"
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GdsimError(f"{folder}: not a results folder (no summary.json)") from None
+    except (OSError, ValueError) as exc:
+        raise GdsimError(f"{summary_path}: cannot read the summary ({exc})") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("runs"), list):
+        raise GdsimError(f"{summary_path}: not a gdsim summary (no 'runs' list)")
+    for run in summary["runs"]:
+        csvs = [f for f in run.get("files", []) if f.endswith(".csv")]
+        run["trace"] = {}
+        if csvs:
+            try:
+                run["trace"] = read_trace_csv(folder / csvs[0])
+            except (OSError, ValueError, IndexError) as exc:
+                raise GdsimError(f"{folder / csvs[0]}: cannot read the trace ({exc})") from None
+    return summary
+
+
+def trace_to_csv(trace: dict[str, np.ndarray]) -> str:
+    """A CSV with one column per scalar and one per coordinate of array-valued entries."""
+    columns = _columns(trace)
+    lines = [",".join(f'"{name}"' if "," in name else name for name, _ in columns)]
     n = len(columns[0][1]) if columns else 0
     for i in range(n):
         lines.append(",".join(_csv_cell(col[i]) for _, col in columns))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -28,6 +29,26 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
+
+
+class Trace(dict):  # type: ignore[type-arg]
+    """A run's recorded trace: column name → numpy array, one entry per record.
+
+    Columns are ``step``, ``loss``, ``lr``, ``grad_norm``, recorded metrics such as
+    ``validation.loss``, and ``params.NAME`` (records × parameter shape).
+    """
+
+    def __init__(self, run: str, columns: Mapping[str, np.ndarray]) -> None:
+        super().__init__(columns)
+        self.run = run
+
+    def __missing__(self, key: str) -> np.ndarray:
+        if not self:
+            raise KeyError(
+                f"run '{self.run}' has no recorded trace; add observers = "
+                f'[{{ name = "recorder" }}] to the run'
+            )
+        raise KeyError(f"run '{self.run}' recorded no '{key}' (recorded: {', '.join(self)})")
 
 
 @attrs.define
@@ -81,6 +102,23 @@ class RunResult:
         """All expectations met, and no divergence the scenario did not allow."""
         return all(o.passed for o in self.expectations)
 
+    @property
+    def trace(self) -> Trace:
+        """The recorder's trace as numpy arrays (the first recorder when there are several)."""
+        traces = [
+            (key, data["trace"])
+            for key, data in self.outputs.items()
+            if isinstance(data, Mapping) and isinstance(data.get("trace"), Mapping)
+        ]
+        traces.sort(key=lambda item: item[0] != "recorder")
+        return Trace(self.name, traces[0][1] if traces else {})
+
+    def plot(self, out: str | Path | None = None, format: str = "png") -> dict[str, Any]:
+        """Figures of this run (curves, and its path on the objective); saved when ``out``."""
+        from gdsim import plotting
+
+        return plotting.plot_runs([self], out=out, format=format)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -124,6 +162,12 @@ class Results:
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.runs)
+
+    def plot(self, out: str | Path | None = None, format: str = "png") -> dict[str, Any]:
+        """Matplotlib figures of all runs, by name; written into ``out`` when it is given."""
+        from gdsim import plotting
+
+        return plotting.plot_runs(self.runs, out=out, format=format, title=self.scenario.name)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,4 +1,8 @@
-"""The recorder: keeps a per-step trace of loss, learning rate and (small) parameters."""
+"""The recorder: keeps a per-step trace of loss, learning rate, gradient norm and parameters.
+
+Its trace becomes ``RunResult.trace`` (numpy arrays), the CSV/Parquet files of a results folder
+and the curves of ``gdsim plot``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import attrs
 import numpy as np
 
 from gdsim.components import Observer, param
+from gdsim.errors import GdsimError, ParamError
 from gdsim.hookspecs import hookimpl
 from gdsim.state import global_norm
 from gdsim.validators import int_at_least
@@ -16,13 +21,51 @@ if TYPE_CHECKING:
     from gdsim.engine import RunContext
 
 
+def split_metric(name: str, field: str = "monitor") -> tuple[str, str]:
+    """Split ``"validation.loss"`` into ``("validation", "loss")``; ParamError when malformed."""
+    split, dot, metric = name.partition(".")
+    if not dot or not split or not metric:
+        raise ParamError(field, f"expected 'split.metric' such as 'validation.loss', got {name!r}")
+    return split, metric
+
+
+def _metric_names(values: Any) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, list | tuple):
+        raise ParamError("metrics", f"expected a list of 'split.metric' names, got {values!r}")
+    for value in values:
+        if not isinstance(value, str):
+            raise ParamError("metrics", f"expected 'split.metric' names, got {value!r}")
+        split_metric(value, "metrics")
+    return tuple(values)
+
+
+def read_metric(run: RunContext, name: str, owner: str) -> float:
+    """The metric ``split.name`` of the run's objective at the current parameters."""
+    split, metric = split_metric(name)
+    try:
+        values = run.objective.metrics(run.params, split)
+    except KeyError as exc:
+        raise GdsimError(
+            f"run '{run.name}': observer '{owner}' reads '{name}', but objective "
+            f"'{run.objective.name}' has no '{split}' split ({exc.args[0] if exc.args else ''})"
+        ) from None
+    if metric not in values:
+        raise GdsimError(
+            f"run '{run.name}': observer '{owner}' reads '{name}', but objective "
+            f"'{run.objective.name}' gives only {', '.join(sorted(values)) or 'no metrics'} "
+            f"on the '{split}' split"
+        )
+    return float(values[metric])
+
+
 @attrs.define
 class Recorder(Observer):
-    """Records step, loss, learning rate and parameters every N steps.
+    """Records step, loss, learning rate, gradient norm and parameters every N steps.
 
     Row k holds the step count after the step, the loss and gradient at the parameters the step
     started from, the learning rate it used and the parameters it produced. A first row
-    (step 0, initial parameters) is written when the run starts.
+    (step 0, initial parameters, no loss yet) is written when the run starts. ``metrics`` adds
+    named objective metrics at the new parameters (e.g. ``"validation.loss"``) as columns.
     """
 
     name: ClassVar[str] = "recorder"
@@ -32,13 +75,19 @@ class Recorder(Observer):
     max_param_size: int = param(
         64, validator=int_at_least(1), doc="largest parameter (in values) that is recorded"
     )
-    grad_norm: bool = param(False, doc="record the global gradient norm (costs one norm a step)")
+    grad_norm: bool = param(True, doc="record the global gradient norm (one norm per record)")
+    metrics: tuple[str, ...] = param(
+        (),
+        converter=_metric_names,
+        doc="objective metrics to record, as 'split.metric' (e.g. 'validation.accuracy')",
+    )
 
     _steps: list[int] = attrs.field(init=False, factory=list)
     _loss: list[Any] = attrs.field(init=False, factory=list)
     _lr: list[Any] = attrs.field(init=False, factory=list)
     _grad_norm: list[Any] = attrs.field(init=False, factory=list)
     _params: dict[str, list[Any]] = attrs.field(init=False, factory=dict)
+    _metrics: dict[str, list[float]] = attrs.field(init=False, factory=dict)
     _names: tuple[str, ...] = attrs.field(init=False, default=())
 
     def run_started(self, run: RunContext) -> None:
@@ -56,6 +105,8 @@ class Recorder(Observer):
                 self._grad_norm.append(np.nan)
             for k in self._names:
                 self._params[k].append(run.params[k])
+            for m in self.metrics:
+                self._metrics.setdefault(m, []).append(read_metric(run, m, self.name))
 
     def step_completed(self, run: RunContext) -> None:
         self._steps.append(run.state.step)
@@ -66,6 +117,8 @@ class Recorder(Observer):
         params = run.state.params
         for k in self._names:
             self._params[k].append(params[k])
+        for m in self.metrics:
+            self._metrics[m].append(read_metric(run, m, self.name))
 
     def outputs(self) -> dict[str, Any]:
         trace: dict[str, np.ndarray] = {
@@ -75,6 +128,8 @@ class Recorder(Observer):
         }
         if self.grad_norm:
             trace["grad_norm"] = np.asarray(self._grad_norm, dtype=np.float64)
+        for m in self.metrics:
+            trace[m] = np.asarray(self._metrics.get(m, []), dtype=np.float64)
         for k in self._names:
             trace[f"params.{k}"] = np.asarray(self._params[k], dtype=np.float64)
         return {"trace": trace}
@@ -93,6 +148,7 @@ class Recorder(Observer):
             for key, value in state.items()
             if key.startswith("params.")
         }
+        self._metrics = {m: [float(v) for v in state[m]] for m in self.metrics if m in state}
 
 
 @hookimpl

@@ -1,0 +1,111 @@
+"""The checkpoint observer: saves the run every N steps and at its end, keeping the last K files.
+
+Files go to ``DIR/<scenario>/<run>/step-<step>.npz`` (see :mod:`gdsim.checkpoint` for the
+format). It is called after every other observer of a step (``runs_last``), so the saved
+observer states include that step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+
+from gdsim import checkpoint as ckpt
+from gdsim.components import Observer, param
+from gdsim.errors import GdsimError
+from gdsim.hookspecs import hookimpl
+from gdsim.validators import int_at_least
+
+if TYPE_CHECKING:
+    from gdsim.engine import RunContext
+    from gdsim.results import RunResult
+
+log = logging.getLogger("gdsim")
+
+
+def folder_name(name: str) -> str:
+    """A file-system-safe form of a scenario or run name."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("._") or "run"
+
+
+def _non_empty(_instance: Any, attribute: Any, value: Any) -> None:
+    from gdsim.errors import ParamError
+
+    if not isinstance(value, str) or not value.strip():
+        raise ParamError(attribute.name, f"expected a folder name, got {value!r}")
+
+
+@attrs.define
+class Checkpoint(Observer):
+    """Saves everything needed to resume the run exactly, every N steps and when it ends.
+
+    Resume with ``gdsim resume DIR/<scenario>/<run>`` (the newest file) or
+    ``gdsim run SCENARIO --resume FILE``. A run that diverged is not saved at its end.
+    """
+
+    name: ClassVar[str] = "checkpoint"
+    runs_last: ClassVar[bool] = True
+
+    every: int = param(1000, validator=int_at_least(1), doc="save after every N-th step")
+    dir: str = param(
+        "checkpoints", validator=_non_empty, doc="folder (relative to the working directory)"
+    )
+    keep: int = param(3, validator=int_at_least(1), doc="how many of the newest files to keep")
+    at_end: bool = param(True, doc="also save when the run ends")
+
+    _written: list[str] = attrs.field(init=False, factory=list)
+    _last: tuple[int, str | None] | None = attrs.field(init=False, default=None)
+
+    def folder(self, run: RunContext) -> Path:
+        """Where this run's checkpoint files go."""
+        scenario = run.scenario.name if run.scenario is not None else "scenario"
+        return Path(self.dir) / folder_name(scenario) / folder_name(run.name)
+
+    def step_completed(self, run: RunContext) -> None:
+        self._save(run)
+
+    def run_completed(self, run: RunContext, result: RunResult) -> None:
+        if not self.at_end or result.status == "diverged":
+            return
+        status = run.stop_status if run.stop_status != "completed" else None
+        if self._last != (run.step, status):
+            self._save(run)
+
+    def _save(self, run: RunContext) -> None:
+        if run.scenario is None:
+            raise GdsimError(
+                f"run '{run.name}': the checkpoint observer needs the scenario the run came from; "
+                "run it through gdsim.run() or the gdsim command"
+            )
+        folder = self.folder(run)
+        path = folder / f"step-{run.step:09d}.npz"
+        try:
+            ckpt.save(path, run, run.scenario)
+        except OSError as exc:
+            raise GdsimError(f"run '{run.name}': cannot write checkpoint {path}: {exc}") from None
+        status = run.stop_status if run.stop_status != "completed" else None
+        self._last = (run.step, status)
+        if str(path) not in self._written:
+            self._written.append(str(path))
+        log.info("run '%s': checkpoint saved to %s", run.name, path)
+        files = ckpt.checkpoint_files(folder)
+        # files past this step belong to another history of the run (an earlier session)
+        stale = [p for step, p in files if step > run.step]
+        older = [p for step, p in files if step <= run.step][: -self.keep]
+        for old in stale + older:
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()
+
+    def outputs(self) -> dict[str, Any]:
+        kept = [p for p in self._written if Path(p).exists()]
+        return {"files": kept, "last": kept[-1] if kept else None}
+
+
+@hookimpl
+def gdsim_observers() -> list[type]:
+    return [Checkpoint]
