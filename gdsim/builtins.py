@@ -3,9 +3,11 @@
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "gdsim.objectives.polynomial",
     "gdsim.objectives.test_functions",
+    "gdsim.objectives.mlp",
     "gdsim.estimators",
     "gdsim.rules.classic",
     "gdsim.rules.adaptive",
     "gdsim.schedules",
     "gdsim.observers.recorder",
+    "gdsim.observers.diagnostics",
 )

@@ -51,7 +51,9 @@ class RunContext:
 
     ``loss``, ``grads`` and ``lr`` belong to the step just completed: the loss and gradient at the
     parameters the step started from, and the learning rate it used. ``params`` are the
-    parameters after the step.
+    parameters after the step. ``prev_params`` (before the step), ``raw_grads`` (before the
+    gradient transforms) and ``batch`` (the estimator's sample indices, None for all) are set
+    only on steps that some observer sees.
     """
 
     spec: RunSpec
@@ -75,6 +77,9 @@ class RunContext:
     final_params: Params | None = None
     final_loss: Any = None
     final_step: int = 0
+    prev_params: Params | None = None
+    raw_grads: Params | None = None
+    batch: Any = None
 
     @property
     def name(self) -> str:
@@ -206,6 +211,7 @@ def _loop(ctx: RunContext, hook: Any) -> None:
             ctx.stop_status = STATUS_CONVERGED
             ctx.stop_reason = f"gradient norm <= {grad_tol:g}"
             break
+        raw_grads = grads
         for transform, i in transforms:
             grads, ctx.transform_states[i] = transform.apply(grads, ctx.transform_states[i], params)
         lr, schedule_state = learning_rate(schedule_state, step, grads, loss)
@@ -221,6 +227,7 @@ def _loop(ctx: RunContext, hook: Any) -> None:
             ctx.rule_state, ctx.schedule_state = rule_state, schedule_state
             ctx.estimator_state = estimator_state
             ctx.loss, ctx.grads, ctx.lr = loss, grads, lr
+            ctx.prev_params, ctx.raw_grads, ctx.batch = prev_params, raw_grads, batch
             for every, notify in step_observers:
                 if step % every == 0 or step == budget:
                     notify(ctx)
