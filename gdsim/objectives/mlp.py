@@ -68,10 +68,13 @@ def _data(value: Any) -> DataSpec:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    """σ(z) = 1/(1+e^(−z)), computed in place on a fresh array; e^(−z) = inf gives exactly 0."""
+    """σ(z) = 1/(1+e^(−z)) on a fresh array; e^(−z) = inf gives exactly 0.
+
+    Callers run it under ``np.errstate(over="ignore")`` (once per loss evaluation, not per
+    layer, because entering the context costs about a microsecond).
+    """
     out = np.negative(z)
-    with np.errstate(over="ignore"):
-        np.exp(out, out=out)
+    np.exp(out, out=out)
     out += 1.0
     return np.reciprocal(out, out=out)
 
@@ -343,10 +346,14 @@ class MLP(Objective):
         X, y = self._dataset.X[split], self._targets[split]
         if batch is None:
             return X, y
-        return X[batch], y[batch]
+        return X.take(batch, axis=0), y.take(batch, axis=0)
 
     def value_and_grad(self, params: Params, batch: Any = None) -> tuple[float, Params]:
         X, y = self._batch(batch)
+        with np.errstate(over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
+            return self._value_and_grad(params, X, y)
+
+    def _value_and_grad(self, params: Params, X: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
         z, inputs, pre = self._forward(params, X)
         loss, dz = _LOSS_FUNCTIONS[self.loss](z, y, True)
         scale = self._act.scale
@@ -361,15 +368,17 @@ class MLP(Objective):
 
     def value(self, params: Params, batch: Any = None) -> float:
         X, y = self._batch(batch)
-        z = self._forward(params, X)[0]
-        return _LOSS_FUNCTIONS[self.loss](z, y, False)[0]
+        with np.errstate(over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
+            z = self._forward(params, X)[0]
+            return _LOSS_FUNCTIONS[self.loss](z, y, False)[0]
 
     def predict(self, params: Params, X: np.ndarray) -> np.ndarray:
         """The network's outputs on raw features (standardised like the training data)."""
         X = (np.asarray(X, dtype=np.float64) - self._dataset.mean) / self._dataset.std
-        z = self._forward(params, X)[0]
-        if self.loss == "bce":
-            return _sigmoid(z)[:, 0]
+        with np.errstate(over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
+            z = self._forward(params, X)[0]
+            if self.loss == "bce":
+                return _sigmoid(z)[:, 0]
         if self.loss == "cross_entropy":
             e = np.exp(z - z.max(axis=1, keepdims=True))
             return e / e.sum(axis=1, keepdims=True)
@@ -381,8 +390,9 @@ class MLP(Objective):
         if self._dataset.size(split) == 0:
             raise KeyError(f"the '{split}' split of objective 'mlp' is empty (see data.split)")
         X, y = self._dataset.X[split], self._targets[split]
-        z = self._forward(params, X)[0]
-        loss = _LOSS_FUNCTIONS[self.loss](z, y, False)[0]
+        with np.errstate(over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
+            z = self._forward(params, X)[0]
+            loss = _LOSS_FUNCTIONS[self.loss](z, y, False)[0]
         out = {"loss": loss}
         if self.loss == "bce":
             out["accuracy"] = float(np.mean((z > 0.0) == (y > 0.5)))
