@@ -8,6 +8,7 @@ reports ``objective.data.noise``. :meth:`DataSpec.build` then draws or reads the
 
 from __future__ import annotations
 
+import functools
 import math
 import typing
 from collections.abc import Mapping
@@ -224,8 +225,15 @@ class DataSpec:
         """Draw or read the samples, split them and standardise if asked.
 
         Generation uses ``default_rng(seed)``; the split uses an independent stream derived
-        from the same seed, so changing the split never changes the samples.
+        from the same seed, so changing the split never changes the samples. Synthetic sets are
+        cached (read-only arrays), so runs that vary only the network share one data set;
+        files are read afresh each time.
         """
+        if isinstance(self.source, Generator):
+            return _cached_build(self)
+        return self._build()
+
+    def _build(self) -> Dataset:
         if isinstance(self.source, Generator):
             X, y = self.source.generate(np.random.default_rng(self.seed))
         else:
@@ -239,6 +247,14 @@ class DataSpec:
             mean, std = standardize(Xs["train"])
             Xs = {name: (x - mean) / std for name, x in Xs.items()}
         return Dataset(X=Xs, y=ys, task=self.source.task, mean=mean, std=std)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_build(spec: DataSpec) -> Dataset:
+    dataset = spec._build()
+    for array in (*dataset.X.values(), *dataset.y.values(), dataset.mean, dataset.std):
+        array.flags.writeable = False
+    return dataset
 
 
 __all__ = ["SOURCES", "SPLITS", "DataError", "DataSpec", "Dataset", "split_indices"]
