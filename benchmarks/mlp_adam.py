@@ -10,7 +10,8 @@ runs three ways in one process, with one BLAS thread:
    and the same permutations from the same generator, so its final weights must equal gdsim's;
 3. scikit-learn's MLPClassifier with the same settings, when scikit-learn is installed.
 
-Each is timed best-of-``--repeat``; the ratios are against the plain loop.
+Each is timed best-of-``--repeat`` (variants interleaved, so load drift hits all alike); the
+ratios are against the plain loop.
 Run: ``python benchmarks/mlp_adam.py``.
 """
 
@@ -99,18 +100,21 @@ def plain_loop(X: np.ndarray, y: np.ndarray, params: dict[str, np.ndarray], rng:
     return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
 
 
-def best_of(repeat: int, fn: Any) -> tuple[float, Any]:
-    best, out = float("inf"), None
+def interleaved(repeat: int, fns: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
+    """Best-of-``repeat`` times, taking the variants in turn so that drift hits all alike."""
+    best = {name: float("inf") for name in fns}
+    out: dict[str, Any] = {}
     for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            out[name] = fn()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best, out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="timings per variant (best kept)")
+    parser.add_argument("--repeat", type=int, default=5, help="timings per variant (best kept)")
     args = parser.parse_args()
 
     loaded = api.load(scenario())
@@ -126,12 +130,7 @@ def main() -> None:
         params = objective.init(rng)  # the same draws as the engine's
         return plain_loop(X, y, params, rng)
 
-    rows = []
-    t_plain, p_plain = best_of(args.repeat, run_plain)
-    t_gdsim, p_gdsim = best_of(args.repeat, run_gdsim)
-    diff = max(float(np.max(np.abs(p_plain[k] - p_gdsim[k]))) for k in p_plain)
-    rows.append(("plain numpy loop", t_plain))
-    rows.append(("gdsim", t_gdsim))
+    variants: dict[str, Any] = {"plain numpy loop": run_plain, "gdsim": run_gdsim}
     try:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
@@ -160,14 +159,18 @@ def main() -> None:
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 return clf.fit(X, y[:, 0])
 
-        t_sk, _ = best_of(args.repeat, run_sklearn)
-        rows.append(("scikit-learn MLPClassifier", t_sk))
+        variants["scikit-learn MLPClassifier"] = run_sklearn
+
+    times, outputs = interleaved(args.repeat, variants)
+    p_plain, p_gdsim = outputs["plain numpy loop"], outputs["gdsim"]
+    diff = max(float(np.max(np.abs(p_plain[k] - p_gdsim[k]))) for k in p_plain)
+    t_plain = times["plain numpy loop"]
 
     steps = loaded.runs[0].steps
     print(f"MLP {FEATURES}-{HIDDEN}-1 sigmoid, Adam, batch {BATCH}, {N} samples, {EPOCHS} epochs")
     print(f"({steps} steps, one BLAS thread, best of {args.repeat})\n")
     print(f"{'variant':<28} {'seconds':>8} {'µs/step':>8} {'× plain':>8}")
-    for name, t in rows:
+    for name, t in times.items():
         print(f"{name:<28} {t:>8.3f} {t / steps * 1e6:>8.1f} {t / t_plain:>8.2f}")
     print(f"\nmax |gdsim − plain| over the final weights: {diff:.3g}")
 

@@ -239,6 +239,7 @@ class MLP(Objective):
     _targets: dict[str, np.ndarray] = attrs.field(init=False, repr=False, eq=False)
     _outputs: int = attrs.field(init=False, repr=False, eq=False)
     _act: _Activation = attrs.field(init=False, repr=False, eq=False)
+    _names: tuple[tuple[str, str], ...] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         try:
@@ -254,6 +255,8 @@ class MLP(Objective):
         object.__setattr__(
             self, "_act", _Activation(self.activation, self.negative_slope, self.elu_alpha)
         )
+        layers = range(1, len(self.hidden) + 2)
+        object.__setattr__(self, "_names", tuple((f"W{i}", f"b{i}") for i in layers))
 
     def _prepare_targets(self, dataset: Dataset) -> tuple[dict[str, np.ndarray], int]:
         """Targets in the loss's layout: (n, 1) floats for bce and mse, int labels for softmax."""
@@ -328,18 +331,18 @@ class MLP(Objective):
     ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
         """The logits, plus every layer's input A_{l−1} and pre-activation Z_l (hidden only)."""
         forward = self._act.forward
-        n_layers = len(self.hidden) + 1
         inputs = [X]
         pre: list[np.ndarray] = []
         a = X
-        for layer in range(1, n_layers):
-            z = a @ params[f"W{layer}"]
-            z += params[f"b{layer}"]
+        *hidden, (w_out, b_out) = self._names
+        for w, b in hidden:
+            z = a @ params[w]
+            z += params[b]
             a = forward(z)
             pre.append(z)
             inputs.append(a)
-        z = a @ params[f"W{n_layers}"]
-        z += params[f"b{n_layers}"]
+        z = a @ params[w_out]
+        z += params[b_out]
         return z, inputs, pre
 
     def _batch(self, batch: Any, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
@@ -357,13 +360,15 @@ class MLP(Objective):
         z, inputs, pre = self._forward(params, X)
         loss, dz = _LOSS_FUNCTIONS[self.loss](z, y, True)
         scale = self._act.scale
+        names = self._names
         grads: Params = {}
-        for layer in range(len(inputs), 0, -1):
-            a_prev = inputs[layer - 1]
-            grads[f"W{layer}"] = a_prev.T @ dz
-            grads[f"b{layer}"] = dz.sum(axis=0)
-            if layer > 1:
-                dz = scale(dz @ params[f"W{layer}"].T, pre[layer - 2], a_prev)
+        for layer in range(len(names) - 1, -1, -1):
+            w, b = names[layer]
+            a_prev = inputs[layer]
+            grads[w] = a_prev.T @ dz
+            grads[b] = dz.sum(axis=0)
+            if layer > 0:
+                dz = scale(dz @ params[w].T, pre[layer - 1], a_prev)
         return loss, grads
 
     def value(self, params: Params, batch: Any = None) -> float:
