@@ -236,3 +236,13 @@ def test_runs_share_one_generated_data_set_and_it_is_read_only() -> None:
     assert not a.dataset.X["train"].flags.writeable
     ctx = engine.start_run(scenario.runs[1])
     assert set(ctx.params) == {"W1", "b1", "W2", "b2"}
+
+
+def test_file_labels_outside_0_1_are_named(tmp_path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("x,y\n0.5,1\n0.7,2\n0.1,2\n")
+    with pytest.raises(ParamError, match="needs labels 0 and 1, got labels 1, 2"):
+        MLP(data={"name": "csv", "path": str(path)})
+    path.write_text("x,y\n0.5,-1\n0.7,1\n")
+    with pytest.raises(ParamError, match="integers 0 … K−1, got labels -1, 1"):
+        MLP(data={"name": "csv", "path": str(path)})

@@ -269,16 +269,20 @@ class MLP(Objective):
                 f"loss '{self.loss}' needs integer class labels, but data set "
                 f"'{self.data.name}' has real-valued targets (use loss = \"mse\")",
             )
-        classes = int(y_all.max()) + 1 if y_all.size else 1
-        if y_all.min() < 0:
-            raise ParamError("data", f"class labels must be >= 0, got {y_all.min():g}")
+        labels = np.unique(y_all)
+        shown = ", ".join(f"{v:g}" for v in labels[:6]) + (", …" if labels.size > 6 else "")
+        if labels.size and labels[0] < 0:
+            raise ParamError("data", f"class labels must be integers 0 … K−1, got labels {shown}")
+        classes = int(labels[-1]) + 1 if labels.size else 1
         if self.loss == "bce":
-            if classes > 2:
+            if labels.size > 2:
                 raise ParamError(
                     "loss",
                     f"loss 'bce' needs labels 0 and 1, but data set '{self.data.name}' has "
-                    f'{classes} classes (use loss = "cross_entropy")',
+                    f'{labels.size} classes (use loss = "cross_entropy")',
                 )
+            if classes > 2:
+                raise ParamError("data", f"loss 'bce' needs labels 0 and 1, got labels {shown}")
             return {s: y[:, None].copy() for s, y in dataset.y.items()}, 1
         return {s: y.astype(np.intp) for s, y in dataset.y.items()}, max(classes, 2)
 
