@@ -3,6 +3,7 @@
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "gdsim.objectives.polynomial",
     "gdsim.objectives.test_functions",
+    "gdsim.objectives.mlp",
     "gdsim.estimators",
     "gdsim.rules.classic",
     "gdsim.rules.adaptive",
@@ -10,4 +11,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gdsim.observers.recorder",
     "gdsim.observers.early_stopping",
     "gdsim.observers.checkpoint",
+    "gdsim.observers.diagnostics",
 )

@@ -51,7 +51,9 @@ class RunContext:
 
     ``loss``, ``grads`` and ``lr`` belong to the step just completed: the loss and gradient at the
     parameters the step started from, and the learning rate it used. ``params`` are the
-    parameters after the step.
+    parameters after the step. ``prev_params`` (before the step), ``raw_grads`` (before the
+    gradient transforms) and ``batch`` (the estimator's sample indices, None for all) are set
+    only on steps that some observer sees.
     """
 
     spec: RunSpec
@@ -80,6 +82,10 @@ class RunContext:
     prev_loss: Any = None
     scenario: Any = None
     """The :class:`gdsim.scenario.Scenario` the run belongs to, when known (for checkpoints)."""
+    raw_grads: Params | None = None
+    """The gradient of the last step before the transforms rewrote it (for diagnostics)."""
+    batch: Any = None
+    """The batch the last step saw (None: all samples)."""
 
     @property
     def name(self) -> str:
@@ -221,6 +227,7 @@ def _loop(ctx: RunContext, hook: Any) -> None:
             ctx.stop_status = STATUS_CONVERGED
             ctx.stop_reason = f"gradient norm <= {grad_tol:g}"
             break
+        raw_grads = grads
         for transform, i in transforms:
             grads, ctx.transform_states[i] = transform.apply(grads, ctx.transform_states[i], params)
         lr, schedule_state = learning_rate(schedule_state, step, grads, loss)
@@ -248,6 +255,7 @@ def _loop(ctx: RunContext, hook: Any) -> None:
             ctx.estimator_state = estimator_state
             ctx.loss, ctx.grads, ctx.lr = loss, grads, lr
             ctx.prev_params, ctx.prev_loss = prev_params, prev_loss
+            ctx.raw_grads, ctx.batch = raw_grads, batch
             for every, notify in step_observers:
                 if step % every == 0 or step == budget:
                     notify(ctx)

@@ -1,4 +1,4 @@
-"""Gradient estimators: which samples each step sees. The core ships ``full_batch``."""
+"""Gradient estimators: which samples each step sees: ``full_batch``, ``sgd``, ``minibatch``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
-from gdsim.components import ComponentState, Estimator
+from gdsim.components import ComponentState, Estimator, Objective, param
 from gdsim.hookspecs import hookimpl
+from gdsim.validators import int_at_least, one_of
 
 
 @attrs.frozen
@@ -23,6 +24,78 @@ class FullBatch(Estimator):
         return None, state, True
 
 
+@attrs.frozen
+class SGD(Estimator):
+    """Stochastic gradient: each step sees one sample drawn uniformly (with replacement).
+
+    The lecture's SGD: ``i = rng.integers(N)`` per step. An epoch is N steps (N samples seen).
+    """
+
+    name: ClassVar[str] = "sgd"
+    data_backed: ClassVar[bool] = True
+
+    def init(self, objective: Objective, rng: np.random.Generator) -> ComponentState:
+        return {"n": objective.num_samples(), "step": 0, "seen": 0}
+
+    def next_batch(
+        self, state: ComponentState, rng: np.random.Generator
+    ) -> tuple[Any, ComponentState, bool]:
+        n = state["n"]
+        step = state["step"] + 1
+        batch = np.array([rng.integers(n)])
+        ends = step == n
+        return batch, {"n": n, "step": 0 if ends else step, "seen": state["seen"] + 1}, ends
+
+
+@attrs.frozen
+class MiniBatch(Estimator):
+    """Mini-batches of ``batch_size`` samples, drawn per step or by walking an epoch.
+
+    ``sampling = "per_step"``: each step draws a fresh batch without replacement
+    (``rng.choice(N, B, replace=False)``, as the lecture), independent of earlier steps; an
+    epoch is then ⌈N / B⌉ steps, i.e. on average every sample seen once. ``sampling =
+    "epoch"``: at the start of each epoch the training set is shuffled once (or kept in order
+    with ``shuffle = false``) and walked in consecutive batches; the last batch of an epoch
+    holds the N mod B left-over samples unless ``drop_last`` is set. With B ≥ N every step is
+    one epoch. Drawing one sample without replacement equals ``rng.integers(N)``, so B = 1
+    per step is exactly ``sgd``.
+    """
+
+    name: ClassVar[str] = "minibatch"
+    data_backed: ClassVar[bool] = True
+
+    batch_size: int = param(32, validator=int_at_least(1), doc="samples per step B")
+    sampling: str = param(
+        "per_step", validator=one_of("per_step", "epoch"), doc="per_step or epoch (see above)"
+    )
+    shuffle: bool = param(True, doc="epoch sampling: shuffle at each epoch (false: in order)")
+    drop_last: bool = param(False, doc="epoch sampling: skip the short last batch of an epoch")
+
+    def init(self, objective: Objective, rng: np.random.Generator) -> ComponentState:
+        n = objective.num_samples()
+        b = min(self.batch_size, n)
+        steps = n // b if self.drop_last else -(-n // b)
+        return {"n": n, "steps": steps, "step": 0, "order": np.arange(n), "seen": 0}
+
+    def next_batch(
+        self, state: ComponentState, rng: np.random.Generator
+    ) -> tuple[Any, ComponentState, bool]:
+        n, steps, step = state["n"], state["steps"], state["step"]
+        b = self.batch_size
+        order = state["order"]
+        if self.sampling == "per_step":
+            batch = rng.choice(n, size=b, replace=False) if b < n else order
+        else:
+            if step == 0 and self.shuffle:
+                order = rng.permutation(n)
+            batch = order[step * b : (step + 1) * b]
+        step += 1
+        ends = step == steps
+        new = {"n": n, "steps": steps, "step": 0 if ends else step, "order": order}
+        new["seen"] = state["seen"] + len(batch)
+        return batch, new, ends
+
+
 @hookimpl
 def gdsim_estimators() -> list[type]:
-    return [FullBatch]
+    return [FullBatch, SGD, MiniBatch]

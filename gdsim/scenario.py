@@ -3,7 +3,9 @@
 A scenario has one ``[objective]``, optional ``[defaults]`` and one or more ``[[runs]]``; every
 run key may be given in ``[defaults]`` and overridden per run. Components are given as a name
 (``rule = "gd"``) or a table (``rule = { name = "momentum", mu = 0.9 }``); a run's table with the
-same name as the default (or none) is merged key by key, a different name replaces it.
+same name as the default (or none) is merged key by key, a different name replaces it. A run
+may also give ``objective``: merged the same way over the scenario's ``[objective]`` (to vary
+e.g. a network's width or initializer from run to run).
 
 Every problem is a :class:`gdsim.errors.ScenarioError` naming the file, the key path
 (``runs[2].rule.mu``), what was expected and, for misspelt names, the closest known one.
@@ -38,6 +40,7 @@ TOP_LEVEL_KEYS = ("scenario", "objective", "defaults", "runs")
 SCENARIO_KEYS = ("name", "description")
 RUN_KEYS = (
     "name",
+    "objective",
     "init",
     "estimator",
     "rule",
@@ -51,7 +54,12 @@ RUN_KEYS = (
     "allow_divergence",
     "expect",
 )
-COMPONENT_KEYS = {"estimator": "estimator", "rule": "rule", "schedule": "schedule"}
+COMPONENT_KEYS = {
+    "estimator": "estimator",
+    "rule": "rule",
+    "schedule": "schedule",
+    "objective": "objective",
+}
 LIST_COMPONENT_KEYS = {"transforms": "transform", "observers": "observer"}
 TABLE_KEYS = ("init", "tolerance", "expect")
 """Run keys whose tables are merged key by key over the defaults."""
@@ -232,6 +240,7 @@ class _Loader:
             )
         if not runs_raw:
             raise self.error("runs", "expected at least one run, got none")
+        self.objective_given = _Value(raw["objective"], "objective")
         runs: list[RunSpec] = []
         seen: dict[str, str] = {}
         for i, run_raw in enumerate(runs_raw):
@@ -274,6 +283,9 @@ class _Loader:
             if "name" in merged
             else (f"run{index}")
         )
+        if "objective" in merged:  # a run's objective table is merged over the scenario's
+            given = self.merge_component(self.objective_given, merged["objective"])
+            objective = self.component("objective", given, None)
         if not name:
             raise self.error(f"{path}.name", "expected a non-empty name")
         steps = self.integer(merged["steps"], minimum=1)

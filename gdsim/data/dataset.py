@@ -1,0 +1,260 @@
+"""Data sets as scenarios declare them: a source, a seeded train/validation/test split and an
+optional standardisation fitted on the training part only.
+
+A scenario gives the data inside its objective (``[objective.data]``); :meth:`DataSpec.from_table`
+checks that table and names every bad key by its path (``data.noise``), so the scenario loader
+reports ``objective.data.noise``. :meth:`DataSpec.build` then draws or reads the samples once.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import typing
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from gdsim.components import param
+from gdsim.data.files import DataError, load_csv, load_npz
+from gdsim.data.generators import GENERATORS, Generator
+from gdsim.errors import ParamError, did_you_mean
+from gdsim.validators import optional
+
+SPLITS = ("train", "validation", "test")
+SPEC_KEYS = ("name", "seed", "split", "standardize")
+"""Keys every data table accepts; the rest belong to the source."""
+
+
+def _is_str(_instance: Any, attribute: Any, value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise ParamError(attribute.name, f"expected a non-empty string, got {value!r}")
+
+
+def _is_column(_instance: Any, attribute: Any, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ParamError(attribute.name, f"expected a column name or index, got {value!r}")
+
+
+@attrs.frozen
+class CsvFile:
+    """A CSV file: one sample a row, an optional header row, the target in one column."""
+
+    name: ClassVar[str] = "csv"
+    task: ClassVar[str] = "any"
+
+    path: str = param(validator=_is_str, doc="the file (relative to the working directory)")
+    target: str | int | None = param(
+        None, validator=optional(_is_column), doc="target column: name or index (default last)"
+    )
+    delimiter: str = param(",", validator=_is_str, doc="cell separator")
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        X, y, _ = load_csv(self.path, self.target, self.delimiter)
+        return X, y
+
+
+@attrs.frozen
+class NpzFile:
+    """A .npz archive with a feature array (n, d) and a target array (n,)."""
+
+    name: ClassVar[str] = "npz"
+    task: ClassVar[str] = "any"
+
+    path: str = param(validator=_is_str, doc="the file (relative to the working directory)")
+    x: str = param("X", validator=_is_str, doc="name of the feature array")
+    y: str = param("y", validator=_is_str, doc="name of the target array")
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        return load_npz(self.path, self.x, self.y)
+
+
+SOURCES: dict[str, type] = {**GENERATORS, "csv": CsvFile, "npz": NpzFile}
+"""Every data source by name: the synthetic generators and the two file formats."""
+
+
+def build_params(cls: type, table: Mapping[str, Any], prefix: str) -> Any:
+    """Build an attrs class from a TOML table; every error is a ParamError at ``prefix.key``."""
+    fields = {f.name: f for f in attrs.fields(cls) if f.init}
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in table.items():
+        if key not in fields:
+            allowed = ", ".join([*SPEC_KEYS, *fields])
+            hint = did_you_mean(key, [*SPEC_KEYS, *fields])
+            raise ParamError(
+                f"{prefix}.{key}",
+                f"unknown key '{key}' of data source '{cls.name}' (expected one of: {allowed})"
+                + (f" (did you mean '{hint}'?)" if hint else ""),
+            )
+        hint_type = hints.get(key)
+        if hint_type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif hint_type is bool and not isinstance(value, bool):
+            raise ParamError(f"{prefix}.{key}", f"expected true or false, got {value!r}")
+        kwargs[key] = value
+    for name, field in fields.items():
+        if field.default is attrs.NOTHING and name not in kwargs:
+            raise ParamError(
+                f"{prefix}.{name}", f"missing required key of data source '{cls.name}'"
+            )
+    try:
+        return cls(**kwargs)
+    except ParamError as exc:
+        raise ParamError(f"{prefix}.{exc.field}", exc.message) from None
+
+
+def _fractions(value: Any, where: str) -> tuple[float, float, float]:
+    ok = isinstance(value, list | tuple) and len(value) == 3
+    ok = ok and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+        for v in value
+    )
+    if not ok:
+        raise ParamError(
+            where,
+            f"expected three fractions [train, validation, test] >= 0 summing to 1, got {value!r}",
+        )
+    fractions = tuple(float(v) for v in value)
+    if abs(sum(fractions) - 1.0) > 1e-9 or fractions[0] <= 0.0:
+        raise ParamError(
+            where,
+            "expected fractions [train, validation, test] summing to 1 with train > 0, "
+            f"got {value!r} (sum {sum(fractions):g})",
+        )
+    return fractions  # type: ignore[return-value]
+
+
+@attrs.frozen
+class Dataset:
+    """Samples split into train, validation and test parts (the last two may be empty).
+
+    ``mean`` and ``std`` are the standardisation fitted on the training features (zeros and
+    ones when the data are not standardised); ``task`` is "classification", "regression" or
+    "any" (read from a file: the objective decides).
+    """
+
+    X: Mapping[str, np.ndarray]
+    y: Mapping[str, np.ndarray]
+    task: str
+    mean: np.ndarray
+    std: np.ndarray
+
+    @property
+    def features(self) -> int:
+        return int(self.X["train"].shape[1])
+
+    def size(self, split: str = "train") -> int:
+        return int(self.X[split].shape[0])
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The features and targets of one split."""
+        return self.X[name], self.y[name]
+
+
+def split_indices(n: int, fractions: tuple[float, float, float], seed: int) -> list[np.ndarray]:
+    """A seeded random partition of ``range(n)`` into train, validation and test indices.
+
+    The validation and test sizes are rounded from their fractions; training keeps the rest.
+    """
+    n_val = round(fractions[1] * n)
+    n_test = round(fractions[2] * n)
+    n_train = n - n_val - n_test
+    if n_train < 1:
+        raise ValueError(f"the split leaves no training sample out of {n}")
+    perm = np.random.default_rng(np.random.SeedSequence([seed, 1])).permutation(n)
+    return [perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :]]
+
+
+def standardize(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation (1 where a feature is constant)."""
+    mean = X.mean(axis=0)
+    std = X.std(axis=0)
+    std[std == 0.0] = 1.0
+    return mean, std
+
+
+@attrs.frozen
+class DataSpec:
+    """A data set as a scenario declares it: source, seed, split fractions, standardisation."""
+
+    source: Any
+    seed: int = 0
+    split: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    standardize: bool = False
+
+    @classmethod
+    def from_table(cls, table: Any, prefix: str = "data") -> DataSpec:
+        """Check a scenario's data table (or a bare source name) and build the spec."""
+        if isinstance(table, DataSpec):
+            return table
+        if isinstance(table, str):
+            table = {"name": table}
+        if not isinstance(table, Mapping):
+            raise ParamError(prefix, f"expected a table with 'name', got {table!r}")
+        if "name" not in table:
+            raise ParamError(
+                f"{prefix}.name", f"missing required key (one of: {', '.join(SOURCES)})"
+            )
+        name = table["name"]
+        if name not in SOURCES:
+            hint = did_you_mean(str(name), SOURCES)
+            raise ParamError(
+                f"{prefix}.name",
+                f"unknown data source {name!r} (known: {', '.join(SOURCES)})"
+                + (f" (did you mean '{hint}'?)" if hint else ""),
+            )
+        seed = table.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ParamError(f"{prefix}.seed", f"expected an integer >= 0, got {seed!r}")
+        split = _fractions(table.get("split", [1.0, 0.0, 0.0]), f"{prefix}.split")
+        std = table.get("standardize", False)
+        if not isinstance(std, bool):
+            raise ParamError(f"{prefix}.standardize", f"expected true or false, got {std!r}")
+        rest = {k: v for k, v in table.items() if k not in SPEC_KEYS}
+        source = build_params(SOURCES[name], rest, prefix)
+        return cls(source=source, seed=seed, split=split, standardize=std)
+
+    @property
+    def name(self) -> str:
+        return str(self.source.name)
+
+    def build(self) -> Dataset:
+        """Draw or read the samples, split them and standardise if asked.
+
+        Generation uses ``default_rng(seed)``; the split uses an independent stream derived
+        from the same seed, so changing the split never changes the samples. Synthetic sets are
+        cached (read-only arrays), so runs that vary only the network share one data set;
+        files are read afresh each time.
+        """
+        if isinstance(self.source, Generator):
+            return _cached_build(self)
+        return self._build()
+
+    def _build(self) -> Dataset:
+        if isinstance(self.source, Generator):
+            X, y = self.source.generate(np.random.default_rng(self.seed))
+        else:
+            X, y = self.source.load()
+        parts = split_indices(X.shape[0], self.split, self.seed)
+        Xs = {name: X[idx] for name, idx in zip(SPLITS, parts, strict=True)}
+        ys = {name: y[idx] for name, idx in zip(SPLITS, parts, strict=True)}
+        d = X.shape[1]
+        mean, std = np.zeros(d), np.ones(d)
+        if self.standardize:
+            mean, std = standardize(Xs["train"])
+            Xs = {name: (x - mean) / std for name, x in Xs.items()}
+        return Dataset(X=Xs, y=ys, task=self.source.task, mean=mean, std=std)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_build(spec: DataSpec) -> Dataset:
+    dataset = spec._build()
+    for array in (*dataset.X.values(), *dataset.y.values(), dataset.mean, dataset.std):
+        array.flags.writeable = False
+    return dataset
+
+
+__all__ = ["SOURCES", "SPLITS", "DataError", "DataSpec", "Dataset", "split_indices"]

@@ -1,0 +1,415 @@
+"""The lecture's neural-network classifier: a multi-layer perceptron trained on a data set.
+
+Layer l computes ``Z_l = A_{l−1} W_l + b_l`` and ``A_l = act(Z_l)`` (samples are rows, ``A_0 = X``);
+the last layer is linear and its output ("logits") goes into the loss:
+
+* ``bce`` — binary cross-entropy with one output: mean over samples of
+  ``softplus(z) − y·z`` (= −y log σ(z) − (1−y) log(1−σ(z)), written with log-sigmoid so it never
+  takes log 0); gradient ``(σ(z) − y)/n``.
+* ``cross_entropy`` — softmax cross-entropy with K outputs: mean of ``logsumexp(z) − z_y``
+  (max-shifted); gradient ``(softmax(z) − onehot(y))/n``.
+* ``mse`` — mean over samples and outputs of ``(z − y)²``; gradient ``2(z − y)/(n·m)``.
+
+Gradients are computed by backpropagation in numpy. Parameters are ``W1, b1, …, WL, bL``
+(float64, W_l of shape (fan_in, fan_out)). The initial values are drawn from the run's generator
+with the chosen initializer; biases start at ``bias_init``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from gdsim.components import Objective, param
+from gdsim.data.dataset import Dataset, DataSpec
+from gdsim.data.files import DataError
+from gdsim.errors import ParamError
+from gdsim.hookspecs import hookimpl
+from gdsim.state import Params
+from gdsim.validators import non_negative, number_in, one_of, positive
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "linear")
+INITIALIZERS = (
+    "zeros",
+    "constant",
+    "uniform",
+    "normal",
+    "xavier_uniform",
+    "xavier_normal",
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "kaiming_uniform",
+    "kaiming_normal",
+)
+LOSSES = ("bce", "cross_entropy", "mse")
+
+
+def _hidden(value: Any) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value
+    ):
+        raise ParamError("hidden", f"expected a list of layer widths >= 1, got {value!r}")
+    return tuple(value)
+
+
+def _data(value: Any) -> DataSpec:
+    return DataSpec.from_table(value, "data")
+
+
+# --- activations: forward a = f(z), and f'(z) from z and a --------------------------------------
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """σ(z) = 1/(1+e^(−z)) on a fresh array; e^(−z) = inf gives exactly 0.
+
+    Callers run it under ``np.errstate(over="ignore")`` (once per loss evaluation, not per
+    layer, because entering the context costs about a microsecond).
+    """
+    out = np.negative(z)
+    np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
+
+
+def _softplus(z: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, z)
+
+
+class _Activation:
+    """One activation: ``forward(z)`` and ``scale(dA, z, a)`` that multiplies dA by f'(z)."""
+
+    def __init__(self, name: str, negative_slope: float, elu_alpha: float) -> None:
+        self.name = name
+        s, alpha = negative_slope, elu_alpha
+        forward: Callable[[np.ndarray], np.ndarray]
+        scale: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+        if name == "sigmoid":
+            forward = _sigmoid
+
+            def scale(d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+                d *= a
+                d *= 1.0 - a
+                return d
+
+        elif name == "tanh":
+            forward = np.tanh
+
+            def scale(d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+                d *= 1.0 - a * a
+                return d
+
+        elif name == "relu":
+
+            def forward(z: np.ndarray) -> np.ndarray:
+                return np.maximum(z, 0.0)
+
+            def scale(d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+                d *= z > 0.0
+                return d
+
+        elif name == "leaky_relu":
+
+            def forward(z: np.ndarray) -> np.ndarray:
+                return np.where(z > 0.0, z, s * z)
+
+            def scale(d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+                d *= np.where(z > 0.0, 1.0, s)
+                return d
+
+        elif name == "elu":
+
+            def forward(z: np.ndarray) -> np.ndarray:
+                return np.where(z > 0.0, z, alpha * np.expm1(np.minimum(z, 0.0)))
+
+            def scale(d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+                d *= np.where(z > 0.0, 1.0, a + alpha)
+                return d
+
+        elif name == "softplus":
+            forward = _softplus
+
+            def scale(d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+                d *= _sigmoid(z)
+                return d
+
+        else:  # linear
+
+            def forward(z: np.ndarray) -> np.ndarray:
+                return z
+
+            def scale(d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+                return d
+
+        self.forward = forward
+        self.scale = scale
+
+
+# --- losses on the logits: value and dL/dz ---------------------------------------------------
+
+
+def _bce(z: np.ndarray, y: np.ndarray, grad: bool) -> tuple[float, np.ndarray | None]:
+    """Mean binary cross-entropy from logits z (n, 1) and labels y (n, 1) in {0, 1}."""
+    n = z.shape[0]
+    loss = float(np.sum(np.logaddexp(0.0, z) - y * z)) / n
+    if not grad:
+        return loss, None
+    dz = _sigmoid(z)
+    dz -= y
+    dz *= 1.0 / n
+    return loss, dz
+
+
+def _cross_entropy(z: np.ndarray, y: np.ndarray, grad: bool) -> tuple[float, np.ndarray | None]:
+    """Mean softmax cross-entropy from logits z (n, K) and integer labels y (n,)."""
+    n = z.shape[0]
+    shifted = z - z.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    rows = np.arange(n)
+    loss = float(np.sum(np.log(total[:, 0]) - shifted[rows, y])) / n
+    if not grad:
+        return loss, None
+    e /= total
+    e[rows, y] -= 1.0
+    e *= 1.0 / n
+    return loss, e
+
+
+def _mse(z: np.ndarray, y: np.ndarray, grad: bool) -> tuple[float, np.ndarray | None]:
+    """Mean squared error over samples and outputs."""
+    r = z - y
+    loss = float(np.vdot(r, r)) / r.size
+    if not grad:
+        return loss, None
+    r *= 2.0 / r.size
+    return loss, r
+
+
+_LOSS_FUNCTIONS = {"bce": _bce, "cross_entropy": _cross_entropy, "mse": _mse}
+
+
+@attrs.frozen
+class MLP(Objective):
+    """A multi-layer perceptron on a data set (the lecture's classifier), with backpropagation.
+
+    Hidden layers use one activation; the output layer is linear and feeds the loss: ``bce``
+    (binary cross-entropy on a 0/1 label, computed with log-sigmoid), ``cross_entropy``
+    (softmax with log-sum-exp) or ``mse`` (regression). ``value(params, None)`` is the loss on
+    the whole training split; ``metrics(params, split)`` gives loss and, for classifiers,
+    accuracy on "train", "validation" or "test". Initializers: zeros, constant, uniform
+    U(−s, s), normal N(0, s²), xavier/glorot (uniform: ±√(6/(fan_in+fan_out)), normal: std
+    √(2/(fan_in+fan_out))) and he/kaiming (uniform: ±√(6/fan_in), normal: std √(2/fan_in)),
+    the last two scaled by the gain s = ``init_scale``.
+    """
+
+    name: ClassVar[str] = "mlp"
+    data_backed: ClassVar[bool] = True
+
+    data: DataSpec = param(  # noqa: RUF009 (a frozen attrs value, built by the converter)
+        converter=_data, doc="the data set: a table with 'name' (see docs/data.md)"
+    )
+    hidden: tuple[int, ...] = param(
+        (16,), converter=_hidden, doc="widths of the hidden layers, e.g. [64] or [32, 32]"
+    )
+    activation: str = param("sigmoid", validator=one_of(*ACTIVATIONS), doc="hidden activation")
+    initializer: str = param(
+        "xavier_uniform", validator=one_of(*INITIALIZERS), doc="weight initializer"
+    )
+    init_scale: float = param(
+        1.0,
+        validator=non_negative(),
+        doc="constant value, uniform bound, normal std, or gain of xavier/he",
+    )
+    bias_init: float = param(0.0, validator=number_in(), doc="initial value of every bias")
+    loss: str = param("bce", validator=one_of(*LOSSES), doc="bce, cross_entropy or mse")
+    negative_slope: float = param(
+        0.01, validator=non_negative(), doc="slope of leaky_relu for z < 0"
+    )
+    elu_alpha: float = param(1.0, validator=positive(), doc="α of elu: α(e^z − 1) for z < 0")
+
+    _dataset: Dataset = attrs.field(init=False, repr=False, eq=False)
+    _targets: dict[str, np.ndarray] = attrs.field(init=False, repr=False, eq=False)
+    _outputs: int = attrs.field(init=False, repr=False, eq=False)
+    _act: _Activation = attrs.field(init=False, repr=False, eq=False)
+    _names: tuple[tuple[str, str], ...] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        try:
+            dataset = self.data.build()
+        except DataError as exc:
+            raise ParamError("data.path", str(exc)) from None
+        except ValueError as exc:
+            raise ParamError("data.split", str(exc)) from None
+        targets, outputs = self._prepare_targets(dataset)
+        object.__setattr__(self, "_dataset", dataset)
+        object.__setattr__(self, "_targets", targets)
+        object.__setattr__(self, "_outputs", outputs)
+        object.__setattr__(
+            self, "_act", _Activation(self.activation, self.negative_slope, self.elu_alpha)
+        )
+        layers = range(1, len(self.hidden) + 2)
+        object.__setattr__(self, "_names", tuple((f"W{i}", f"b{i}") for i in layers))
+
+    def _prepare_targets(self, dataset: Dataset) -> tuple[dict[str, np.ndarray], int]:
+        """Targets in the loss's layout: (n, 1) floats for bce and mse, int labels for softmax."""
+        y_all = np.concatenate([dataset.y[s] for s in dataset.y])
+        if self.loss == "mse":
+            return {s: y[:, None].copy() for s, y in dataset.y.items()}, 1
+        if dataset.task == "regression" or not np.all(y_all == np.round(y_all)):
+            raise ParamError(
+                "loss",
+                f"loss '{self.loss}' needs integer class labels, but data set "
+                f"'{self.data.name}' has real-valued targets (use loss = \"mse\")",
+            )
+        labels = np.unique(y_all)
+        shown = ", ".join(f"{v:g}" for v in labels[:6]) + (", …" if labels.size > 6 else "")
+        if labels.size and labels[0] < 0:
+            raise ParamError("data", f"class labels must be integers 0 … K−1, got labels {shown}")
+        classes = int(labels[-1]) + 1 if labels.size else 1
+        if self.loss == "bce":
+            if labels.size > 2:
+                raise ParamError(
+                    "loss",
+                    f"loss 'bce' needs labels 0 and 1, but data set '{self.data.name}' has "
+                    f'{labels.size} classes (use loss = "cross_entropy")',
+                )
+            if classes > 2:
+                raise ParamError("data", f"loss 'bce' needs labels 0 and 1, got labels {shown}")
+            return {s: y[:, None].copy() for s, y in dataset.y.items()}, 1
+        return {s: y.astype(np.intp) for s, y in dataset.y.items()}, max(classes, 2)
+
+    # -- structure ----------------------------------------------------------------------------
+
+    @property
+    def dataset(self) -> Dataset:
+        """The data set, split (and standardised) as declared."""
+        return self._dataset
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """Widths from the input features to the outputs."""
+        return (self._dataset.features, *self.hidden, self._outputs)
+
+    def num_samples(self) -> int:
+        return self._dataset.size("train")
+
+    def init(self, rng: np.random.Generator) -> Params:
+        params: Params = {}
+        sizes = self.layer_sizes
+        s = self.init_scale
+        for layer, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes), 1):
+            shape = (fan_in, fan_out)
+            kind = self.initializer.replace("glorot", "xavier").replace("kaiming", "he")
+            if kind == "zeros":
+                W = np.zeros(shape)
+            elif kind == "constant":
+                W = np.full(shape, s)
+            elif kind == "uniform":
+                W = rng.uniform(-s, s, size=shape)
+            elif kind == "normal":
+                W = s * rng.standard_normal(shape)
+            elif kind == "xavier_uniform":
+                W = rng.uniform(-1.0, 1.0, size=shape) * (s * np.sqrt(6.0 / (fan_in + fan_out)))
+            elif kind == "xavier_normal":
+                W = rng.standard_normal(shape) * (s * np.sqrt(2.0 / (fan_in + fan_out)))
+            elif kind == "he_uniform":
+                W = rng.uniform(-1.0, 1.0, size=shape) * (s * np.sqrt(6.0 / fan_in))
+            else:  # he_normal
+                W = rng.standard_normal(shape) * (s * np.sqrt(2.0 / fan_in))
+            params[f"W{layer}"] = W
+            params[f"b{layer}"] = np.full(fan_out, self.bias_init)
+        return params
+
+    # -- loss and gradient --------------------------------------------------------------------
+
+    def _forward(
+        self, params: Params, X: np.ndarray
+    ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """The logits, plus every layer's input A_{l−1} and pre-activation Z_l (hidden only)."""
+        forward = self._act.forward
+        inputs = [X]
+        pre: list[np.ndarray] = []
+        a = X
+        *hidden, (w_out, b_out) = self._names
+        for w, b in hidden:
+            z = a @ params[w]
+            z += params[b]
+            a = forward(z)
+            pre.append(z)
+            inputs.append(a)
+        z = a @ params[w_out]
+        z += params[b_out]
+        return z, inputs, pre
+
+    def _batch(self, batch: Any, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+        X, y = self._dataset.X[split], self._targets[split]
+        if batch is None:
+            return X, y
+        return X.take(batch, axis=0), y.take(batch, axis=0)
+
+    def value_and_grad(self, params: Params, batch: Any = None) -> tuple[float, Params]:
+        X, y = self._batch(batch)
+        with np.errstate(over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
+            return self._value_and_grad(params, X, y)
+
+    def _value_and_grad(self, params: Params, X: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
+        z, inputs, pre = self._forward(params, X)
+        loss, dz = _LOSS_FUNCTIONS[self.loss](z, y, True)
+        scale = self._act.scale
+        names = self._names
+        grads: Params = {}
+        for layer in range(len(names) - 1, -1, -1):
+            w, b = names[layer]
+            a_prev = inputs[layer]
+            grads[w] = a_prev.T @ dz
+            grads[b] = dz.sum(axis=0)
+            if layer > 0:
+                dz = scale(dz @ params[w].T, pre[layer - 1], a_prev)
+        return loss, grads
+
+    def value(self, params: Params, batch: Any = None) -> float:
+        X, y = self._batch(batch)
+        with np.errstate(over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
+            z = self._forward(params, X)[0]
+            return _LOSS_FUNCTIONS[self.loss](z, y, False)[0]
+
+    def predict(self, params: Params, X: np.ndarray) -> np.ndarray:
+        """The network's outputs on raw features (standardised like the training data)."""
+        X = (np.asarray(X, dtype=np.float64) - self._dataset.mean) / self._dataset.std
+        with np.errstate(over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
+            z = self._forward(params, X)[0]
+            if self.loss == "bce":
+                return _sigmoid(z)[:, 0]
+        if self.loss == "cross_entropy":
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        return z[:, 0]
+
+    def metrics(self, params: Params, split: str = "train") -> dict[str, float]:
+        if split not in self._dataset.X:
+            raise KeyError(f"objective 'mlp' has no '{split}' split")
+        if self._dataset.size(split) == 0:
+            raise KeyError(f"the '{split}' split of objective 'mlp' is empty (see data.split)")
+        X, y = self._dataset.X[split], self._targets[split]
+        with np.errstate(over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
+            z = self._forward(params, X)[0]
+            loss = _LOSS_FUNCTIONS[self.loss](z, y, False)[0]
+        out = {"loss": loss}
+        if self.loss == "bce":
+            out["accuracy"] = float(np.mean((z > 0.0) == (y > 0.5)))
+        elif self.loss == "cross_entropy":
+            out["accuracy"] = float(np.mean(np.argmax(z, axis=1) == y))
+        return out
+
+
+@hookimpl
+def gdsim_objectives() -> list[type]:
+    return [MLP]

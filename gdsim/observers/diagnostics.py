@@ -1,0 +1,140 @@
+"""Per-layer training diagnostics: gradient, update and weight norms, metrics, samples seen.
+
+Vanishing and exploding gradients show up layer by layer: the recorder's single global norm
+hides that the first layer of a deep sigmoid network gets gradients orders of magnitude smaller
+than the last. This observer records, every N steps, for each parameter ``k``:
+
+* ``grad.k`` — ‖∇_k L‖₂ of the gradient backpropagation produced (before gradient transforms
+  such as clipping), on the step's batch;
+* ``update.k`` — ‖k_after − k_before‖₂, the step the rule actually took (after clipping);
+* ``weight.k`` — ‖k‖₂ after the step (``weights = true``);
+* ``spread.k`` — for 2-D weights, max |W[:, j] − W[:, 0]| over units j: zero while the units
+  of a layer are identical (the symmetry a zeros initialization never breaks) (``spread = true``);
+
+plus ``samples`` (training samples seen so far) and, for each split in ``splits``, the
+objective's metrics (``train.loss``, ``validation.accuracy`` …). The engine fills
+``prev_params``/``raw_grads`` only on steps an observer sees, so nothing costs when unused.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+import numpy as np
+
+from gdsim.components import Observer, param
+from gdsim.errors import ParamError
+from gdsim.hookspecs import hookimpl
+from gdsim.state import Params
+from gdsim.validators import int_at_least
+
+if TYPE_CHECKING:
+    from gdsim.engine import RunContext
+
+SPLIT_NAMES = ("train", "validation", "test")
+
+
+def _splits(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(v in SPLIT_NAMES for v in value):
+        raise ParamError(
+            "splits", f"expected a list of 'train', 'validation', 'test', got {value!r}"
+        )
+    return tuple(value)
+
+
+def _norm(a: np.ndarray) -> float:
+    return float(np.sqrt(np.vdot(a, a)))
+
+
+def _spread(w: np.ndarray) -> float:
+    if w.ndim != 2 or w.shape[1] < 2:
+        return 0.0
+    return float(np.max(np.abs(w - w[:, :1])))
+
+
+@attrs.define
+class Diagnostics(Observer):
+    """Per-parameter gradient, update and weight norms, unit spread and split metrics."""
+
+    name: ClassVar[str] = "diagnostics"
+
+    every: int = param(1, validator=int_at_least(1), doc="record after every N-th step")
+    grads: bool = param(True, doc="record ‖∇k‖ per parameter (before transforms)")
+    updates: bool = param(True, doc="record ‖Δk‖ per parameter")
+    weights: bool = param(False, doc="record ‖k‖ per parameter")
+    spread: bool = param(False, doc="record max |W[:, j] − W[:, 0]| for 2-D weights")
+    splits: tuple[str, ...] = param(
+        (), converter=_splits, doc="data splits whose metrics are recorded, e.g. ['train']"
+    )
+
+    _rows: dict[str, list[Any]] = attrs.field(init=False, factory=dict)
+
+    def _add(self, key: str, value: Any) -> None:
+        self._rows.setdefault(key, []).append(value)
+
+    def _record_state(self, run: RunContext, params: Params) -> None:
+        for k, v in params.items():
+            if self.weights:
+                self._add(f"weight.{k}", _norm(v))
+            if self.spread and np.ndim(v) == 2:
+                self._add(f"spread.{k}", _spread(v))
+        for split in self.splits:
+            for metric, value in run.objective.metrics(params, split).items():
+                self._add(f"{split}.{metric}", value)
+
+    def _samples(self, run: RunContext) -> int:
+        seen = run.estimator_state.get("seen") if isinstance(run.estimator_state, dict) else None
+        if seen is not None:
+            return int(seen)
+        try:
+            return run.step * run.objective.num_samples()
+        except NotImplementedError:
+            return run.step
+
+    def run_started(self, run: RunContext) -> None:
+        if self._rows:  # resumed: keep the rows
+            return
+        self._add("step", run.step)
+        self._add("samples", self._samples(run))
+        self._add("loss", np.nan)
+        for k in run.params:
+            if self.grads:
+                self._add(f"grad.{k}", np.nan)
+            if self.updates:
+                self._add(f"update.{k}", np.nan)
+        self._record_state(run, run.params)
+
+    def step_completed(self, run: RunContext) -> None:
+        params = run.state.params
+        self._add("step", run.step)
+        self._add("samples", self._samples(run))
+        self._add("loss", float(run.loss))
+        grads = run.raw_grads if run.raw_grads is not None else run.grads
+        before = run.prev_params
+        for k, v in params.items():
+            if self.grads and grads is not None:
+                self._add(f"grad.{k}", _norm(grads[k]))
+            if self.updates and before is not None:
+                self._add(f"update.{k}", _norm(v - before[k]))
+        self._record_state(run, params)
+
+    def outputs(self) -> dict[str, Any]:
+        trace = {
+            k: np.asarray(v, dtype=np.int64 if k in ("step", "samples") else np.float64)
+            for k, v in self._rows.items()
+        }
+        return {"trace": trace}
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.outputs()["trace"]
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._rows = {k: list(v) for k, v in state.items()}
+
+
+@hookimpl
+def gdsim_observers() -> list[type]:
+    return [Diagnostics]
