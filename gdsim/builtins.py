@@ -7,5 +7,6 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gdsim.rules.classic",
     "gdsim.rules.adaptive",
     "gdsim.schedules",
+    "gdsim.transforms",
     "gdsim.observers.recorder",
 )

@@ -4,6 +4,9 @@ A scenario has one ``[objective]``, optional ``[defaults]`` and one or more ``[[
 run key may be given in ``[defaults]`` and overridden per run. Components are given as a name
 (``rule = "gd"``) or a table (``rule = { name = "momentum", mu = 0.9 }``); a run's table with the
 same name as the default (or none) is merged key by key, a different name replaces it.
+A component parameter annotated with a component base class (``inner: UpdateRule``) is itself
+given as a name or a table and built the same way, with key paths such as
+``runs[0].rule.inner.beta1`` (nested tables replace, they are not merged with the defaults).
 
 Every problem is a :class:`gdsim.errors.ScenarioError` naming the file, the key path
 (``runs[2].rule.mu``), what was expected and, for misspelt names, the closest known one.
@@ -22,6 +25,7 @@ import attrs
 import numpy as np
 
 from gdsim.components import (
+    Component,
     Estimator,
     GradientTransform,
     Objective,
@@ -399,6 +403,9 @@ class _Loader:
     def coerce(self, value: Any, hint: Any, path: str, has_converter: bool) -> Any:
         if has_converter or hint is None:
             return value
+        nested_kind = _component_kind(hint)
+        if nested_kind is not None:  # a nested component, e.g. lookahead's ``inner`` rule
+            return self.component(nested_kind, _Value(value, path), None)
         base = typing.get_origin(hint) or hint
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if base in (typing.Union, getattr(__import__("types"), "UnionType", None)):
@@ -570,6 +577,13 @@ class _Loader:
         if "max_steps" in table:
             kwargs["max_steps"] = self.integer(_Value(table["max_steps"], at("max_steps")), 0)
         return Expectations(**kwargs)
+
+
+def _component_kind(hint: Any) -> str | None:
+    """The kind ("rule", …) when a parameter is annotated with a component base class."""
+    if isinstance(hint, type) and issubclass(hint, Component) and hint.kind:
+        return hint.kind
+    return None
 
 
 def _type_hints(cls: type) -> dict[str, Any]:
