@@ -9,4 +9,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gdsim.schedules",
     "gdsim.transforms",
     "gdsim.observers.recorder",
+    "gdsim.observers.target",
 )
