@@ -157,7 +157,7 @@ class RMSProp(UpdateRule):
 class Adam(UpdateRule):
     """Adam (Kingma & Ba, 2015), with the AMSGrad variant (Reddi, Kale & Kumar, 2018).
 
-    Update (t = 1 on the first step; V, S, Ŝmax start at 0)::
+    Update (t = 1 on the first step; V, S, Smax start at 0)::
 
         g ← g + λ x                      (only if weight_decay λ > 0; coupled, as torch.optim.Adam)
         V ← β₁ V + (1 − β₁) g

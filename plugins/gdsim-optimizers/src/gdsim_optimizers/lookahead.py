@@ -24,8 +24,8 @@ class Lookahead(UpdateRule):
         if t mod k = 0:  φ ← (1 − a) φ + a x;  x ← φ
 
     ``(1 − a) φ + a x`` is the paper's φ + a (x − φ), written so that a = 1 gives x exactly:
-    with k = 1 and a = 1 Lookahead is its inner rule bit for bit. The inner rule's state is kept
-    across synchronisations (the paper's default; it does not reset it). The parameters the run
+    with k = 1 and a = 1 Lookahead is its inner rule bit for bit. The inner rule's state (momentum,
+    moments) is kept across synchronisations, not reset. The parameters the run
     reports are the fast weights x, which equal φ right after each synchronisation. Defaults
     (the paper's): k = 5, a = 0.5; ``inner`` is required.
     """
