@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a run failed its expectations or diverged where that wa
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -74,6 +75,15 @@ def run(scenario: Path, as_json: bool, out: Path | None, only: tuple[str, ...]) 
         results = api.run(loaded, registry=registry, only=list(only) or None)
     except GdsimError as exc:
         _fail(str(exc))
+        return
+    except Exception as exc:  # a component's bug: say so plainly, keep the traceback opt-in
+        if os.environ.get("GDSIM_TRACEBACK"):
+            raise
+        _fail(
+            f"{scenario}: a run raised {type(exc).__name__}: {exc} "
+            "(set GDSIM_TRACEBACK=1 to see where)",
+            EXIT_FAILED,
+        )
         return
     if out is not None:
         try:

@@ -54,5 +54,6 @@ class CheckpointError(GdsimError):
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """Return the choice closest to ``name`` when one is close enough to be a likely typo."""
-    matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    cutoff = 0.5 if len(name) <= 4 else 0.6  # one wrong letter in "nu" is half the word
+    matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=cutoff)
     return matches[0] if matches else None

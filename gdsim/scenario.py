@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -230,7 +231,9 @@ class _Loader:
             raise self.error("runs", "missing required key (expected at least one [[runs]])")
         runs_raw = raw["runs"]
         if not isinstance(runs_raw, list) or not all(isinstance(r, Mapping) for r in runs_raw):
-            raise self.error("runs", f"expected an array of tables, got {_describe(runs_raw)}")
+            raise self.error(
+                "runs", f"expected an array of tables ([[runs]]), got {_describe(runs_raw)}"
+            )
         if not runs_raw:
             raise self.error("runs", "expected at least one run, got none")
         runs: list[RunSpec] = []
@@ -407,11 +410,11 @@ class _Loader:
         if nested_kind is not None:  # a nested component, e.g. lookahead's ``inner`` rule
             return self.component(nested_kind, _Value(value, path), None)
         base = typing.get_origin(hint) or hint
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if base in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-            if value is None:
-                return None
-            base = typing.get_origin(args[0]) or args[0] if args else Any
+        if base in (typing.Union, types.UnionType):  # Optional[X]: check against X
+            args = [a for a in typing.get_args(hint) if a is not type(None)]
+            if value is None or not args:
+                return value
+            base = typing.get_origin(args[0]) or args[0]
         if base is float:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise self.error(path, f"expected a number, got {_describe(value)}")

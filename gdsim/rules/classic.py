@@ -31,8 +31,22 @@ class GD(UpdateRule):
         return {k: x - lr * grads[k] for k, x in params.items()}, state
 
 
+class _VelocityRule(UpdateRule):
+    """Shared state of the momentum rules: a velocity v per parameter, v₀ = 0."""
+
+    mu: float
+
+    def init(self, params: Params) -> ComponentState:
+        return {"v": zeros_like(params)}
+
+    def _velocity(self, grads: Params, state: ComponentState, lr: Any) -> Params:
+        """v ← μ v − α g."""
+        mu, v = self.mu, state["v"]
+        return {k: mu * v[k] - lr * g for k, g in grads.items()}
+
+
 @attrs.frozen
-class Momentum(UpdateRule):
+class Momentum(_VelocityRule):
     """Heavy-ball momentum, the lecture's form: v ← μ v − α ∇f(x); x ← x + v (v₀ = 0).
 
     With μ = 0 this is exactly gradient descent.
@@ -42,39 +56,31 @@ class Momentum(UpdateRule):
 
     mu: float = param(0.9, validator=unit_interval_open_right(), doc="momentum coefficient μ")
 
-    def init(self, params: Params) -> ComponentState:
-        return {"v": zeros_like(params)}
-
     def update(
         self, grads: Params, state: ComponentState, params: Params, lr: Any
     ) -> tuple[Params, ComponentState]:
-        mu = self.mu
-        v_old = state["v"]
-        v = {k: mu * v_old[k] - lr * g for k, g in grads.items()}
+        v = self._velocity(grads, state, lr)
         return {k: x + v[k] for k, x in params.items()}, {"v": v}
 
 
 @attrs.frozen
-class Nesterov(UpdateRule):
+class Nesterov(_VelocityRule):
     """Nesterov momentum, the lecture's form: v ← μ v − α ∇f(x); x ← x + μ v − α ∇f(x).
 
-    The gradient is taken at the current point (the reformulation of Sutskever et al., 2013,
-    also used by Keras and PyTorch), not at a look-ahead point. With μ = 0 this is exactly GD.
+    The gradient is taken at the current point, not at a look-ahead point: the reformulation of
+    Sutskever et al. (2013), which is Keras's form; PyTorch's (b ← μb + g; x ← x − α(g + μb)) is
+    the same iteration when α is constant. With μ = 0 this is exactly GD.
     """
 
     name: ClassVar[str] = "nesterov"
 
     mu: float = param(0.9, validator=unit_interval_open_right(), doc="momentum coefficient μ")
 
-    def init(self, params: Params) -> ComponentState:
-        return {"v": zeros_like(params)}
-
     def update(
         self, grads: Params, state: ComponentState, params: Params, lr: Any
     ) -> tuple[Params, ComponentState]:
         mu = self.mu
-        v_old = state["v"]
-        v = {k: mu * v_old[k] - lr * g for k, g in grads.items()}
+        v = self._velocity(grads, state, lr)
         return {k: x + mu * v[k] - lr * grads[k] for k, x in params.items()}, {"v": v}
 
 

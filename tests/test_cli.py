@@ -1,0 +1,125 @@
+"""The command line: table, JSON, results folder, validate, describe, version, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import gdsim
+from gdsim.cli import main
+from tests.conftest import SCENARIOS
+
+ESCAPE = str(SCENARIOS / "escape_local_min.toml")
+LECTURE = {
+    "gd_from_5": 3.2727653395584366,
+    "gd_from_-5": -3.254993730859254,
+    "momentum_0.1_from_5": 3.272765339558436,
+    "momentum_0.9_from_-5": 3.267681061691328,
+}
+
+
+def test_run_prints_the_table_with_the_lectures_numbers(cli):
+    result = cli.invoke(main, ["run", ESCAPE])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    header = next(line for line in lines if line.startswith("run "))
+    for column in ("status", "steps", "final params", "final loss", "expectations"):
+        assert column in header
+    for name, x in LECTURE.items():
+        row = next(line for line in lines if line.startswith(name + " "))
+        assert f"x = {x!r}" in row and "completed" in row and "ok" in row
+    assert "6 of 6 runs met their expectations" in result.output
+
+
+def test_run_json_carries_the_summary(cli):
+    result = cli.invoke(main, ["run", ESCAPE, "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    runs = {r["name"]: r for r in data["runs"]}
+    for name, x in LECTURE.items():
+        assert runs[name]["status"] == "completed"
+        assert runs[name]["steps"] == 100
+        assert abs(runs[name]["final"]["params"]["x"] - x) <= 1e-12 * abs(x)
+        assert isinstance(runs[name]["final"]["loss"], float)
+        assert all(e["passed"] for e in runs[name]["expectations"])
+
+
+def test_run_out_writes_summary_and_traces(cli, tmp_path):
+    out = tmp_path / "results"
+    result = cli.invoke(main, ["run", ESCAPE, "--out", str(out)])
+    assert result.exit_code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["runs"]) == 6
+    trace_file = out / summary["runs"][0]["files"][0]
+    rows = list(csv.DictReader(trace_file.open()))
+    assert len(rows) == 101
+    assert float(rows[-1]["params.x"]) == summary["runs"][0]["final"]["params"]["x"]
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_failed_expectation_exits_1(cli, tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(
+        'objective = "quartic"\n[[runs]]\nname = "a"\ninit = { x = -5.0 }\n'
+        "expect = { params = { x = 3.27 }, rtol = 1e-3 }\n",
+        encoding="utf-8",
+    )
+    result = cli.invoke(main, ["run", str(scenario)])
+    assert result.exit_code == 1
+    assert "failed expectations:" in result.output and "a: params.x" in result.output
+
+
+def test_unexpected_divergence_exits_1(cli, tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(
+        'objective = "quartic"\n[[runs]]\nname = "a"\n'
+        'schedule = { name = "constant", lr = 10.0 }\n',
+        encoding="utf-8",
+    )
+    result = cli.invoke(main, ["run", str(scenario)])
+    assert result.exit_code == 1
+    assert "diverged@" in result.output and "no_divergence" in result.output
+
+
+def test_run_only_selected_runs_and_unknown_run_name(cli):
+    result = cli.invoke(main, ["run", ESCAPE, "--run", "gd_from_5", "--json"])
+    assert [r["name"] for r in json.loads(result.output)["runs"]] == ["gd_from_5"]
+    bad = cli.invoke(main, ["run", ESCAPE, "--run", "gd_from5"])
+    assert bad.exit_code == 2 and "did you mean 'gd_from_5'" in bad.output
+
+
+def test_validate(cli):
+    result = cli.invoke(main, ["validate", ESCAPE])
+    assert result.exit_code == 0 and "ok (6 runs" in result.output
+
+
+def test_version(cli):
+    result = cli.invoke(main, ["--version"])
+    assert result.exit_code == 0 and gdsim.__version__ in result.output
+
+
+def test_describe_reads_the_declaration(cli):
+    result = cli.invoke(main, ["describe", "rule", "momentum"])
+    assert result.exit_code == 0
+    assert "v ← μ v − α ∇f(x)" in result.output and "mu (float, default 0.9)" in result.output
+    unknown = cli.invoke(main, ["describe", "rule", "momentun"])
+    assert unknown.exit_code == 2 and "did you mean 'momentum'" in unknown.output
+
+
+def test_every_shipped_scenario_validates(cli):
+    for path in sorted(SCENARIOS.glob("*.toml")):
+        result = cli.invoke(main, ["validate", str(path)])
+        assert result.exit_code == 0, (path, result.output)
+
+
+def test_a_component_raising_is_one_line_not_a_traceback(cli, tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        "gdsim.objectives.polynomial.Polynomial.value_and_grad",
+        lambda self, params, batch=None: 1 / 0,
+    )
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('objective = "quartic"\n[[runs]]\nname = "a"\n', encoding="utf-8")
+    result = cli.invoke(main, ["run", str(scenario)])
+    assert result.exit_code == 1
+    assert "a run raised ZeroDivisionError" in result.output
+    assert "Traceback" not in result.output

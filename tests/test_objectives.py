@@ -1,0 +1,107 @@
+"""Objectives: exact coefficients, analytic gradients against central finite differences."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gdsim.errors import ParamError
+from gdsim.objectives.polynomial import Polynomial, Quartic, parse_coefficient
+from gdsim.objectives.test_functions import Beale, Booth, Himmelblau, Rastrigin, Rosenbrock
+from gdsim.registry import default_registry
+
+TWO_D = [Rosenbrock(), Himmelblau(), Beale(), Booth(), Rastrigin()]
+
+
+def central_difference(objective, params, h=1e-6):
+    grads = {}
+    for name, value in params.items():
+        flat = np.array(value, dtype=np.float64).ravel()
+        g = np.zeros_like(flat)
+        for i in range(flat.size):
+            up, down = flat.copy(), flat.copy()
+            up[i] += h
+            down[i] -= h
+            f_up = objective.value({**params, name: up.reshape(np.shape(value))})
+            f_down = objective.value({**params, name: down.reshape(np.shape(value))})
+            g[i] = (f_up - f_down) / (2 * h)
+        grads[name] = g.reshape(np.shape(value))
+    return grads
+
+
+def test_quartic_coefficients_are_the_lectures_fractions():
+    expected = [Fraction(319, 8400), Fraction(43, 4200), Fraction(-6799, 8400)]
+    expected += [Fraction(-299, 840), Fraction(6)]
+    assert Quartic().coefficients == tuple(float(c) for c in expected)
+
+
+def test_quartic_value_matches_the_formula():
+    x = 1.7
+    f = 319 / 8400 * x**4 + 43 / 4200 * x**3 - 6799 / 8400 * x**2 - 299 / 840 * x + 6
+    assert Quartic().value({"x": np.array(x)}) == f
+
+
+@pytest.mark.parametrize("text", ["319/8400", "-6", "1.5e-3", " 2/3 "])
+def test_fraction_strings_are_parsed_exactly(text):
+    assert parse_coefficient(text) == float(Fraction(text.strip()))
+
+
+@pytest.mark.parametrize("bad", ["1/0", "abc", True, None])
+def test_bad_coefficients_are_rejected(bad):
+    with pytest.raises((ValueError, ParamError)):
+        Polynomial(coefficients=[1.0, bad])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    coefficients=st.lists(st.floats(-3, 3), min_size=1, max_size=6),
+    x=st.floats(-3, 3),
+)
+def test_polynomial_gradient_matches_finite_difference(coefficients, x):
+    poly = Polynomial(coefficients=coefficients)
+    params = {"x": np.array(x)}
+    _, grads = poly.value_and_grad(params)
+    numeric = central_difference(poly, params)
+    np.testing.assert_allclose(grads["x"], numeric["x"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("objective", TWO_D, ids=lambda o: o.name)
+@settings(max_examples=40, deadline=None)
+@given(point=st.tuples(st.floats(-2, 2), st.floats(-2, 2)))
+def test_2d_gradient_matches_finite_difference(objective, point):
+    params = {"x": np.array(point)}
+    _, grads = objective.value_and_grad(params)
+    numeric = central_difference(objective, params)
+    scale = max(1.0, float(np.max(np.abs(numeric["x"]))))
+    np.testing.assert_allclose(grads["x"], numeric["x"], rtol=1e-5, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("objective", TWO_D, ids=lambda o: o.name)
+def test_documented_minima_are_stationary_with_zero_loss(objective):
+    minima = objective.minima()
+    assert minima
+    for minimum in minima:
+        loss, grads = objective.value_and_grad({"x": np.array(minimum["params"]["x"])})
+        assert loss == pytest.approx(0.0, abs=1e-10)
+        np.testing.assert_allclose(grads["x"], 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("objective", TWO_D, ids=lambda o: o.name)
+def test_2d_objectives_accept_an_ensemble_axis(objective):
+    points = np.array([[0.5, -1.0], [1.5, 2.0], [-0.3, 0.7]])
+    loss, grads = objective.value_and_grad({"x": points})
+    assert loss.shape == (3,)
+    for i, point in enumerate(points):
+        single_loss, single_grads = objective.value_and_grad({"x": point})
+        assert loss[i] == single_loss
+        np.testing.assert_array_equal(grads["x"][i], single_grads["x"])
+
+
+def test_every_registered_objective_is_documented():
+    registry = default_registry()
+    for name in registry.names("objective"):
+        assert registry.get("objective", name).summary(), name
