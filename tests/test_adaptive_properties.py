@@ -258,12 +258,18 @@ def test_adaptive_rules_are_invariant_to_scaling_the_gradients(rules, problem, l
     path, _ = run_rule(rule, params, grads, lr)
     path_c, _ = run_rule(rule_c, params, scaled, lr)
     exact = math.frexp(c)[0] == 0.5
+    rtol = 1e-9
+    if getattr(rule, "centered", False):
+        # S − M² cancels when the gradients barely vary: its rounding error, about 1e-16·S,
+        # is relative to ε in the denominator, so the comparison is conditioned by max g²/ε
+        gmax = max(float(np.max(np.abs(v), initial=0.0)) for g in grads for v in g.values())
+        rtol += 1e-15 * len(grads) * gmax**2 / rule.eps
     for x, xc in zip(path, path_c, strict=True):
         for k in x:
             if exact:
                 assert np.array_equal(x[k], xc[k])
             else:
-                np.testing.assert_allclose(xc[k], x[k], rtol=1e-9, atol=1e-9 * lr)
+                np.testing.assert_allclose(xc[k], x[k], rtol=rtol, atol=rtol * lr)
 
 
 # --- AdaGrad's effective step ------------------------------------------------------------------
