@@ -8,8 +8,10 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gdsim.rules.classic",
     "gdsim.rules.adaptive",
     "gdsim.schedules",
+    "gdsim.transforms",
     "gdsim.observers.recorder",
     "gdsim.observers.early_stopping",
     "gdsim.observers.checkpoint",
     "gdsim.observers.diagnostics",
+    "gdsim.observers.target",
 )

@@ -47,6 +47,15 @@ def _format_status(run: RunResult) -> str:
     return run.status
 
 
+def _format_target(run: RunResult) -> str | None:
+    """Steps to the loss target, from a ``loss_target`` observer's outputs (None: no observer)."""
+    for data in run.outputs.values():
+        if isinstance(data, dict) and "steps_to_target" in data:
+            hit = data["steps_to_target"]
+            return "-" if hit is None else str(hit)
+    return None
+
+
 def format_table(results: Results) -> str:
     """The human-readable table of a scenario's runs, with failed expectations below it."""
     header = ("run", "status", "steps", "final params", "final loss", "expectations")
@@ -61,8 +70,13 @@ def format_table(results: Results) -> str:
         )
         for r in results.runs
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     right = {2}
+    targets = [_format_target(r) for r in results.runs]
+    if any(t is not None for t in targets):  # a loss_target observer ran: add "to target"
+        header = (*header[:3], "to target", *header[3:])
+        rows = [(*row[:3], t or "-", *row[3:]) for row, t in zip(rows, targets, strict=True)]
+        right = {2, 3}
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: tuple[str, ...]) -> str:
         return "  ".join(

@@ -6,6 +6,9 @@ run key may be given in ``[defaults]`` and overridden per run. Components are gi
 same name as the default (or none) is merged key by key, a different name replaces it. A run
 may also give ``objective``: merged the same way over the scenario's ``[objective]`` (to vary
 e.g. a network's width or initializer from run to run).
+A component parameter annotated with a component base class (``inner: UpdateRule``) is itself
+given as a name or a table and built the same way, with key paths such as
+``runs[0].rule.inner.beta1`` (nested tables replace, they are not merged with the defaults).
 
 Every problem is a :class:`gdsim.errors.ScenarioError` naming the file, the key path
 (``runs[2].rule.mu``), what was expected and, for misspelt names, the closest known one.
@@ -25,6 +28,7 @@ import attrs
 import numpy as np
 
 from gdsim.components import (
+    Component,
     Estimator,
     GradientTransform,
     Objective,
@@ -414,6 +418,9 @@ class _Loader:
     def coerce(self, value: Any, hint: Any, path: str, has_converter: bool) -> Any:
         if has_converter or hint is None:
             return value
+        nested_kind = _component_kind(hint)
+        if nested_kind is not None:  # a nested component, e.g. lookahead's ``inner`` rule
+            return self.component(nested_kind, _Value(value, path), None)
         base = typing.get_origin(hint) or hint
         if base in (typing.Union, types.UnionType):  # Optional[X]: check against X
             args = [a for a in typing.get_args(hint) if a is not type(None)]
@@ -585,6 +592,13 @@ class _Loader:
         if "max_steps" in table:
             kwargs["max_steps"] = self.integer(_Value(table["max_steps"], at("max_steps")), 0)
         return Expectations(**kwargs)
+
+
+def _component_kind(hint: Any) -> str | None:
+    """The kind ("rule", …) when a parameter is annotated with a component base class."""
+    if isinstance(hint, type) and issubclass(hint, Component) and hint.kind:
+        return hint.kind
+    return None
 
 
 def _type_hints(cls: type) -> dict[str, Any]:

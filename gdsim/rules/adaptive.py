@@ -1,7 +1,11 @@
-"""Adaptive-learning-rate rules from the lecture: AdaGrad, RMSProp and Adam.
+"""Adaptive-learning-rate rules: AdaGrad, RMSProp and Adam, with switches for their variants.
 
 Defaults follow the lecture: ε = 1e-6, placed inside the square root for AdaGrad and RMSProp and
-outside it for Adam, and Adam's moments are bias-corrected.
+outside it for Adam, and Adam's moments are bias-corrected; with the defaults every rule is
+bit for bit the lecture's. The options select the other published forms (ε outside the root as
+in the papers and PyTorch, AMSGrad, centred RMSProp, RMSProp with momentum, and the *coupled*
+weight decay of ``torch.optim``: g ← g + λ x before anything else). Decoupled decay is AdamW,
+in the ``gdsim-optimizers`` plugin.
 """
 
 from __future__ import annotations
@@ -14,55 +18,161 @@ import numpy as np
 from gdsim.components import ComponentState, UpdateRule, param
 from gdsim.hookspecs import hookimpl
 from gdsim.state import Params, zeros_like
-from gdsim.validators import positive, unit_interval_open_right
+from gdsim.validators import non_negative, one_of, positive, unit_interval_open_right
+
+EPS_PLACEMENTS = ("inside", "outside")
+
+
+def coupled_decay(grads: Params, params: Params, weight_decay: float) -> Params:
+    """g ← g + λ x (L2 regularisation folded into the gradient); λ = 0 returns ``grads`` itself."""
+    if weight_decay == 0.0:
+        return grads
+    return {k: g + weight_decay * params[k] for k, g in grads.items()}
+
+
+def rms_denominator(s: np.ndarray, eps: float, placement: str) -> np.ndarray:
+    """√(s + ε) for ε "inside" the square root, √s + ε for ε "outside"."""
+    if placement == "inside":
+        return np.sqrt(s + eps)
+    return np.sqrt(s) + eps
 
 
 @attrs.frozen
 class AdaGrad(UpdateRule):
-    """AdaGrad (Duchi et al., 2011), lecture form: G ← G + g²; x ← x − α g / √(G + ε)."""
+    """AdaGrad (Duchi, Hazan & Singer, 2011): a per-coordinate step that only shrinks.
+
+    Update (t = 1, 2, …; G₀ = ``initial_accumulator``)::
+
+        g ← g + λ x                      (only if weight_decay λ > 0; coupled, as torch.optim)
+        G ← G + g²
+        x ← x − α g / √(G + ε)           eps_placement = "inside"  (lecture, default)
+        x ← x − α g / (√G + ε)           eps_placement = "outside" (paper, torch.optim.Adagrad)
+
+    Defaults: ε = 1e-6 inside, G₀ = 0, λ = 0 (the lecture). torch.optim.Adagrad is
+    ``eps = 1e-10, eps_placement = "outside"`` (its ``lr_decay`` is a schedule here).
+    """
 
     name: ClassVar[str] = "adagrad"
 
-    eps: float = param(1e-6, validator=positive(), doc="ε, added inside the square root")
+    eps: float = param(1e-6, validator=positive(), doc="ε, added to the denominator")
+    eps_placement: str = param(
+        "inside",
+        validator=one_of(*EPS_PLACEMENTS),
+        doc="'inside' the square root (lecture) or 'outside' it (paper, PyTorch)",
+    )
+    initial_accumulator: float = param(
+        0.0, validator=non_negative(), doc="G₀, the starting sum of squared gradients"
+    )
+    weight_decay: float = param(
+        0.0, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
+    )
 
     def init(self, params: Params) -> ComponentState:
-        return {"G": zeros_like(params)}
+        G = zeros_like(params)
+        if self.initial_accumulator != 0.0:
+            G = {k: v + self.initial_accumulator for k, v in G.items()}
+        return {"G": G}
 
     def update(
         self, grads: Params, state: ComponentState, params: Params, lr: Any
     ) -> tuple[Params, ComponentState]:
+        grads = coupled_decay(grads, params, self.weight_decay)
         G = {k: state["G"][k] + g * g for k, g in grads.items()}
-        new = {k: x - lr * grads[k] / np.sqrt(G[k] + self.eps) for k, x in params.items()}
+        eps, where = self.eps, self.eps_placement
+        new = {k: x - lr * grads[k] / rms_denominator(G[k], eps, where) for k, x in params.items()}
         return new, {"G": G}
 
 
 @attrs.frozen
 class RMSProp(UpdateRule):
-    """RMSProp (Hinton, 2012), lecture form: S ← β S + (1 − β) g²; x ← x − α g / √(S + ε)."""
+    """RMSProp (Hinton, 2012 lecture 6e), optionally centred (Graves, 2013) and with momentum.
+
+    Update::
+
+        g ← g + λ x                              (only if weight_decay λ > 0; coupled)
+        S ← β S + (1 − β) g²
+        D = S                                    centered = false (default)
+        M ← β M + (1 − β) g;  D = max(S − M², 0) centered = true (Graves; torch.optim.RMSprop)
+        r = √(D + ε)  ("inside", lecture, default)   or   r = √D + ε  ("outside", PyTorch)
+        x ← x − α g / r                          momentum μ = 0 (default)
+        B ← μ B + g / r;  x ← x − α B            momentum μ > 0 (torch.optim.RMSprop's form)
+
+    S, M, B start at 0. The clamp at 0 only acts when rounding makes S − M² negative (it is a
+    variance, ≥ 0 in exact arithmetic). Defaults: β = 0.9, ε = 1e-6 inside, no centring, no
+    momentum, λ = 0 — the lecture. torch.optim.RMSprop is ``beta = 0.99, eps = 1e-8,
+    eps_placement = "outside"``.
+    """
 
     name: ClassVar[str] = "rmsprop"
 
     beta: float = param(0.9, validator=unit_interval_open_right(), doc="decay β of the mean square")
-    eps: float = param(1e-6, validator=positive(), doc="ε, added inside the square root")
+    eps: float = param(1e-6, validator=positive(), doc="ε, added to the denominator")
+    eps_placement: str = param(
+        "inside",
+        validator=one_of(*EPS_PLACEMENTS),
+        doc="'inside' the square root (lecture) or 'outside' it (PyTorch)",
+    )
+    centered: bool = param(False, doc="divide by the root of the variance, not the mean square")
+    momentum: float = param(
+        0.0, validator=unit_interval_open_right(), doc="momentum μ on the scaled step (PyTorch)"
+    )
+    weight_decay: float = param(
+        0.0, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
+    )
 
     def init(self, params: Params) -> ComponentState:
-        return {"S": zeros_like(params)}
+        state: ComponentState = {"S": zeros_like(params)}
+        if self.centered:
+            state["M"] = zeros_like(params)
+        if self.momentum > 0.0:
+            state["B"] = zeros_like(params)
+        return state
 
     def update(
         self, grads: Params, state: ComponentState, params: Params, lr: Any
     ) -> tuple[Params, ComponentState]:
+        grads = coupled_decay(grads, params, self.weight_decay)
         b = self.beta
         S = {k: b * state["S"][k] + (1.0 - b) * (g * g) for k, g in grads.items()}
-        new = {k: x - lr * grads[k] / np.sqrt(S[k] + self.eps) for k, x in params.items()}
-        return new, {"S": S}
+        new_state: ComponentState = {"S": S}
+        D = S
+        if self.centered:
+            M = {k: b * state["M"][k] + (1.0 - b) * g for k, g in grads.items()}
+            D = {k: np.maximum(S[k] - M[k] * M[k], 0.0) for k in S}
+            new_state["M"] = M
+        eps, where = self.eps, self.eps_placement
+        if self.momentum > 0.0:
+            mu = self.momentum
+            B = {
+                k: mu * state["B"][k] + g / rms_denominator(D[k], eps, where)
+                for k, g in grads.items()
+            }
+            new_state["B"] = B
+            return {k: x - lr * B[k] for k, x in params.items()}, new_state
+        new = {k: x - lr * grads[k] / rms_denominator(D[k], eps, where) for k, x in params.items()}
+        return new, new_state
 
 
 @attrs.frozen
 class Adam(UpdateRule):
-    """Adam (Kingma & Ba, 2015), lecture form, with bias correction and ε outside the root.
+    """Adam (Kingma & Ba, 2015), with the AMSGrad variant (Reddi, Kale & Kumar, 2018).
 
-    V ← β₁ V + (1 − β₁) g;  S ← β₂ S + (1 − β₂) g²;  V̂ = V / (1 − β₁ᵗ);  Ŝ = S / (1 − β₂ᵗ);
-    x ← x − α V̂ / (√Ŝ + ε), with t = 1 on the first step.
+    Update (t = 1 on the first step; V, S, Smax start at 0)::
+
+        g ← g + λ x                      (only if weight_decay λ > 0; coupled, as torch.optim.Adam)
+        V ← β₁ V + (1 − β₁) g
+        S ← β₂ S + (1 − β₂) g²
+        S' = S                           amsgrad = false (default)
+        Smax ← max(Smax, S);  S' = Smax  amsgrad = true (torch.optim.Adam's form: the maximum
+                                         of the uncorrected S, bias-corrected with the current t)
+        V̂ = V / (1 − β₁ᵗ);  Ŝ = S' / (1 − β₂ᵗ)    bias_correction = true (default)
+        V̂ = V;  Ŝ = S'                            bias_correction = false
+        x ← x − α V̂ / (√Ŝ + ε)         eps_placement = "outside" (lecture, paper, PyTorch)
+        x ← x − α V̂ / √(Ŝ + ε)         eps_placement = "inside"
+
+    Defaults: β₁ = 0.9, β₂ = 0.999, ε = 1e-6 outside, bias correction on, no AMSGrad, λ = 0 —
+    the lecture. The paper and torch.optim.Adam use ε = 1e-8. With β₁ = 0, no bias correction
+    and ε inside, this is RMSProp (β = β₂) bit for bit.
     """
 
     name: ClassVar[str] = "adam"
@@ -71,22 +181,50 @@ class Adam(UpdateRule):
     beta2: float = param(
         0.999, validator=unit_interval_open_right(), doc="decay β₂ of the mean square"
     )
-    eps: float = param(1e-6, validator=positive(), doc="ε, added outside the square root")
+    eps: float = param(1e-6, validator=positive(), doc="ε, added to the denominator")
+    eps_placement: str = param(
+        "outside",
+        validator=one_of(*EPS_PLACEMENTS),
+        doc="'outside' the square root (lecture, paper, PyTorch) or 'inside' it",
+    )
+    bias_correction: bool = param(True, doc="divide the moments by 1 − βᵗ")
+    amsgrad: bool = param(False, doc="use the running maximum of S (AMSGrad)")
+    weight_decay: float = param(
+        0.0, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
+    )
 
     def init(self, params: Params) -> ComponentState:
-        return {"t": 0, "V": zeros_like(params), "S": zeros_like(params)}
+        state: ComponentState = {"t": 0, "V": zeros_like(params), "S": zeros_like(params)}
+        if self.amsgrad:
+            state["S_max"] = zeros_like(params)
+        return state
 
     def update(
         self, grads: Params, state: ComponentState, params: Params, lr: Any
     ) -> tuple[Params, ComponentState]:
+        grads = coupled_decay(grads, params, self.weight_decay)
         b1, b2 = self.beta1, self.beta2
         t = state["t"] + 1
         V = {k: b1 * state["V"][k] + (1.0 - b1) * g for k, g in grads.items()}
         S = {k: b2 * state["S"][k] + (1.0 - b2) * (g * g) for k, g in grads.items()}
-        c1 = 1.0 - b1**t
-        c2 = 1.0 - b2**t
-        new = {k: x - lr * (V[k] / c1) / (np.sqrt(S[k] / c2) + self.eps) for k, x in params.items()}
-        return new, {"t": t, "V": V, "S": S}
+        new_state: ComponentState = {"t": t, "V": V, "S": S}
+        second = S
+        if self.amsgrad:
+            second = {k: np.maximum(state["S_max"][k], S[k]) for k in S}
+            new_state["S_max"] = second
+        eps, where = self.eps, self.eps_placement
+        if self.bias_correction:
+            c1 = 1.0 - b1**t
+            c2 = 1.0 - b2**t
+            new = {
+                k: x - lr * (V[k] / c1) / rms_denominator(second[k] / c2, eps, where)
+                for k, x in params.items()
+            }
+        else:
+            new = {
+                k: x - lr * V[k] / rms_denominator(second[k], eps, where) for k, x in params.items()
+            }
+        return new, new_state
 
 
 @hookimpl

@@ -1,7 +1,8 @@
 """The lecture's first-order rules: plain gradient descent, momentum and Nesterov momentum.
 
 These follow the lecture's (Sutskever-style) formulation, with the velocity carrying the learning
-rate. All are elementwise and keep one buffer per parameter.
+rate. All are elementwise and keep one buffer per parameter. ``sgd`` is the framework
+formulation (torch.optim.SGD), whose buffer does not carry the learning rate.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import attrs
+import numpy as np
 
 from gdsim.components import ComponentState, UpdateRule, param
+from gdsim.errors import ParamError
 from gdsim.hookspecs import hookimpl
 from gdsim.state import Params, zeros_like
-from gdsim.validators import unit_interval_open_right
+from gdsim.validators import non_negative, number_in, unit_interval_open_right
 
 
 @attrs.frozen
@@ -81,6 +84,69 @@ class Nesterov(_VelocityRule):
         return {k: x + mu * v[k] - lr * grads[k] for k, x in params.items()}, {"v": v}
 
 
+@attrs.frozen
+class SGD(UpdateRule):
+    """SGD with momentum, dampening and weight decay in torch.optim.SGD's form.
+
+    Update (t = 1 on the first step)::
+
+        g ← g + λ x                       (only if weight_decay λ > 0; coupled)
+        b ← g                             t = 1 (the buffer starts at the first gradient)
+        b ← μ b + (1 − τ) g               t > 1 (τ = dampening)
+        x ← x − α b                       nesterov = false
+        x ← x − α (g + μ b)               nesterov = true (needs μ > 0 and τ = 0, as PyTorch)
+
+    With μ = 0 there is no buffer and x ← x − α g. Defaults: μ = 0, τ = 0, λ = 0, no Nesterov
+    (PyTorch's). Unlike the lecture's ``momentum``/``nesterov`` the buffer holds no learning rate:
+    with a constant α and τ = 0 both give the same iterates up to rounding, but when α changes
+    PyTorch's form rescales the whole accumulated velocity at once. Which samples the gradient
+    comes from is the estimator's business, not this rule's.
+    """
+
+    name: ClassVar[str] = "sgd"
+
+    momentum: float = param(0.0, validator=unit_interval_open_right(), doc="momentum μ")
+    dampening: float = param(
+        0.0, validator=number_in(0.0, 1.0), doc="dampening τ: the new gradient enters as (1 − τ) g"
+    )
+    nesterov: bool = param(False, doc="Nesterov's form: step along g + μ b")
+    weight_decay: float = param(
+        0.0, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.nesterov and (self.momentum <= 0.0 or self.dampening != 0.0):
+            raise ParamError(
+                "nesterov", "expected momentum > 0 and dampening = 0 for Nesterov momentum"
+            )
+
+    def init(self, params: Params) -> ComponentState:
+        if self.momentum == 0.0:
+            return {}
+        return {"t": 0, "b": zeros_like(params)}
+
+    def update(
+        self, grads: Params, state: ComponentState, params: Params, lr: Any
+    ) -> tuple[Params, ComponentState]:
+        lam = self.weight_decay
+        if lam != 0.0:
+            grads = {k: g + lam * params[k] for k, g in grads.items()}
+        mu = self.momentum
+        if mu == 0.0:
+            return {k: x - lr * grads[k] for k, x in params.items()}, state
+        t = state["t"] + 1
+        if t == 1:
+            b = {k: np.array(g, dtype=np.float64, copy=True) for k, g in grads.items()}
+        else:
+            keep = 1.0 - self.dampening
+            b = {k: mu * state["b"][k] + keep * g for k, g in grads.items()}
+        if self.nesterov:
+            new = {k: x - lr * (grads[k] + mu * b[k]) for k, x in params.items()}
+        else:
+            new = {k: x - lr * b[k] for k, x in params.items()}
+        return new, {"t": t, "b": b}
+
+
 @hookimpl
 def gdsim_rules() -> list[type]:
-    return [GD, Momentum, Nesterov]
+    return [GD, Momentum, Nesterov, SGD]

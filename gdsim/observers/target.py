@@ -1,0 +1,57 @@
+"""The loss-target observer: after how many steps did the run first reach a given loss?"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+import numpy as np
+
+from gdsim.components import Observer, param
+from gdsim.hookspecs import hookimpl
+from gdsim.validators import number_in
+
+if TYPE_CHECKING:
+    from gdsim.engine import RunContext
+    from gdsim.results import RunResult
+
+
+@attrs.define
+class LossTarget(Observer):
+    """Records the first step count n at which the loss is <= ``loss`` (steps to tolerance).
+
+    n counts steps taken: the loss at the initial parameters is reached after 0 steps. The
+    engine reports a step's loss at the point the step started from, so the observer sees the
+    loss after n steps in step n + 1 and checks the final loss when the run ends. The run is not
+    stopped, so the final loss of all runs stays comparable. The result table shows n in its
+    "to target" column ("-" when never reached). For a scalar loss only.
+    """
+
+    name: ClassVar[str] = "loss_target"
+
+    loss: float = param(validator=number_in(), doc="target loss: count steps until loss <= this")
+    _hit: int | None = attrs.field(init=False, default=None)
+
+    def step_completed(self, run: RunContext) -> None:
+        if self._hit is None and run.loss <= self.loss:
+            self._hit = run.step - 1
+
+    def run_completed(self, run: RunContext, result: RunResult) -> None:
+        final = result.final_loss
+        if self._hit is None and final is not None and final <= self.loss:
+            self._hit = result.final_step
+
+    def outputs(self) -> dict[str, Any]:
+        return {"loss_target": self.loss, "steps_to_target": self._hit}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"hit": -1 if self._hit is None else self._hit}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        hit = int(np.asarray(state["hit"]))
+        self._hit = None if hit < 0 else hit
+
+
+@hookimpl
+def gdsim_observers() -> list[type]:
+    return [LossTarget]

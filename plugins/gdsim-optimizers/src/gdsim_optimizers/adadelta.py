@@ -1,0 +1,53 @@
+"""Adadelta (Zeiler, 2012): a step whose units come from past steps, torch.optim.Adadelta form."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+from gdsim.components import ComponentState, UpdateRule, param
+from gdsim.rules.adaptive import coupled_decay
+from gdsim.state import Params, zeros_like
+from gdsim.validators import non_negative, positive, unit_interval_open_right
+
+
+@attrs.frozen
+class Adadelta(UpdateRule):
+    """Adadelta (Zeiler, 2012) in torch.optim.Adadelta's form: the paper's step times α.
+
+    Update (S, U start at 0)::
+
+        g ← g + λ x                              (only if weight_decay λ > 0; coupled)
+        S ← ρ S + (1 − ρ) g²
+        Δ = √(U + ε) / √(S + ε) · g
+        U ← ρ U + (1 − ρ) Δ²
+        x ← x − α Δ
+
+    The paper has no learning rate, i.e. α = 1 — PyTorch's default, so give this rule a
+    schedule with ``lr = 1.0`` to get the paper's algorithm. Defaults: ρ = 0.9, ε = 1e-6
+    (inside both roots), λ = 0.
+    """
+
+    name: ClassVar[str] = "adadelta"
+
+    rho: float = param(0.9, validator=unit_interval_open_right(), doc="decay ρ of both averages")
+    eps: float = param(1e-6, validator=positive(), doc="ε, added inside both square roots")
+    weight_decay: float = param(
+        0.0, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
+    )
+
+    def init(self, params: Params) -> ComponentState:
+        return {"S": zeros_like(params), "U": zeros_like(params)}
+
+    def update(
+        self, grads: Params, state: ComponentState, params: Params, lr: Any
+    ) -> tuple[Params, ComponentState]:
+        grads = coupled_decay(grads, params, self.weight_decay)
+        rho, eps = self.rho, self.eps
+        S = {k: rho * state["S"][k] + (1.0 - rho) * (g * g) for k, g in grads.items()}
+        delta = {
+            k: np.sqrt(state["U"][k] + eps) / np.sqrt(S[k] + eps) * g for k, g in grads.items()
+        }
+        U = {k: rho * state["U"][k] + (1.0 - rho) * (d * d) for k, d in delta.items()}
+        return {k: x - lr * delta[k] for k, x in params.items()}, {"S": S, "U": U}
