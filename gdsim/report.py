@@ -29,8 +29,18 @@ def _format_array(value: np.ndarray) -> str:
     return f"array{value.shape}"
 
 
+MAX_LISTED_VALUES = 8
+"""Final parameters with more values than this are summarised in the table, not listed."""
+
+
 def _format_params(run: RunResult) -> str:
-    return ", ".join(f"{k} = {_format_array(v)}" for k, v in run.final_params.items())
+    params = run.final_params
+    total = sum(int(np.size(v)) for v in params.values())
+    if total <= MAX_LISTED_VALUES:
+        return ", ".join(f"{k} = {_format_array(v)}" for k, v in params.items())
+    names = list(params)
+    span = names[0] if len(names) == 1 else f"{names[0]} … {names[-1]}"
+    return f"{span} ({len(names)} arrays, {total} values)"
 
 
 def _format_expectations(run: RunResult) -> str:
