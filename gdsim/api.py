@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gdsim import engine
 from gdsim.registry import Registry, default_registry
 from gdsim.results import Results
 from gdsim.scenario import Scenario, load_file, load_mapping
@@ -23,10 +22,29 @@ def run(
     scenario: str | Path | Mapping[str, Any] | Scenario,
     registry: Registry | None = None,
     only: list[str] | None = None,
+    executor: str = "vectorised",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    progress: bool = False,
 ) -> Results:
-    """Run every run of a scenario (or those named in ``only``) and return the results."""
+    """Run every run of a scenario (or those named in ``only``) and return the results.
+
+    ``executor`` is "vectorised" (in this process; runs that can step together do so as one
+    ensemble), "process" (a local pool of ``workers``) or "dask" (the scheduler at
+    ``scheduler``, a given ``client``, or a local cluster); the results are the same bit for
+    bit. ``progress`` draws a counter on stderr when it is a terminal.
+    """
+    from gdsim.executors import Progress, execute
+
     registry = registry or default_registry()
     if not isinstance(scenario, Scenario):
         scenario = load(scenario, registry=registry)
     specs = [s for s in scenario.runs if only is None or s.name in only]
-    return Results(scenario=scenario, runs=[engine.run(spec, pm=registry.pm) for spec in specs])
+    counter = Progress(len(specs)) if progress else None
+    try:
+        runs = execute(specs, registry.pm, executor, workers, scheduler, client, counter)
+    finally:
+        if counter is not None:
+            counter.close()
+    return Results(scenario=scenario, runs=runs)

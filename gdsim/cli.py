@@ -54,7 +54,24 @@ def main() -> None:
     help="Write summary.json and per-run traces (CSV) into this folder.",
 )
 @click.option("--run", "only", multiple=True, help="Run only the named run (repeatable).")
-def run(scenario: Path, as_json: bool, out: Path | None, only: tuple[str, ...]) -> None:
+@click.option(
+    "--executor",
+    type=click.Choice(["vectorised", "process", "dask"]),
+    default="vectorised",
+    show_default=True,
+    help="Where runs execute; every executor gives the same results bit for bit.",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes (process, dask).")
+@click.option("--scheduler", help="Dask scheduler address (default: start a local cluster).")
+def run(
+    scenario: Path,
+    as_json: bool,
+    out: Path | None,
+    only: tuple[str, ...],
+    executor: str = "vectorised",
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> None:
     """Run every run of SCENARIO and print a table of the results."""
     from gdsim import api
 
@@ -71,17 +88,40 @@ def run(scenario: Path, as_json: bool, out: Path | None, only: tuple[str, ...]) 
                     f"{scenario}: no run named '{name}' (runs: {', '.join(names)})"
                     + (f" (did you mean '{hint}'?)" if hint else "")
                 )
-        results = api.run(loaded, registry=registry, only=list(only) or None)
+        results = api.run(
+            loaded,
+            registry=registry,
+            only=list(only) or None,
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            progress=True,
+        )
     except GdsimError as exc:
         _fail(str(exc))
         return
     if out is not None:
         try:
             write_results(results, out)
+            if results.scenario.sweeps:
+                from gdsim.summary import write_sweep_outputs
+
+                write_sweep_outputs(results, out)
         except OSError as exc:
             _fail(f"cannot write results to {out}: {exc}")
     if as_json:
-        click.echo(json.dumps(results.to_dict(), indent=2, allow_nan=False))
+        data = results.to_dict()
+        if results.scenario.sweeps:
+            from gdsim.summary import summarise
+
+            data["sweeps"] = summarise(results)
+        click.echo(json.dumps(data, indent=2, allow_nan=False))
+    elif results.scenario.sweeps:
+        from gdsim.summary import format_sweep_report
+
+        click.echo(format_sweep_report(results))
+        if out is not None:
+            click.echo(f"\nresults written to {out}")
     else:
         click.echo(format_table(results))
         if out is not None:

@@ -5,6 +5,12 @@ as strings such as ``"319/8400"`` and rounded once to float64. The value and the
 evaluated term by term in the lecture's order, e.g. for a quartic
 ``f'(x) = 4·a·x**3 + 3·b·x**2 + 2·c·x + d``, so that its printed trajectories are reproduced
 to the last bit.
+
+The powers ``x**k`` are computed by :func:`int_powers` in double-double arithmetic and rounded
+once, not by ``numpy.power``: numpy's power rounds differently on arrays (SIMD kernels, up to a
+few ulp) than on scalars (libm), which would make an ensemble of runs differ from the same runs
+stepped one by one. Only IEEE multiplications and additions are used, so the result is the
+same for scalars, 0-d arrays and arrays, on every platform, and reproduces the lecture's values.
 """
 
 from __future__ import annotations
@@ -36,6 +42,51 @@ def parse_coefficient(value: Any) -> float:
         except (ValueError, ZeroDivisionError):
             pass
     raise ValueError(f"expected a number or a fraction string like '319/8400', got {value!r}")
+
+
+_SPLITTER = 134217729.0  # 2**27 + 1: Dekker's split of a float64 into two 26-bit halves
+
+
+def _split(a: Any) -> tuple[Any, Any]:
+    t = _SPLITTER * a
+    hi = t - (t - a)
+    return hi, a - hi
+
+
+def int_powers(x: Any, n: int) -> list[Any]:
+    """``[x**0, x**1, …, x**n]``, each correctly rounded in practice, elementwise.
+
+    Each power is kept as an unevaluated sum hi + lo (double-double): the product by ``x`` is
+    split exactly with Dekker's algorithm, so the low part carries the rounding error of the
+    high part and the power is rounded to float64 only once. Only IEEE ``*``, ``+`` and ``-``
+    are used, hence identical results for numpy scalars, 0-d arrays and arrays (where
+    ``numpy.power`` rounds differently). Non-finite values propagate as NaN or inf.
+    """
+    powers: list[Any] = [1.0 + 0.0 * x, x]
+    if n < 2:
+        return powers[: n + 1]
+    xh, xl = _split(x)
+    hi, lo = x * x, ((xh * xh - x * x) + 2.0 * (xh * xl)) + xl * xl  # x² = hi + lo exactly
+    for k in range(2, n + 1):
+        if k > 2:
+            p = hi * x
+            hh, hl = _split(hi)
+            err = ((hh * xh - p) + hh * xl + hl * xh) + hl * xl
+            lo = err + lo * x
+            hi = p
+        value = hi + lo
+        powers.append(_finite_or(value, hi))
+        if k < n:
+            lo = lo - (value - hi)
+            hi = value
+    return powers
+
+
+def _finite_or(value: Any, fallback: Any) -> Any:
+    """``value``, except where it is not finite (overflow made the split NaN): ``fallback``."""
+    if np.ndim(value) == 0:
+        return value if np.isfinite(value) else fallback
+    return np.where(np.isfinite(value), value, fallback)
 
 
 def _convert_coefficients(values: Any) -> tuple[float, ...]:
@@ -74,19 +125,20 @@ class Polynomial(Objective):
         x = params["x"]
         n = self.degree
         c = self.coefficients
+        xp = int_powers(x, n)
         # value: c0·x**n + c1·x**(n-1) + … + cn, summed left to right
-        value = c[0] * x**n if n > 0 else c[0] + 0.0 * x
+        value = c[0] * xp[n] if n > 0 else c[0] + 0.0 * x
         for k in range(1, n + 1):
             power = n - k
-            value = value + (c[k] * x**power if power > 0 else c[k])
+            value = value + (c[k] * xp[power] if power > 0 else c[k])
         # derivative: n·c0·x**(n-1) + (n-1)·c1·x**(n-2) + … + c(n-1)
         if n == 0:
             grad = 0.0 * x
         else:
-            grad = n * c[0] * x ** (n - 1) if n > 1 else c[0] + 0.0 * x
+            grad = n * c[0] * xp[n - 1] if n > 1 else c[0] + 0.0 * x
             for k in range(1, n):
                 power = n - k - 1
-                grad = grad + ((n - k) * c[k] * x**power if power > 0 else c[k])
+                grad = grad + ((n - k) * c[k] * xp[power] if power > 0 else c[k])
         return value, {"x": grad}
 
     def minima(self) -> list[dict[str, Any]]:
