@@ -504,3 +504,20 @@ def run_specs(
             if progress is not None:
                 progress(1)
     return [r for r in results if r is not None]
+
+
+def identical(a: RunResult, b: RunResult) -> bool:
+    """True when two results agree in every reported field, parameters bit for bit.
+
+    The contract of ensembles and executors: whichever way a run was executed, this holds
+    against the same run stepped alone by the engine.
+    """
+    if a.to_dict() != b.to_dict() or a.stop_reason != b.stop_reason:
+        return False
+    if a.final_params.keys() != b.final_params.keys():
+        return False
+    return all(
+        a.final_params[k].shape == b.final_params[k].shape
+        and a.final_params[k].tobytes() == b.final_params[k].tobytes()
+        for k in a.final_params
+    )

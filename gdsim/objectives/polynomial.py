@@ -60,30 +60,32 @@ def int_powers(x: Any, n: int) -> list[Any]:
     split exactly with Dekker's algorithm, so the low part carries the rounding error of the
     high part and the power is rounded to float64 only once. Only IEEE ``*``, ``+`` and ``-``
     are used, hence identical results for numpy scalars, 0-d arrays and arrays (where
-    ``numpy.power`` rounds differently). Non-finite values propagate as NaN or inf.
+    ``numpy.power`` rounds differently). Where a power overflows it is the plain product
+    (±inf); NaN stays NaN. Results in the subnormal range may be off by an ulp.
     """
-    powers: list[Any] = [1.0 + 0.0 * x, x]
-    if n < 2:
-        return powers[: n + 1]
-    xh, xl = _split(x)
-    hi, lo = x * x, ((xh * xh - x * x) + 2.0 * (xh * xl)) + xl * xl  # x² = hi + lo exactly
-    for k in range(2, n + 1):
-        if k > 2:
-            p = hi * x
-            hh, hl = _split(hi)
-            err = ((hh * xh - p) + hh * xl + hl * xh) + hl * xl
-            lo = err + lo * x
-            hi = p
-        value = hi + lo
-        powers.append(_finite_or(value, hi))
-        if k < n:
-            lo = lo - (value - hi)
-            hi = value
+    with np.errstate(over="ignore", invalid="ignore"):
+        powers: list[Any] = [1.0 + 0.0 * x, x]
+        if n < 2:
+            return powers[: n + 1]
+        xh, xl = _split(x)
+        hi, lo = x * x, ((xh * xh - x * x) + 2.0 * (xh * xl)) + xl * xl  # x² = hi + lo exactly
+        for k in range(2, n + 1):
+            if k > 2:
+                p = hi * x
+                hh, hl = _split(hi)
+                err = ((hh * xh - p) + hh * xl + hl * xh) + hl * xl
+                lo = err + lo * x
+                hi = p
+            value = hi + lo
+            powers.append(_finite_or(value, powers[-1] * x))
+            if k < n:
+                lo = lo - (value - hi)
+                hi = value
     return powers
 
 
 def _finite_or(value: Any, fallback: Any) -> Any:
-    """``value``, except where it is not finite (overflow made the split NaN): ``fallback``."""
+    """``value`` where it is finite, else ``fallback`` (overflow makes the split NaN)."""
     if np.ndim(value) == 0:
         return value if np.isfinite(value) else fallback
     return np.where(np.isfinite(value), value, fallback)
