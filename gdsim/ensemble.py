@@ -159,36 +159,44 @@ def simulate(
 
     def finish(rows: np.ndarray, status: str, reason: str | None) -> None:
         """The engine's ``_finish`` for members ending without divergence at ``step``."""
-        sub = {k: v[rows] for k, v in params.items()}
+        everyone = len(rows) == len(members)
+        sub = params if everyone else {k: v[rows] for k, v in params.items()}
+        idx = members if everyone else members[rows]
         final_loss = objective.value(sub, None)
-        finite = np.ones(len(rows), dtype=bool)
+        ok = np.abs(final_loss) <= max_loss_m[idx]
         for v in sub.values():
-            finite &= np.isfinite(v).reshape(len(rows), -1).all(axis=1)
-        bad = ~(np.abs(final_loss) <= max_loss_m[members[rows]]) | ~finite
-        idx = members[rows]
+            ok &= np.isfinite(v).reshape(len(idx), -1).all(axis=1)
         out.steps[idx] = step
         out.epochs[idx] = step
-        if bad.any():
-            b = rows[bad]
-            out.status[members[b]] = engine.STATUS_DIVERGED
-            out.diverged_at[members[b]] = step
-            out.final_step[members[b]] = max(step - 1, 0)
-            store(b, prev_params, prev_loss, prev_loss is not None)
-            for j, i in zip(np.flatnonzero(bad), members[b], strict=True):
-                out.reasons[int(i)] = f"loss became {float(final_loss[j])!r} at step {step}"
-        good = ~bad
-        if good.any():
-            g = rows[good]
-            out.status[members[g]] = status
-            out.final_step[members[g]] = step
-            idx_g = members[g]
+        if ok.all():
+            out.status[idx] = status
+            out.final_step[idx] = step
             for k in names:
-                out.final_params[k][idx_g] = sub[k][good]
-            out.final_loss[idx_g] = final_loss[good]
+                out.final_params[k][idx] = sub[k]
+            out.final_loss[idx] = final_loss
+            out.has_loss[idx] = True
+            if reason is not None:
+                out.reasons.update(dict.fromkeys(idx.tolist(), reason))
+            return
+        bad = ~ok
+        b = rows[bad]
+        out.status[members[b]] = engine.STATUS_DIVERGED
+        out.diverged_at[members[b]] = step
+        out.final_step[members[b]] = max(step - 1, 0)
+        store(b, prev_params, prev_loss, prev_loss is not None)
+        for j, i in zip(np.flatnonzero(bad), members[b], strict=True):
+            out.reasons[int(i)] = f"loss became {float(final_loss[j])!r} at step {step}"
+        if ok.any():
+            g = rows[ok]
+            idx_g = members[g]
+            out.status[idx_g] = status
+            out.final_step[idx_g] = step
+            for k in names:
+                out.final_params[k][idx_g] = sub[k][ok]
+            out.final_loss[idx_g] = final_loss[ok]
             out.has_loss[idx_g] = True
             if reason is not None:
-                for i in idx_g:
-                    out.reasons[int(i)] = reason
+                out.reasons.update(dict.fromkeys(idx_g.tolist(), reason))
 
     with np.errstate(all="ignore"):
         while len(members):
@@ -213,8 +221,9 @@ def simulate(
                     break
 
             loss, grads = objective.value_and_grad(params, None)
-            if uniform_max_loss:
-                bad_any = not (np.max(np.abs(loss)) <= max_loss_m[0])
+            if uniform_max_loss:  # two read-only reductions; NaN makes them fail too
+                limit = max_loss_m[0]
+                bad_any = not (np.max(loss) <= limit and np.min(loss) >= -limit)
             else:
                 bad_any = not np.all(np.abs(loss) <= max_loss_m[members])
             stopped = []

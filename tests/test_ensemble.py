@@ -42,9 +42,9 @@ def test_powers_are_the_same_for_scalars_zero_d_and_arrays(xs: list[float]) -> N
     array = np.array(xs)
     powers = int_powers(array, 5)
     for i, x in enumerate(xs):
-        for k, p in enumerate(int_powers(np.float64(x), 5)):
+        for k, p in enumerate(int_powers(np.float64(x), 5)[1:], start=1):
             assert np.float64(p).tobytes() == powers[k][i].tobytes()
-        for k, p in enumerate(int_powers(np.array(x), 5)):
+        for k, p in enumerate(int_powers(np.array(x), 5)[1:], start=1):
             assert np.asarray(p, dtype=np.float64).tobytes() == powers[k][i].tobytes()
 
 
@@ -77,6 +77,7 @@ def ensembles(draw: st.DrawFn) -> dict[str, Any]:
         st.sampled_from(
             [
                 {"name": "quartic"},
+                {"name": "quartic", "evaluation": "horner"},
                 {"name": "polynomial", "coefficients": [0.5, -1.0, -2.0, 1.0, 0.25, 3.0]},
                 {"name": "rosenbrock"},
                 {"name": "himmelblau"},
