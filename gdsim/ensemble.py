@@ -56,27 +56,45 @@ EVENT_HOOKS = (
 # --------------------------------------------------------------------------------------------
 # the vectorised core
 
+CODES = (engine.STATUS_COMPLETED, engine.STATUS_CONVERGED, engine.STATUS_DIVERGED)
+CODE = {status: i for i, status in enumerate(CODES)}
+
 
 @attrs.define
 class Outcome:
-    """Per-member results of an ensemble, as arrays (row i is member i)."""
+    """Per-member results of an ensemble, as arrays (row i is member i).
 
-    status: np.ndarray
-    """Status strings (object array)."""
-    steps: np.ndarray
-    epochs: np.ndarray
-    final_step: np.ndarray
-    diverged_at: np.ndarray
-    """-1 where the member did not diverge."""
-    final_params: dict[str, np.ndarray]
-    final_loss: np.ndarray
-    """NaN where there is no finite loss (diverged at step 0)."""
-    has_loss: np.ndarray
-    reasons: dict[int, str]
+    Only what cannot be derived is stored: as in the engine, a member's epochs equal its steps
+    (full batch), a diverged member's last finite iterate is from the step before, and only a
+    member that diverged at step 0 has no finite loss.
+    """
+
+    code: Any = None
+    """Status of each member as an index into :data:`CODES` (int8: cheap for millions)."""
+    steps: Any = None
+    """Steps taken; for a diverged member the step whose loss was not finite."""
+    final_params: dict[str, np.ndarray] = attrs.field(factory=dict)
+    final_loss: Any = None
+    """The loss at ``final_params``; NaN for a member that diverged at step 0."""
+    reasons: dict[int, str] = attrs.field(factory=dict)
     """Stop reason of each member that has one."""
 
     def __len__(self) -> int:
-        return len(self.status)
+        return len(self.code)
+
+    def status(self, i: int) -> str:
+        """The status string of member ``i``."""
+        return CODES[int(self.code[i])]
+
+    def diverged_at(self, i: int) -> int | None:
+        return int(self.steps[i]) if self.code[i] == CODE[engine.STATUS_DIVERGED] else None
+
+    def final_step(self, i: int) -> int:
+        steps = int(self.steps[i])
+        return max(steps - 1, 0) if self.diverged_at(i) is not None else steps
+
+    def has_loss(self, i: int) -> bool:
+        return self.diverged_at(i) != 0
 
 
 def simulate(
@@ -96,182 +114,155 @@ def simulate(
     """Step an ensemble (leading axis of every parameter) to the end of every member.
 
     ``steps``, ``max_loss``, ``grad_norm`` and ``step_size`` are scalars or per-member arrays
-    (``grad_norm``/``step_size`` NaN: no tolerance). ``hyper`` lists per-member hyperparameter
-    arrays as ``(slot, field, array)``, slot 0 the rule, 1 the schedule, 2+ the transforms;
-    they are attached to the components here and follow the members when some end.
+    (``grad_norm``/``step_size`` None or NaN: no tolerance). ``hyper`` lists per-member
+    hyperparameter arrays as ``(slot, field, array)``, slot 0 the rule, 1 the schedule, 2+ the
+    transforms; they are attached to the components here and follow the members when some end.
     """
     names = list(params)
     size = int(np.shape(params[names[0]])[0])
-    full = np.arange(size)
-
-    def per_member(value: Any, fill: float) -> np.ndarray:
-        if value is None:
-            return np.full(size, fill)
-        return np.broadcast_to(np.asarray(value, dtype=np.float64), (size,)).copy()
-
-    budget = per_member(steps, 0).astype(np.int64)
-    max_loss_m = per_member(max_loss, 1e100)
-    grad_tol = per_member(grad_norm, np.nan)
-    step_tol = per_member(step_size, np.nan)
-    uniform_max_loss = bool(np.all(max_loss_m == max_loss_m[0]))
-
-    out = Outcome(
-        status=np.full(size, engine.STATUS_COMPLETED, dtype=object),
-        steps=np.zeros(size, dtype=np.int64),
-        epochs=np.zeros(size, dtype=np.int64),
-        final_step=np.zeros(size, dtype=np.int64),
-        diverged_at=np.full(size, -1, dtype=np.int64),
-        final_params={k: np.empty_like(np.asarray(v, dtype=np.float64)) for k, v in params.items()},
-        final_loss=np.full(size, np.nan),
-        has_loss=np.zeros(size, dtype=bool),
-        reasons={},
-    )
-
+    budget = _per_member(steps, size, np.int64)
+    max_loss_m = _per_member(max_loss, size, np.float64)
+    grad_tol = _per_member(grad_norm, size, np.float64)
+    step_tol = _per_member(step_size, size, np.float64)
+    out = Outcome()
     comps = [rule, schedule, *transforms]
-    hyper_full = list(hyper)
 
     def attach(rows: np.ndarray | None) -> None:
         by_slot: dict[int, dict[str, np.ndarray]] = {}
-        for slot, field, array in hyper_full:
+        for slot, field, array in hyper:
             by_slot.setdefault(slot, {})[field] = array if rows is None else array[rows]
         for slot, values in by_slot.items():
             comps[slot] = with_values(comps[slot], values)
 
+    def write(idx: Any, status: str, step_count: int, values: Params, losses: Any) -> None:
+        """Record members ``idx`` (a slice when all members end together, at once)."""
+        if isinstance(idx, slice) and out.code is None:  # keep references, copy nothing
+            out.code = np.broadcast_to(np.int8(CODE[status]), (size,))
+            out.steps = np.broadcast_to(np.int64(step_count), (size,))
+            out.final_params = dict(values)
+            out.final_loss = np.full(size, np.nan) if losses is None else losses
+            return
+        if out.code is None or not out.code.flags.writeable:
+            out.code = np.zeros(size, dtype=np.int8)
+            out.steps = np.zeros(size, dtype=np.int64)
+            out.final_params = {
+                k: np.empty((size, *np.shape(v)[1:]), dtype=np.float64) for k, v in params.items()
+            }
+            out.final_loss = np.full(size, np.nan)
+        out.code[idx] = CODE[status]
+        out.steps[idx] = step_count
+        for k in names:
+            out.final_params[k][idx] = values[k]
+        if losses is not None:
+            out.final_loss[idx] = losses
+
+    def at(value: Any, rows: Any) -> Any:
+        return value[rows] if isinstance(value, np.ndarray) else value
+
     attach(None)
-    members = full  # original index of each live row
+    members = np.arange(size)  # original index of each live row
     rule_state = comps[0].init(params)
     schedule_state = comps[1].init()
     transform_states = [t.init(params) for t in comps[2:]]
     step = 0
     prev_params: Params = params
     prev_loss: Any = None
-    min_budget = int(budget.min()) if size else 0
-    any_grad_tol = bool(np.any(~np.isnan(grad_tol)))
-    any_step_tol = bool(np.any(~np.isnan(step_tol)))
+    next_end = int(np.min(budget)) if size else 0
+    check_grad = grad_tol is not None and bool(np.any(~np.isnan(grad_tol)))
+    check_step = step_tol is not None and bool(np.any(~np.isnan(step_tol)))
 
-    def store(rows: np.ndarray, values: Params, losses: Any, has: bool) -> None:
-        idx = members[rows]
-        for k in names:
-            out.final_params[k][idx] = values[k][rows]
-        if has:
-            out.final_loss[idx] = losses[rows] if np.ndim(losses) else losses
-        out.has_loss[idx] = has
+    def live(rows: np.ndarray) -> Any:
+        """Where rows ``rows`` of the live arrays go in the outcome."""
+        if len(rows) == size:
+            return slice(None)  # nobody has left yet: plain slices, no scatter
+        return members[rows]
+
+    def diverge(rows: np.ndarray, losses: np.ndarray) -> None:
+        """Members whose loss at ``step`` is not acceptable: keep their last finite iterate."""
+        idx = live(rows)
+        if step > 0:
+            write(idx, engine.STATUS_DIVERGED, step, _rows(prev_params, rows), prev_loss[rows])
+        else:
+            write(idx, engine.STATUS_DIVERGED, step, _rows(params, rows), None)
+        for i, value in zip(members[rows].tolist(), losses.tolist(), strict=True):
+            out.reasons[i] = f"loss became {value!r} at step {step}"
 
     def finish(rows: np.ndarray, status: str, reason: str | None) -> None:
         """The engine's ``_finish`` for members ending without divergence at ``step``."""
         everyone = len(rows) == len(members)
-        sub = params if everyone else {k: v[rows] for k, v in params.items()}
-        idx = members if everyone else members[rows]
+        sub = params if everyone else _rows(params, rows)
         final_loss = objective.value(sub, None)
-        ok = np.abs(final_loss) <= max_loss_m[idx]
+        limit = at(max_loss_m, members[rows])
+        ok = np.abs(final_loss) <= limit
         for v in sub.values():
-            ok &= np.isfinite(v).reshape(len(idx), -1).all(axis=1)
-        out.steps[idx] = step
-        out.epochs[idx] = step
+            ok &= np.isfinite(v).reshape(len(rows), -1).all(axis=1)
         if ok.all():
-            out.status[idx] = status
-            out.final_step[idx] = step
-            for k in names:
-                out.final_params[k][idx] = sub[k]
-            out.final_loss[idx] = final_loss
-            out.has_loss[idx] = True
+            write(live(rows), status, step, sub, final_loss)
             if reason is not None:
-                out.reasons.update(dict.fromkeys(idx.tolist(), reason))
+                out.reasons.update(dict.fromkeys(members[rows].tolist(), reason))
             return
-        bad = ~ok
-        b = rows[bad]
-        out.status[members[b]] = engine.STATUS_DIVERGED
-        out.diverged_at[members[b]] = step
-        out.final_step[members[b]] = max(step - 1, 0)
-        store(b, prev_params, prev_loss, prev_loss is not None)
-        for j, i in zip(np.flatnonzero(bad), members[b], strict=True):
-            out.reasons[int(i)] = f"loss became {float(final_loss[j])!r} at step {step}"
-        if ok.any():
-            g = rows[ok]
-            idx_g = members[g]
-            out.status[idx_g] = status
-            out.final_step[idx_g] = step
-            for k in names:
-                out.final_params[k][idx_g] = sub[k][ok]
-            out.final_loss[idx_g] = final_loss[ok]
-            out.has_loss[idx_g] = True
+        bad = np.flatnonzero(~ok)
+        diverge(rows[bad], final_loss[bad])  # the engine re-checks the final loss
+        good = np.flatnonzero(ok)
+        if len(good):
+            write(members[rows[good]], status, step, _rows(sub, good), final_loss[good])
             if reason is not None:
-                out.reasons.update(dict.fromkeys(idx_g.tolist(), reason))
+                out.reasons.update(dict.fromkeys(members[rows[good]].tolist(), reason))
+
+    def converge(mask: np.ndarray, tol: Any, label: str) -> np.ndarray:
+        rows = np.flatnonzero(mask)
+        tols = at(tol, members[rows])
+        for value in np.unique(tols):
+            sel = rows[tols == value] if np.ndim(tols) else rows
+            finish(sel, engine.STATUS_CONVERGED, f"{label} <= {value:g}")
+        return rows
 
     with np.errstate(all="ignore"):
         while len(members):
-            ending = None
-            if step >= min_budget:
-                ending = np.flatnonzero(budget[members] <= step)
-                if len(ending):
-                    finish(ending, engine.STATUS_COMPLETED, None)
-            if ending is not None and len(ending):
-                keep = np.flatnonzero(budget[members] > step)
-                if progress is not None:
-                    progress(len(ending))
-                members, params, prev_params, prev_loss = _compact(
-                    keep, members, params, prev_params, prev_loss
-                )
-                rule_state, schedule_state, transform_states = _compact_states(
-                    keep, len(ending) + len(keep), rule_state, schedule_state, transform_states
-                )
-                attach(members)
-                min_budget = int(budget[members].min()) if len(members) else 0
-                if not len(members):
-                    break
-
-            loss, grads = objective.value_and_grad(params, None)
-            if uniform_max_loss:  # two read-only reductions; NaN makes them fail too
-                limit = max_loss_m[0]
-                bad_any = not (np.max(loss) <= limit and np.min(loss) >= -limit)
+            gone: list[np.ndarray] = []
+            budget_end = step >= next_end
+            if budget_end:  # step budgets
+                ending = np.flatnonzero(at(budget, members) <= step)
+                finish(ending, engine.STATUS_COMPLETED, None)
+                gone.append(ending)
             else:
-                bad_any = not np.all(np.abs(loss) <= max_loss_m[members])
-            stopped = []
-            if bad_any:
-                bad = np.flatnonzero(~(np.abs(loss) <= max_loss_m[members]))
-                idx = members[bad]
-                out.status[idx] = engine.STATUS_DIVERGED
-                out.diverged_at[idx] = step
-                out.steps[idx] = step
-                out.epochs[idx] = step
-                out.final_step[idx] = max(step - 1, 0)
-                if step > 0:
-                    store(bad, prev_params, prev_loss, True)
-                else:
-                    store(bad, params, None, False)
-                for j, i in zip(bad, idx, strict=True):
-                    out.reasons[int(i)] = f"loss became {float(loss[j])!r} at step {step}"
-                stopped.append(bad)
-            if any_grad_tol:
-                norms = global_norm(grads, ensemble=True)
-                tol = grad_tol[members]
-                conv = norms <= tol
-                if stopped:
-                    conv[stopped[0]] = False
-                if conv.any():
-                    rows = np.flatnonzero(conv)
-                    for value in np.unique(tol[rows]):
-                        sel = rows[tol[rows] == value]
-                        finish(sel, engine.STATUS_CONVERGED, f"gradient norm <= {value:g}")
-                    stopped.append(rows)
-            if stopped:
-                gone = np.concatenate(stopped)
-                keep = np.setdiff1d(np.arange(len(members)), gone)
+                loss, grads = objective.value_and_grad(params, None)
+                if isinstance(max_loss_m, np.ndarray):
+                    bad_any = not np.all(np.abs(loss) <= max_loss_m[members])
+                else:  # two read-only reductions; NaN makes them fail too
+                    bad_any = not (np.max(loss) <= max_loss_m and np.min(loss) >= -max_loss_m)
+                if bad_any:
+                    bad = np.flatnonzero(~(np.abs(loss) <= at(max_loss_m, members)))
+                    diverge(bad, loss[bad])
+                    gone.append(bad)
+                if check_grad:
+                    mask = global_norm(grads, ensemble=True) <= at(grad_tol, members)
+                    if gone:
+                        mask[gone[0]] = False
+                    if mask.any():
+                        gone.append(converge(mask, grad_tol, "gradient norm"))
+            if gone:
+                removed = np.concatenate(gone) if len(gone) > 1 else gone[0]
                 if progress is not None:
-                    progress(len(gone))
+                    progress(len(removed))
+                if len(removed) == len(members):
+                    break
+                keep = np.setdiff1d(np.arange(len(members)), removed, assume_unique=True)
                 n = len(members)
-                members, params, prev_params, prev_loss = _compact(
-                    keep, members, params, prev_params, prev_loss
-                )
-                loss = loss[keep]
-                grads = {k: v[keep] for k, v in grads.items()}
+                members = members[keep]
+                params = _rows(params, keep)
+                prev_params = params if step == 0 else _rows(prev_params, keep)
+                if prev_loss is not None:
+                    prev_loss = prev_loss[keep]
                 rule_state, schedule_state, transform_states = _compact_states(
                     keep, n, rule_state, schedule_state, transform_states
                 )
                 attach(members)
-                if not len(members):
-                    break
-                min_budget = int(budget[members].min())
+                next_end = int(np.min(at(budget, members)))
+                if budget_end:
+                    continue  # the others' loss at this step is still to be computed
+                loss = loss[keep]
+                grads = _rows(grads, keep)
 
             for i, transform in enumerate(comps[2:]):
                 grads, transform_states[i] = transform.apply(grads, transform_states[i], params)
@@ -281,38 +272,37 @@ def simulate(
             params = new_params
             step += 1
 
-            if any_step_tol:
-                tol = step_tol[members]
-                moved = global_norm({k: params[k] - prev_params[k] for k in names}, ensemble=True)
-                conv = moved <= tol
-                if conv.any():
-                    rows = np.flatnonzero(conv)
-                    for value in np.unique(tol[rows]):
-                        sel = rows[tol[rows] == value]
-                        finish(sel, engine.STATUS_CONVERGED, f"step size <= {value:g}")
-                    keep = np.flatnonzero(~conv)
+            if check_step:
+                moved = {k: params[k] - prev_params[k] for k in names}
+                mask = global_norm(moved, ensemble=True) <= at(step_tol, members)
+                if mask.any():
+                    rows = converge(mask, step_tol, "step size")
                     if progress is not None:
                         progress(len(rows))
+                    if len(rows) == len(members):
+                        break
+                    keep = np.flatnonzero(~mask)
                     n = len(members)
-                    members, params, prev_params, prev_loss = _compact(
-                        keep, members, params, prev_params, prev_loss
-                    )
+                    members = members[keep]
+                    params, prev_params = _rows(params, keep), _rows(prev_params, keep)
+                    prev_loss = prev_loss[keep]
                     rule_state, schedule_state, transform_states = _compact_states(
                         keep, n, rule_state, schedule_state, transform_states
                     )
                     attach(members)
-                    min_budget = int(budget[members].min()) if len(members) else 0
+                    next_end = int(np.min(at(budget, members)))
     return out
 
 
-def _compact(
-    keep: np.ndarray, members: np.ndarray, params: Params, prev_params: Params, prev_loss: Any
-) -> tuple[np.ndarray, Params, Params, Any]:
-    take = {k: v[keep] for k, v in params.items()}
-    prev = take if prev_params is params else {k: v[keep] for k, v in prev_params.items()}
-    if prev_loss is not None and np.ndim(prev_loss):
-        prev_loss = prev_loss[keep]
-    return members[keep], take, prev, prev_loss
+def _per_member(value: Any, size: int, dtype: Any) -> Any:
+    """A scalar stays a scalar (None stays None); anything else becomes a (size,) array."""
+    if value is None or np.ndim(value) == 0:
+        return None if value is None else dtype(value).item()
+    return np.broadcast_to(np.asarray(value, dtype=dtype), (size,)).copy()
+
+
+def _rows(tree: Params, rows: np.ndarray) -> Params:
+    return {k: v[rows] for k, v in tree.items()}
 
 
 def _compact_states(keep: np.ndarray, size: int, *states: Any) -> Any:
@@ -460,18 +450,17 @@ def run_group(
     elapsed = (time.perf_counter() - started) / len(specs)
     results = []
     for i, spec in enumerate(specs):
-        diverged = int(outcome.diverged_at[i])
         result = RunResult(
             name=spec.name,
-            status=str(outcome.status[i]),
+            status=outcome.status(i),
             steps=int(outcome.steps[i]),
-            epochs=int(outcome.epochs[i]),
+            epochs=int(outcome.steps[i]),
             final_params={k: np.array(outcome.final_params[k][i], dtype=np.float64) for k in names},
-            final_loss=float(outcome.final_loss[i]) if outcome.has_loss[i] else None,
-            final_step=int(outcome.final_step[i]),
+            final_loss=float(outcome.final_loss[i]) if outcome.has_loss(i) else None,
+            final_step=outcome.final_step(i),
             seed=spec.seed,
             stop_reason=outcome.reasons.get(i),
-            diverged_at=diverged if diverged >= 0 else None,
+            diverged_at=outcome.diverged_at(i),
             elapsed=elapsed,
             spec=spec,
         )

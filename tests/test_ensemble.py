@@ -218,7 +218,7 @@ def test_simulate_handles_a_million_members_shape_free() -> None:
         }
         alone = engine.run(load_mapping(raw).runs[0])
         assert alone.final_params["x"].tobytes() == out.final_params["x"][i].tobytes()
-        assert alone.status == out.status[i]
+        assert alone.status == out.status(i)
 
 
 @pytest.mark.parametrize("rule", RULES)
