@@ -222,7 +222,7 @@ def simulate(
             gone: list[np.ndarray] = []
             budget_end = step >= next_end
             if budget_end:  # step budgets
-                ending = np.flatnonzero(at(budget, members) <= step)
+                ending = np.flatnonzero(np.broadcast_to(at(budget, members) <= step, len(members)))
                 finish(ending, engine.STATUS_COMPLETED, None)
                 gone.append(ending)
             else:
