@@ -166,7 +166,6 @@ def simulate(
     transform_states = [t.init(params) for t in comps[2:]]
     step = 0
     prev_params: Params = params
-    prev_loss: Any = None
     next_end = int(np.min(budget)) if size else 0
     check_grad = grad_tol is not None and bool(np.any(~np.isnan(grad_tol)))
     check_step = step_tol is not None and bool(np.any(~np.isnan(step_tol)))
@@ -181,7 +180,10 @@ def simulate(
         """Members whose loss at ``step`` is not acceptable: keep their last finite iterate."""
         idx = live(rows)
         if step > 0:
-            write(idx, engine.STATUS_DIVERGED, step, _rows(prev_params, rows), prev_loss[rows])
+            last = _rows(prev_params, rows)
+            # the loss of the last finite iterate, recomputed exactly as the step computed it
+            # (cheaper than keeping every step's loss array alive for the rare divergence)
+            write(idx, engine.STATUS_DIVERGED, step, last, objective.value_and_grad(last, None)[0])
         else:
             write(idx, engine.STATUS_DIVERGED, step, _rows(params, rows), None)
         for i, value in zip(members[rows].tolist(), losses.tolist(), strict=True):
@@ -252,8 +254,6 @@ def simulate(
                 members = members[keep]
                 params = _rows(params, keep)
                 prev_params = params if step == 0 else _rows(prev_params, keep)
-                if prev_loss is not None:
-                    prev_loss = prev_loss[keep]
                 rule_state, schedule_state, transform_states = _compact_states(
                     keep, n, rule_state, schedule_state, transform_states
                 )
@@ -268,9 +268,10 @@ def simulate(
                 grads, transform_states[i] = transform.apply(grads, transform_states[i], params)
             lr, schedule_state = comps[1].learning_rate(schedule_state, step, grads, loss)
             new_params, rule_state = comps[0].update(grads, rule_state, params, lr)
-            prev_params, prev_loss = params, loss
+            prev_params = params
             params = new_params
             step += 1
+            loss = grads = None  # free their buffers before the next step allocates new ones
 
             if check_step:
                 moved = {k: params[k] - prev_params[k] for k in names}
@@ -285,7 +286,6 @@ def simulate(
                     n = len(members)
                     members = members[keep]
                     params, prev_params = _rows(params, keep), _rows(prev_params, keep)
-                    prev_loss = prev_loss[keep]
                     rule_state, schedule_state, transform_states = _compact_states(
                         keep, n, rule_state, schedule_state, transform_states
                     )
