@@ -144,9 +144,10 @@ def validate(scenario: Path) -> None:
     except GdsimError as exc:
         _fail(str(exc))
         return
-    click.echo(
-        f"{scenario}: ok ({len(loaded.runs)} runs: {', '.join(r.name for r in loaded.runs)})"
-    )
+    names = [r.name for r in loaded.runs]
+    if len(names) > 20:  # a sweep: name a few
+        names = [*names[:3], f"… {len(names) - 6} more …", *names[-3:]]
+    click.echo(f"{scenario}: ok ({len(loaded.runs)} runs: {', '.join(names)})")
 
 
 # --- plugins ---------------------------------------------------------------------------------

@@ -107,3 +107,28 @@ def test_progress_draws_only_on_a_terminal() -> None:
         progress.close()
     assert quiet.getvalue() == ""
     assert "3/3 runs done" in loud.getvalue() and loud.getvalue().endswith("\n")
+
+
+def test_cli_executors_print_the_same_json(tmp_path: Any) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from gdsim.cli import main
+
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[objective]\nname = "quartic"\n\n[[runs]]\nname = "m"\nsteps = 30\n'
+        'rule = { name = "momentum", mu = { values = [0.0, 0.9] } }\n'
+        "init.x = { linspace = [-5, 5, 4] }\n"
+    )
+    runner = CliRunner()
+    outputs = [
+        runner.invoke(main, ["run", str(path), "--json", *extra])
+        for extra in ([], ["--executor", "process", "--workers", "2"])
+    ]
+    assert [o.exit_code for o in outputs] == [0, 0]
+    default, pool = (json.loads(o.output) for o in outputs)
+    assert default == pool and len(default["runs"]) == 8 and default["sweeps"]
+    bad = runner.invoke(main, ["run", str(path), "--executor", "process", "--workers", "0"])
+    assert bad.exit_code == 2
