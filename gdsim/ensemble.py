@@ -22,6 +22,7 @@ are not elementwise, hyperparameters that are not floats) are stepped one by one
 from __future__ import annotations
 
 import copy
+import functools
 import time
 import typing
 from collections.abc import Callable, Sequence
@@ -229,6 +230,8 @@ def simulate(
                 gone.append(ending)
             else:
                 loss, grads = objective.value_and_grad(params, None)
+                if step == 0 and not _per_row(loss, grads, params, len(members)):
+                    raise NotElementwise(f"objective '{objective.name}' mixes ensemble members")
                 if isinstance(max_loss_m, np.ndarray):
                     bad_any = not np.all(np.abs(loss) <= max_loss_m[members])
                 else:  # two read-only reductions; NaN makes them fail too
@@ -292,6 +295,16 @@ def simulate(
                     attach(members)
                     next_end = int(np.min(at(budget, members)))
     return out
+
+
+class NotElementwise(Exception):
+    """A component declared elementwise did not keep one row per member."""
+
+
+def _per_row(loss: Any, grads: Params, params: Params, rows: int) -> bool:
+    return np.shape(loss) == (rows,) and all(
+        np.shape(grads.get(k)) == np.shape(v) for k, v in params.items()
+    )
 
 
 def _per_member(value: Any, size: int, dtype: Any) -> Any:
@@ -359,12 +372,20 @@ def hooks_watch_runs(pm: pluggy.PluginManager | None) -> bool:
     return any(getattr(pm.hook, name).get_hookimpls() for name in EVENT_HOOKS)
 
 
+@functools.cache
 def _float_fields(cls: type) -> set[str]:
     try:
         hints = typing.get_type_hints(cls)
     except Exception:
         hints = {}
     return {f.name for f in attrs.fields(cls) if hints.get(f.name) is float}
+
+
+@functools.cache
+def _derives_values(cls: type) -> bool:
+    """True when a class computes attributes from its fields when built (post-init, non-init
+    fields): swapping in per-member arrays afterwards would leave those attributes stale."""
+    return hasattr(cls, "__attrs_post_init__") or any(not f.init for f in attrs.fields(cls))
 
 
 def _freeze(value: Any) -> Any:
@@ -423,6 +444,8 @@ def run_group(
                 continue
             if any(isinstance(v, bool) or not isinstance(v, int | float) for v in values):
                 return None
+            if _derives_values(type(comp)):
+                return None  # values computed from the fields at construction would be stale
             if len(ndims) != 1:
                 return None  # one array cannot broadcast against parameters of mixed rank
             (ndim,) = ndims
@@ -430,23 +453,30 @@ def run_group(
             hyper.append((slot, field, array))
     params = {k: np.stack([np.asarray(p[k], dtype=np.float64) for p in inits]) for k in names}
 
-    def column(get: Callable[[RunSpec], Any]) -> np.ndarray:
-        return np.array([np.nan if get(s) is None else get(s) for s in specs], dtype=np.float64)
+    def column(get: Callable[[RunSpec], Any]) -> Any:
+        """One value per member, or the shared value itself (cheaper) when all agree."""
+        values = [get(s) for s in specs]
+        if all(v == values[0] for v in values):
+            return values[0]
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
     started = time.perf_counter()
-    outcome = simulate(
-        first.objective,
-        first.rule,
-        first.schedule,
-        params,
-        np.array([s.steps for s in specs], dtype=np.int64),
-        transforms=first.transforms,
-        max_loss=column(lambda s: s.max_loss),
-        grad_norm=column(lambda s: s.tolerance.grad_norm),
-        step_size=column(lambda s: s.tolerance.step_size),
-        hyper=hyper,
-        progress=progress,
-    )
+    try:
+        outcome = simulate(
+            first.objective,
+            first.rule,
+            first.schedule,
+            params,
+            column(lambda s: s.steps),
+            transforms=first.transforms,
+            max_loss=column(lambda s: s.max_loss),
+            grad_norm=column(lambda s: s.tolerance.grad_norm),
+            step_size=column(lambda s: s.tolerance.step_size),
+            hyper=hyper,
+            progress=progress,
+        )
+    except NotElementwise:
+        return None  # the engine runs them one by one instead
     elapsed = (time.perf_counter() - started) / len(specs)
     results = []
     for i, spec in enumerate(specs):
@@ -480,7 +510,6 @@ def run_specs(
     candidates: list[int] = []
     if vectorise and not hooks_watch_runs(pm):
         candidates = [i for i, s in enumerate(specs) if why_not(s) is None]
-    chosen = set()
     if candidates:
         inits = {
             i: specs[i].initial_params(np.random.default_rng(specs[i].seed)) for i in candidates
@@ -495,7 +524,6 @@ def run_specs(
                 continue
             for i, result in zip(idx, done, strict=True):
                 results[i] = result
-                chosen.add(i)
     for i, spec in enumerate(specs):
         if results[i] is None:
             results[i] = engine.run(spec, pm=pm)

@@ -251,3 +251,40 @@ def test_hyperparameter_arrays_do_not_leak_between_groups(rule: str) -> None:
     }
     specs = list(load_mapping(raw).runs)
     assert_same(run_specs(specs), [engine.run(s) for s in specs])
+
+
+def test_components_that_are_not_really_elementwise_fall_back() -> None:
+    """A wrong ``elementwise`` claim or a rule with derived values must not corrupt results."""
+    import attrs
+
+    from gdsim.objectives.polynomial import Quartic
+    from gdsim.rules.classic import Momentum
+
+    @attrs.frozen
+    class Summing(Quartic):  # claims elementwise, but its loss sums over everything
+        def value_and_grad(self, params: Any, batch: Any = None) -> Any:
+            loss, grads = super().value_and_grad(params, batch)
+            return np.sum(loss), grads
+
+    @attrs.frozen
+    class Cached(Momentum):  # keeps 1 - mu computed at construction
+        _one_minus: float = attrs.field(init=False, default=0.0)
+
+        def __attrs_post_init__(self) -> None:
+            object.__setattr__(self, "_one_minus", 1.0 - self.mu)
+
+    raw = {
+        "objective": {"name": "quartic"},
+        "runs": [
+            {"init": {"x": x}, "rule": {"name": "momentum", "mu": mu}, "steps": 5}
+            for x, mu in ((-5.0, 0.1), (1.0, 0.5), (5.0, 0.9))
+        ],
+    }
+    specs = list(load_mapping(raw).runs)
+    inits = [s.initial_params(np.random.default_rng(0)) for s in specs]
+    summing = [attrs.evolve(s, objective=Summing()) for s in specs]
+    assert run_group(summing, inits) is None
+    cached = [attrs.evolve(s, rule=Cached(mu=s.rule.mu)) for s in specs]
+    assert run_group(cached, inits) is None
+    for group in (summing, cached):
+        assert_same(run_specs(group), [engine.run(s) for s in group])
