@@ -13,7 +13,7 @@ from gdsim.checkpoint import load as load_checkpoint
 from gdsim.components import Observer
 from gdsim.errors import CheckpointError
 from gdsim.registry import Registry, default_registry
-from gdsim.results import Results
+from gdsim.results import Results, RunResult
 from gdsim.scenario import RunSpec, Scenario, load_file, load_mapping
 
 log = logging.getLogger("gdsim")
@@ -32,20 +32,35 @@ def run(
     only: list[str] | None = None,
     resume: Sequence[str | Path | Checkpoint] = (),
     extra_observers: Callable[[RunSpec], list[Observer]] | None = None,
+    executor: str = "vectorised",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    progress: bool = False,
 ) -> Results:
     """Run every run of a scenario (or those named in ``only``) and return the results.
+
+    ``executor`` is "vectorised" (in this process; runs that can step together do so as one
+    ensemble), "process" (a local pool of ``workers``) or "dask" (the scheduler at
+    ``scheduler``, a given ``client``, or a local cluster); the results are the same bit for
+    bit. ``progress`` draws a runs-done counter on stderr when it is a terminal.
 
     ``resume`` lists checkpoints (files, run folders or loaded ones): each run that has one
     continues from it, bit-identically to a run never interrupted. ``extra_observers`` adds
     observers that are not part of the scenario (progress bars); checkpoints do not save them.
+    Resumed runs, and every run when ``extra_observers`` is given, step one by one here.
     """
+    from gdsim.executors import Progress, execute
+
     registry = registry or default_registry()
     if not isinstance(scenario, Scenario):
         scenario = load(scenario, registry=registry)
     checkpoints = _checkpoints_by_run(scenario, resume)
     specs = [s for s in scenario.runs if only is None or s.name in only]
-    runs = []
-    for spec in specs:
+    here = [s for s in specs if s.name in checkpoints or extra_observers is not None]
+    elsewhere = [s for s in specs if not (s.name in checkpoints or extra_observers is not None)]
+    results: dict[str, RunResult] = {}
+    for spec in here:
         if spec.name in checkpoints:
             ctx = restore(checkpoints[spec.name], spec, scenario)
         else:
@@ -53,16 +68,28 @@ def run(
             ctx.scenario = scenario
         if extra_observers is not None:
             ctx.observers.extend(extra_observers(spec))
-        result = engine.run(spec, pm=registry.pm, context=ctx)
+        results[spec.name] = engine.run(spec, pm=registry.pm, context=ctx)
+    if elsewhere:
+        counter = Progress(len(elsewhere)) if progress else None
+        try:
+            done = execute(
+                elsewhere, registry.pm, executor, workers, scheduler, client, counter, scenario
+            )
+        finally:
+            if counter is not None:
+                counter.close()
+        results.update((r.name, r) for r in done)
+    runs = [results[s.name] for s in specs]
+    for result in runs:
+        resumed = checkpoints.get(result.name)
         log.info(
             "run '%s': %s after %d steps in %.3f s%s",
             result.name,
             result.status,
             result.steps,
             result.elapsed,
-            f" (resumed at step {checkpoints[spec.name].step})" if spec.name in checkpoints else "",
+            f" (resumed at step {resumed.step})" if resumed is not None else "",
         )
-        runs.append(result)
     return Results(scenario=scenario, runs=runs)
 
 

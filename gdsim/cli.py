@@ -145,9 +145,14 @@ def _report(
         from gdsim.observers.checkpoint import folder_name
 
         out = Path("results") / folder_name(results.scenario.name)
+    sweeps = bool(results.scenario.sweeps)
     if out is not None:
         try:
             write_results(results, out)
+            if sweeps:
+                from gdsim.summary import write_sweep_outputs
+
+                write_sweep_outputs(results, out)
         except OSError as exc:
             _fail(f"cannot write results to {out}: {exc}")
     plots: list[Path] = []
@@ -161,9 +166,19 @@ def _report(
         except OSError as exc:
             _fail(f"cannot write plots to {out}: {exc}")
     if as_json:
-        click.echo(json.dumps(results.to_dict(), indent=2, allow_nan=False))
+        data = results.to_dict()
+        if sweeps:
+            from gdsim.summary import summarise
+
+            data["sweeps"] = summarise(results)
+        click.echo(json.dumps(data, indent=2, allow_nan=False))
     elif not quiet:
-        click.echo(format_table(results))
+        if sweeps:
+            from gdsim.summary import format_sweep_report
+
+            click.echo(format_sweep_report(results))
+        else:
+            click.echo(format_table(results))
         if out is not None:
             click.echo(f"\nresults written to {out}")
         for path in plots:
@@ -181,11 +196,23 @@ def _report(
     type=click.Path(path_type=Path),
     help="Continue a run from this checkpoint file or run folder (repeatable).",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["vectorised", "process", "dask"]),
+    default="vectorised",
+    show_default=True,
+    help="Where runs execute; every executor gives the same results bit for bit.",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes (process, dask).")
+@click.option("--scheduler", help="Dask scheduler address (default: start a local cluster).")
 @_output_options
 def run(
     scenario: Path,
     only: tuple[str, ...],
     resume: tuple[Path, ...],
+    executor: str,
+    workers: int | None,
+    scheduler: str | None,
     as_json: bool,
     out: Path | None,
     plot: bool,
@@ -215,7 +242,12 @@ def run(
             registry=registry,
             only=list(only) or None,
             resume=list(resume),
-            extra_observers=_extra_observers(quiet),
+            # one progress bar per run for a few runs; a runs-done counter for a sweep
+            extra_observers=None if loaded.sweeps else _extra_observers(quiet),
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            progress=bool(loaded.sweeps) and not quiet,
         )
     except GdsimError as exc:
         _fail(str(exc))
@@ -316,9 +348,10 @@ def validate(scenario: Path) -> None:
     except GdsimError as exc:
         _fail(str(exc))
         return
-    click.echo(
-        f"{scenario}: ok ({len(loaded.runs)} runs: {', '.join(r.name for r in loaded.runs)})"
-    )
+    names = [r.name for r in loaded.runs]
+    if len(names) > 20:  # a sweep: name a few
+        names = [*names[:3], f"… {len(names) - 6} more …", *names[-3:]]
+    click.echo(f"{scenario}: ok ({len(loaded.runs)} runs: {', '.join(names)})")
 
 
 # --- plugins ---------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from gdsim.results import RunResult
-    from gdsim.scenario import RunSpec
+    from gdsim.scenario import RunSpec, Scenario
 
 STATUS_COMPLETED = "completed"
 STATUS_CONVERGED = "converged"
@@ -136,11 +136,17 @@ def run(
     spec: RunSpec,
     pm: pluggy.PluginManager | None = None,
     context: RunContext | None = None,
+    scenario: Scenario | None = None,
 ) -> RunResult:
-    """Run one scenario run to its end and return its result (``context`` resumes a run)."""
+    """Run one scenario run to its end and return its result (``context`` resumes a run).
+
+    ``scenario`` is the scenario the run belongs to; observers that save it (checkpoints) need it.
+    """
     from gdsim.results import RunResult  # local: results imports the scenario types
 
     ctx = context if context is not None else start_run(spec)
+    if scenario is not None and ctx.scenario is None:
+        ctx.scenario = scenario
     started = time.perf_counter()
     hook = pm.hook if pm is not None else None
     for obs in ctx.observers:

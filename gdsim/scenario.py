@@ -146,6 +146,8 @@ class Scenario:
     runs: tuple[RunSpec, ...]
     source: str
     raw: Mapping[str, Any] = attrs.field(repr=False, factory=dict)
+    sweeps: tuple[Any, ...] = attrs.field(repr=False, default=())
+    """The swept ``[[runs]]`` entries (:class:`gdsim.sweep.Sweep`), for summaries."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,7 +183,16 @@ def load_mapping(
         registry.check()
     except PluginError as exc:
         raise ScenarioError(f"the installed plugins conflict: {exc}", file=source) from None
-    return _Loader(registry, source).scenario(raw, default_name)
+    from gdsim.sweep import expand
+
+    expansion = expand(raw, source)  # sweeps become plain runs, validated like any other
+    try:
+        scenario = _Loader(registry, source).scenario(expansion.raw, default_name)
+    except ScenarioError as exc:
+        raise expansion.translate(exc) from None
+    return (
+        attrs.evolve(scenario, raw=raw, sweeps=expansion.sweeps) if expansion.sweeps else scenario
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ class GradControl(Schedule):
     """
 
     name: ClassVar[str] = "grad_control"
+    elementwise: ClassVar[bool] = False  # the norm runs over all parameters of one run
 
     lr: float = param(0.1, validator=positive(), doc="initial learning rate α₀")
     c: float = param(0.99, validator=non_negative(), doc="control gain c")

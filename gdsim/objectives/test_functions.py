@@ -10,6 +10,10 @@ Each takes one parameter ``x`` of shape (2,) (or (E, 2) with an ensemble axis), 
 - booth: f = (x₁ + 2x₂ − 7)² + (2x₁ + x₂ − 5)²; minimum (1, 3), f = 0.
 - rastrigin: f = 2A + Σᵢ (xᵢ² − A cos 2πxᵢ) (A = 10); minimum (0, 0), f = 0, surrounded by
   a regular grid of local minima.
+
+Squares and cubes are written as products, not ``**``: numpy's power rounds differently on
+scalars (libm) than on arrays (SIMD), and the same run must give the same bits whether it is
+stepped alone or inside an ensemble.
 """
 
 from __future__ import annotations
@@ -69,8 +73,8 @@ class Rosenbrock(TestFunction):
     def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
         x1, x2 = _split(params)
         r = self.a - x1
-        s = x2 - x1**2
-        value = r**2 + self.b * s**2
+        s = x2 - x1 * x1
+        value = r * r + self.b * (s * s)
         return value, _join(-2.0 * r - 4.0 * self.b * x1 * s, 2.0 * self.b * s)
 
 
@@ -88,9 +92,9 @@ class Himmelblau(TestFunction):
 
     def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
         x1, x2 = _split(params)
-        p = x1**2 + x2 - 11.0
-        q = x1 + x2**2 - 7.0
-        value = p**2 + q**2
+        p = x1 * x1 + x2 - 11.0
+        q = x1 + x2 * x2 - 7.0
+        value = p * p + q * q
         return value, _join(4.0 * x1 * p + 2.0 * q, 2.0 * p + 4.0 * x2 * q)
 
 
@@ -105,11 +109,13 @@ class Beale(TestFunction):
     def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
         x1, x2 = _split(params)
         t1 = 1.5 - x1 + x1 * x2
-        t2 = 2.25 - x1 + x1 * x2**2
-        t3 = 2.625 - x1 + x1 * x2**3
-        value = t1**2 + t2**2 + t3**2
-        g1 = 2.0 * t1 * (x2 - 1.0) + 2.0 * t2 * (x2**2 - 1.0) + 2.0 * t3 * (x2**3 - 1.0)
-        g2 = 2.0 * t1 * x1 + 4.0 * t2 * x1 * x2 + 6.0 * t3 * x1 * x2**2
+        x2_2 = x2 * x2
+        x2_3 = x2_2 * x2
+        t2 = 2.25 - x1 + x1 * x2_2
+        t3 = 2.625 - x1 + x1 * x2_3
+        value = t1 * t1 + t2 * t2 + t3 * t3
+        g1 = 2.0 * t1 * (x2 - 1.0) + 2.0 * t2 * (x2_2 - 1.0) + 2.0 * t3 * (x2_3 - 1.0)
+        g2 = 2.0 * t1 * x1 + 4.0 * t2 * x1 * x2 + 6.0 * t3 * x1 * x2_2
         return value, _join(g1, g2)
 
 
@@ -124,7 +130,7 @@ class Booth(TestFunction):
         x1, x2 = _split(params)
         p = x1 + 2.0 * x2 - 7.0
         q = 2.0 * x1 + x2 - 5.0
-        return p**2 + q**2, _join(2.0 * p + 4.0 * q, 4.0 * p + 2.0 * q)
+        return p * p + q * q, _join(2.0 * p + 4.0 * q, 4.0 * p + 2.0 * q)
 
 
 @attrs.frozen
@@ -140,7 +146,7 @@ class Rastrigin(TestFunction):
     def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
         x = params["x"]
         two_pi = 2.0 * np.pi
-        value = 2.0 * self.A + np.sum(x**2 - self.A * np.cos(two_pi * x), axis=-1)
+        value = 2.0 * self.A + np.sum(x * x - self.A * np.cos(two_pi * x), axis=-1)
         grad = 2.0 * x + two_pi * self.A * np.sin(two_pi * x)
         return value, {"x": grad}
 
