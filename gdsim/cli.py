@@ -39,6 +39,21 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     sys.exit(code)
 
 
+def _load(scenario: Path, registry: Registry) -> Any:
+    """Load and validate a scenario; anything that goes wrong here is bad input (exit 2)."""
+    from gdsim import api
+
+    try:
+        return api.load(scenario, registry=registry)
+    except GdsimError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # e.g. a data set too large to build: still the input's fault
+        if os.environ.get("GDSIM_TRACEBACK"):
+            raise
+        _fail(f"{scenario}: cannot load the scenario: {type(exc).__name__}: {exc}")
+    raise AssertionError("unreachable")  # _fail exits
+
+
 def _component_failed(source: str, exc: Exception) -> None:
     """A component's bug: one plain line and exit 1; GDSIM_TRACEBACK=1 shows the traceback."""
     if os.environ.get("GDSIM_TRACEBACK"):
@@ -225,8 +240,8 @@ def run(
 
     _set_verbosity(quiet, verbose)
     registry = _registry()
+    loaded = _load(scenario, registry)
     try:
-        loaded = api.load(scenario, registry=registry)
         names = [r.name for r in loaded.runs]
         for name in only:
             if name not in names:
@@ -340,14 +355,8 @@ def plot(results_dir: Path, fmt: str, out: Path | None) -> None:
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 def validate(scenario: Path) -> None:
     """Check SCENARIO without running it."""
-    from gdsim import api
 
-    registry = _registry()
-    try:
-        loaded = api.load(scenario, registry=registry)
-    except GdsimError as exc:
-        _fail(str(exc))
-        return
+    loaded = _load(scenario, _registry())
     names = [r.name for r in loaded.runs]
     if len(names) > 20:  # a sweep: name a few
         names = [*names[:3], f"… {len(names) - 6} more …", *names[-3:]]

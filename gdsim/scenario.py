@@ -439,9 +439,11 @@ class _Loader:
                 return value
             base = typing.get_origin(args[0]) or args[0]
         if base is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise self.error(path, f"expected a number, got {_describe(value)}")
-            return float(value)
+            number = finite_float(value)
+            if number is None:
+                what = "a finite number" if isinstance(value, int | float) else "a number"
+                raise self.error(path, f"expected {what}, got {_describe(value)}")
+            return number
         if base is int:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise self.error(path, f"expected an integer, got {_describe(value)}")
@@ -486,14 +488,11 @@ class _Loader:
 
     def number(self, given: _Value, low: float = -math.inf, low_open: bool = False) -> float:
         value = given.value
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        ok = ok and math.isfinite(value) and (value > low if low_open else value >= low)
-        if not ok:
-            bound = f"> {low:g}" if low_open else f">= {low:g}"
-            raise self.error(
-                given.path, f"expected a finite number {bound}, got {_describe(value)}"
-            )
-        return float(value)
+        number = finite_float(value)
+        if number is None or not (number > low if low_open else number >= low):
+            bound = "" if low == -math.inf else (f" > {low:g}" if low_open else f" >= {low:g}")
+            raise self.error(given.path, f"expected a finite number{bound}, got {_describe(value)}")
+        return number
 
     def boolean(self, given: _Value) -> bool:
         if not isinstance(given.value, bool):
@@ -507,7 +506,7 @@ class _Loader:
             if isinstance(v, list):
                 for j, item in enumerate(v):
                     check(item, f"{p}[{j}]")
-            elif isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            elif finite_float(v) is None:
                 raise self.error(p, f"expected a finite number, got {_describe(v)}")
 
         check(value, path)
@@ -522,25 +521,35 @@ class _Loader:
         if given is None:
             return {}
         table = self.table(given.value, given.path)
+        return self.param_arrays(objective, table, seed, lambda name: self.key_path(given, name))
+
+    def param_arrays(
+        self,
+        objective: Objective,
+        table: Mapping[str, Any],
+        seed: int,
+        where: Any,
+    ) -> dict[str, np.ndarray]:
+        """Named arrays checked against the objective's parameters: names and shapes."""
         defaults = objective.init(np.random.default_rng(seed))
-        init = {}
+        arrays = {}
         for name, value in table.items():
-            where = self.key_path(given, name)
+            path = where(name)
             if name not in defaults:
                 raise self.error(
-                    where,
+                    path,
                     f"objective '{objective.name}' has no parameter '{name}' "
                     f"(expected: {', '.join(defaults)})",
                     did_you_mean(name, defaults),
                 )
-            array = self.array(value, where)
+            array = self.array(value, path)
             expected = np.shape(defaults[name])
             if array.shape != expected:
                 raise self.error(
-                    where, f"expected shape {_shape(expected)}, got shape {_shape(array.shape)}"
+                    path, f"expected shape {_shape(expected)}, got shape {_shape(array.shape)}"
                 )
-            init[name] = array
-        return init
+            arrays[name] = array
+        return arrays
 
     def tolerance(self, given: _Value | None) -> Tolerance:
         if given is None:
@@ -583,16 +592,9 @@ class _Loader:
             kwargs["status"] = tuple(statuses)
         if "params" in table:
             ptable = self.table(table["params"], at("params"))
-            names = objective.init(np.random.default_rng(seed))
-            params = {}
-            for name, value in ptable.items():
-                if name not in names:
-                    raise self.error(
-                        f"{at('params')}.{name}",
-                        f"objective '{objective.name}' has no parameter '{name}'",
-                        did_you_mean(name, names),
-                    )
-                params[name] = self.array(value, f"{at('params')}.{name}")
+            params = self.param_arrays(
+                objective, ptable, seed, lambda name: f"{at('params')}.{name}"
+            )
             kwargs["params"] = params
         for key in ("loss", "loss_below"):
             if key in table:
@@ -610,6 +612,18 @@ def _component_kind(hint: Any) -> str | None:
     if isinstance(hint, type) and issubclass(hint, Component) and hint.kind:
         return hint.kind
     return None
+
+
+def finite_float(value: Any) -> float | None:
+    """``value`` as a finite float, or None for non-numbers, booleans, NaN, ±inf and integers
+    too large for a float64."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _type_hints(cls: type) -> dict[str, Any]:
@@ -632,6 +646,8 @@ def _describe(value: Any) -> str:
         return f"boolean {str(value).lower()}"
     if isinstance(value, str):
         return f"string {value!r}"
+    if isinstance(value, int) and abs(value) > 10**15:
+        return f"an integer of {value.bit_length()} bits (too large)"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, Mapping):

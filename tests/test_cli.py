@@ -123,3 +123,27 @@ def test_a_component_raising_is_one_line_not_a_traceback(cli, tmp_path, monkeypa
     assert result.exit_code == 1
     assert "a run raised ZeroDivisionError" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_observer_asking_for_a_missing_split_is_bad_input(cli, tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(
+        'objective = "quartic"\n[[runs]]\nname = "a"\n'
+        'observers = [{ name = "diagnostics", splits = ["validation"] }]\n',
+        encoding="utf-8",
+    )
+    result = cli.invoke(main, ["run", str(scenario)])
+    assert result.exit_code == 2
+    assert "has no such split" in result.output and "Traceback" not in result.output
+
+
+def test_any_failure_while_loading_is_bad_input(cli, monkeypatch):
+    def too_big(*args, **kwargs):
+        raise MemoryError("Unable to allocate 364. TiB")
+
+    monkeypatch.setattr("gdsim.api.load", too_big)
+    for command in ("run", "validate"):
+        result = cli.invoke(main, [command, ESCAPE])
+        assert result.exit_code == 2, command
+        assert "cannot load the scenario: MemoryError" in result.output
+        assert "Traceback" not in result.output

@@ -160,3 +160,36 @@ def test_2d_objectives_run_from_their_default_start(objective):
     }
     run = gdsim.run(scenario)[0]
     assert run.status == "completed" and run.final_params["x"].shape == (2,)
+
+
+def test_stochastic_runs_are_bit_identical_for_a_seed_and_differ_across_seeds():
+    # a network, mini-batches and gradient noise: every random draw the engine makes
+    def scenario(seed):
+        return {
+            "objective": {
+                "name": "mlp",
+                "hidden": [6],
+                "data": {"name": "moons", "n": 120, "noise": 0.2, "seed": 3},
+            },
+            "runs": [
+                {
+                    "name": "r",
+                    "seed": seed,
+                    "steps": 40,
+                    "estimator": {"name": "minibatch", "batch_size": 16},
+                    "rule": "adam",
+                    "schedule": {"name": "constant", "lr": 0.01},
+                    "transforms": [{"name": "gradient_noise", "std": 0.1, "seed": seed}],
+                    "observers": [{"name": "recorder"}],
+                }
+            ],
+        }
+
+    first, second, other = (gdsim.run(scenario(s))[0] for s in (7, 7, 8))
+    assert first.to_dict() == second.to_dict()
+    for name, value in first.final_params.items():
+        np.testing.assert_array_equal(value, second.final_params[name])
+    trace, trace2 = first.outputs["recorder"]["trace"], second.outputs["recorder"]["trace"]
+    for key in trace:
+        np.testing.assert_array_equal(trace[key], trace2[key])
+    assert first.final_loss != other.final_loss

@@ -199,7 +199,7 @@ class DataSpec:
                 f"{prefix}.name", f"missing required key (one of: {', '.join(SOURCES)})"
             )
         name = table["name"]
-        if name not in SOURCES:
+        if not isinstance(name, str) or name not in SOURCES:
             hint = did_you_mean(str(name), SOURCES)
             raise ParamError(
                 f"{prefix}.name",

@@ -36,14 +36,18 @@ def parse_coefficient(value: Any) -> float:
     """A float64 from a number or an exact fraction string ("319/8400", "-6", "1.5e-3")."""
     if isinstance(value, bool):
         raise ValueError(f"expected a number or a fraction string, got {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(Fraction(value.strip()))
-        except (ValueError, ZeroDivisionError):
-            pass
-    raise ValueError(f"expected a number or a fraction string like '319/8400', got {value!r}")
+    number: float | None = None
+    try:
+        if isinstance(value, int | float):
+            number = float(value)
+        elif isinstance(value, str):
+            number = float(Fraction(value.strip()))
+    except (ValueError, ZeroDivisionError, OverflowError):
+        number = None
+    if number is not None and math.isfinite(number):
+        return number
+    shown = f"an integer of {value.bit_length()} bits" if isinstance(value, int) else repr(value)
+    raise ValueError(f"expected a number or a fraction string like '319/8400', got {shown}")
 
 
 _SPLITTER = 134217729.0  # 2**27 + 1: Dekker's split of a float64 into two 26-bit halves

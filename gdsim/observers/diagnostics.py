@@ -24,7 +24,7 @@ import attrs
 import numpy as np
 
 from gdsim.components import Observer, param
-from gdsim.errors import ParamError
+from gdsim.errors import GdsimError, ParamError
 from gdsim.hookspecs import hookimpl
 from gdsim.state import Params
 from gdsim.validators import int_at_least
@@ -82,7 +82,14 @@ class Diagnostics(Observer):
             if self.spread and np.ndim(v) == 2:
                 self._add(f"spread.{k}", _spread(v))
         for split in self.splits:
-            for metric, value in run.objective.metrics(params, split).items():
+            try:
+                metrics = run.objective.metrics(params, split)
+            except KeyError:
+                raise GdsimError(
+                    f"run '{run.name}': observer 'diagnostics' records the '{split}' split, but "
+                    f"objective '{run.objective.name}' has no such split (or it is empty)"
+                ) from None
+            for metric, value in metrics.items():
                 self._add(f"{split}.{metric}", value)
 
     def _samples(self, run: RunContext) -> int:
