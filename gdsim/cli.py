@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -34,7 +34,7 @@ def _registry() -> Registry:
     return registry
 
 
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -51,12 +51,18 @@ def _load(scenario: Path, registry: Registry) -> Any:
         if os.environ.get("GDSIM_TRACEBACK"):
             raise
         _fail(f"{scenario}: cannot load the scenario: {type(exc).__name__}: {exc}")
-    raise AssertionError("unreachable")  # _fail exits
 
 
-def _component_failed(source: str, exc: Exception) -> None:
-    """A component's bug: one plain line and exit 1; GDSIM_TRACEBACK=1 shows the traceback."""
-    if os.environ.get("GDSIM_TRACEBACK"):
+def _run_failed(exc: BaseException, source: str, scenario: Any = None) -> NoReturn:
+    """Exit for an exception out of the runs: bad input 2, Ctrl-C 130, a component's bug 1.
+
+    A component's bug is one plain line; GDSIM_TRACEBACK=1 shows the traceback.
+    """
+    if isinstance(exc, GdsimError):
+        _fail(str(exc))
+    if isinstance(exc, KeyboardInterrupt):
+        _interrupted(scenario)
+    if not isinstance(exc, Exception) or os.environ.get("GDSIM_TRACEBACK"):
         raise exc
     _fail(
         f"{source}: a run raised {type(exc).__name__}: {exc} (set GDSIM_TRACEBACK=1 to see where)",
@@ -132,7 +138,7 @@ def _set_verbosity(quiet: bool, verbose: bool) -> None:
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
-def _interrupted(scenario: Any = None) -> None:
+def _interrupted(scenario: Any = None) -> NoReturn:
     """Say where an interrupted scenario's checkpoints are, then exit 130 (as for SIGINT)."""
     from gdsim.checkpoint import checkpoint_files
     from gdsim.observers.checkpoint import Checkpoint, folder_name
@@ -264,15 +270,8 @@ def run(
             scheduler=scheduler,
             progress=bool(loaded.sweeps) and not quiet,
         )
-    except GdsimError as exc:
-        _fail(str(exc))
-        return
-    except KeyboardInterrupt:
-        _interrupted(loaded)
-        return
-    except Exception as exc:
-        _component_failed(str(scenario), exc)
-        return
+    except BaseException as exc:
+        _run_failed(exc, str(scenario), loaded)
     _report(results, as_json, out, plot, fmt, quiet)
 
 
@@ -302,15 +301,8 @@ def resume(
     registry = _registry()
     try:
         results = api.resume(checkpoint, registry=registry, extra_observers=_extra_observers(quiet))
-    except GdsimError as exc:
-        _fail(str(exc))
-        return
-    except KeyboardInterrupt:
-        _interrupted()
-        return
-    except Exception as exc:
-        _component_failed(str(checkpoint), exc)
-        return
+    except BaseException as exc:
+        _run_failed(exc, str(checkpoint))
     _report(results, as_json, out, plot, fmt, quiet)
 
 
