@@ -16,6 +16,7 @@ Every problem is a :class:`gdsim.errors.ScenarioError` naming the file, the key 
 
 from __future__ import annotations
 
+import functools
 import math
 import tomllib
 import types
@@ -213,6 +214,7 @@ class _Loader:
     def __init__(self, registry: Registry, source: str) -> None:
         self.registry = registry
         self.source = source
+        self._shapes: dict[int, tuple[Objective, dict[str, tuple[int, ...]]]] = {}
 
     def error(self, path: str, message: str, suggestion: str | None = None) -> ScenarioError:
         return ScenarioError(message, path=path, file=self.source, suggestion=suggestion)
@@ -318,9 +320,9 @@ class _Loader:
                 f"estimator '{estimator.name}' samples data, but objective '{objective.name}' "
                 "has none (use 'full_batch')",
             )
-        init = self.init(objective, merged.get("init"), seed)
+        init = self.init(objective, merged.get("init"))
         tolerance = self.tolerance(merged.get("tolerance"))
-        expect = self.expectations(merged.get("expect"), init, objective, seed)
+        expect = self.expectations(merged.get("expect"), init, objective)
         return RunSpec(
             name=name,
             objective=objective,
@@ -517,21 +519,28 @@ class _Loader:
 
     # -- init, tolerance, expectations --------------------------------------------------------
 
-    def init(self, objective: Objective, given: _Value | None, seed: int) -> dict[str, np.ndarray]:
+    def init(self, objective: Objective, given: _Value | None) -> dict[str, np.ndarray]:
         if given is None:
             return {}
         table = self.table(given.value, given.path)
-        return self.param_arrays(objective, table, seed, lambda name: self.key_path(given, name))
+        return self.param_arrays(objective, table, lambda name: self.key_path(given, name))
+
+    def param_shapes(self, objective: Objective) -> dict[str, tuple[int, ...]]:
+        """The objective's parameter names and shapes (cached: a sweep shares one objective)."""
+        cached = self._shapes.get(id(objective))
+        if cached is None:
+            shapes = {k: np.shape(v) for k, v in objective.init(np.random.default_rng(0)).items()}
+            cached = self._shapes[id(objective)] = (objective, shapes)
+        return cached[1]
 
     def param_arrays(
         self,
         objective: Objective,
         table: Mapping[str, Any],
-        seed: int,
         where: Any,
     ) -> dict[str, np.ndarray]:
         """Named arrays checked against the objective's parameters: names and shapes."""
-        defaults = objective.init(np.random.default_rng(seed))
+        defaults = self.param_shapes(objective)
         arrays = {}
         for name, value in table.items():
             path = where(name)
@@ -543,7 +552,7 @@ class _Loader:
                     did_you_mean(name, defaults),
                 )
             array = self.array(value, path)
-            expected = np.shape(defaults[name])
+            expected = defaults[name]
             if array.shape != expected:
                 raise self.error(
                     path, f"expected shape {_shape(expected)}, got shape {_shape(array.shape)}"
@@ -564,7 +573,7 @@ class _Loader:
         return Tolerance(**values)
 
     def expectations(
-        self, given: _Value | None, init: Mapping[str, Any], objective: Objective, seed: int
+        self, given: _Value | None, init: Mapping[str, Any], objective: Objective
     ) -> Expectations:
         if given is None:
             return Expectations()
@@ -592,9 +601,7 @@ class _Loader:
             kwargs["status"] = tuple(statuses)
         if "params" in table:
             ptable = self.table(table["params"], at("params"))
-            params = self.param_arrays(
-                objective, ptable, seed, lambda name: f"{at('params')}.{name}"
-            )
+            params = self.param_arrays(objective, ptable, lambda name: f"{at('params')}.{name}")
             kwargs["params"] = params
         for key in ("loss", "loss_below"):
             if key in table:
@@ -626,7 +633,9 @@ def finite_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+@functools.cache
 def _type_hints(cls: type) -> dict[str, Any]:
+    """A component class's resolved annotations (cached: resolving them is slow)."""
     try:
         return typing.get_type_hints(cls)
     except Exception:
