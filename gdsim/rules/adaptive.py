@@ -70,6 +70,11 @@ def moments(
     return first_moment(grads, state["V"], beta1), second_moment(grads, state["S"], beta2)
 
 
+def running_max(previous: Params, current: Params) -> Params:
+    """Smax ← max(Smax, S) per coordinate: the running maximum of AMSGrad and AMSBound."""
+    return {k: np.maximum(previous[k], current[k]) for k in current}
+
+
 def beta1_param(default: float = 0.9) -> Any:
     """The ``beta1`` field of an Adam-like rule: decay of the first moment V."""
     return param(default, validator=unit_interval_open_right(), doc="decay β₁ of the mean")
@@ -256,7 +261,7 @@ class Adam(UpdateRule):
         new_state: ComponentState = {"t": t, "V": V, "S": S}
         second = S
         if self.amsgrad:
-            second = {k: np.maximum(state["S_max"][k], S[k]) for k in S}
+            second = running_max(state["S_max"], S)
             new_state["S_max"] = second
         eps, where = self.eps, self.eps_placement
         if self.bias_correction:

@@ -24,6 +24,7 @@ from gdsim.rules.adaptive import (
     eps_param,
     first_moment,
     moments,
+    running_max,
 )
 from gdsim.state import Params, zeros_like
 from gdsim.validators import non_negative, one_of, positive
@@ -279,7 +280,7 @@ class AdaBound(UpdateRule):
         new_state: ComponentState = {"t": t, "base_lr": base_lr, "V": V, "S": S}
         second = S
         if self.amsbound:
-            second = {k: np.maximum(state["S_max"][k], S[k]) for k in S}
+            second = running_max(state["S_max"], S)
             new_state["S_max"] = second
         step_size = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
         final_lr = self.final_lr * lr / base_lr
