@@ -3,18 +3,26 @@
 Plugin authors call these from their own tests (see ``plugins/gdsim-optimizers``) to hold their
 components to the same contract as the built-ins: pure updates, finite outputs for finite
 inputs, unchanged names, shapes and dtypes, and — for ``elementwise`` components — the same
-result on a concatenation of two arrays as on each part alone.
+result on a concatenation of two arrays as on each part alone. The hypothesis strategies at the
+end (:func:`problems`, :func:`split_problems`) draw the inputs for these checks; hypothesis is
+imported only when they are called, so the checks themselves need only numpy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gdsim.components import ComponentState, GradientTransform, UpdateRule
 from gdsim.state import Params
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+Problem = tuple[Params, list[Params]]
+"""Starting parameters and one gradient per step, of the same names and shapes."""
 
 
 def snapshot(tree: Any) -> Any:
@@ -127,3 +135,69 @@ def check_elementwise_split(
             assert np.array_equal(got_a, a[k]) and np.array_equal(got_b, b[k]), (
                 f"{rule.name}: the concatenated update differs from the separate ones in {k}"
             )
+
+
+# --- hypothesis strategies for the checks above -----------------------------------------------
+
+
+def finite_values() -> SearchStrategy[float]:
+    """Floats in [−1e3, 1e3] with magnitudes below 1e-100 flushed to 0 (no subnormal products)."""
+    from hypothesis import strategies as st
+
+    return st.floats(-1e3, 1e3, allow_subnormal=False).map(lambda v: v if abs(v) > 1e-100 else 0.0)
+
+
+def problems(
+    min_dims: int = 0, elements: SearchStrategy[float] | None = None, max_steps: int = 5
+) -> SearchStrategy[Problem]:
+    """Params ``{"a", "b"}`` of random shapes (``min_dims`` to 3 dimensions, sides 1 to 4) with
+    :func:`finite_values`, and 1 to ``max_steps`` gradients of the same shapes drawn from
+    ``elements`` (default :func:`finite_values`)."""
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    values = finite_values()
+    grad_values = values if elements is None else elements
+    shapes = hnp.array_shapes(min_dims=min_dims, max_dims=3, max_side=4)
+
+    @st.composite
+    def draw_problem(draw: Any) -> Problem:
+        steps = draw(st.integers(1, max_steps))
+        params = {k: draw(hnp.arrays(np.float64, draw(shapes), elements=values)) for k in "ab"}
+        grads = [
+            {
+                k: draw(hnp.arrays(np.float64, np.shape(v), elements=grad_values))
+                for k, v in params.items()
+            }
+            for _ in range(steps)
+        ]
+        return params, grads
+
+    return draw_problem()
+
+
+def split_problems(max_steps: int = 4) -> SearchStrategy[tuple[Problem, Problem]]:
+    """Two problems whose arrays differ only in their first dimension (1 to 3 rows each), so
+    they concatenate along axis 0: the inputs of :func:`check_elementwise_split`."""
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    values = finite_values()
+
+    @st.composite
+    def draw_pair(draw: Any) -> tuple[Problem, Problem]:
+        steps = draw(st.integers(1, max_steps))
+        trailing = {k: draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3)) for k in "ab"}
+
+        def part() -> Problem:
+            shape = {k: (draw(st.integers(1, 3)), *trailing[k]) for k in "ab"}
+            params = {k: draw(hnp.arrays(np.float64, s, elements=values)) for k, s in shape.items()}
+            grads = [
+                {k: draw(hnp.arrays(np.float64, s, elements=values)) for k, s in shape.items()}
+                for _ in range(steps)
+            ]
+            return params, grads
+
+        return part(), part()
+
+    return draw_pair()

@@ -15,6 +15,7 @@ import numpy as np
 
 from gdsim.components import ComponentState, GradientTransform, param
 from gdsim.hookspecs import hookimpl
+from gdsim.rules.adaptive import coupled_decay
 from gdsim.state import Params, global_norm
 from gdsim.validators import int_at_least, non_negative, positive
 
@@ -78,8 +79,7 @@ class WeightDecay(GradientTransform):
     def apply(
         self, grads: Params, state: ComponentState, params: Params
     ) -> tuple[Params, ComponentState]:
-        lam = self.decay
-        return {k: g + lam * params[k] for k, g in grads.items()}, state
+        return coupled_decay(grads, params, self.decay, skip_zero=False), state
 
 
 @attrs.frozen

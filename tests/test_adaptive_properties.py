@@ -7,39 +7,26 @@ import math
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from gdsim.rules.adaptive import AdaGrad, Adam, RMSProp
 from gdsim.rules.classic import GD, SGD, Momentum, Nesterov
-from gdsim.testing import check_elementwise_split, check_rule_contract, run_rule
+from gdsim.testing import (
+    check_elementwise_split,
+    check_rule_contract,
+    problems,
+    run_rule,
+    split_problems,
+)
 from gdsim.transforms import ClipValue, WeightDecay
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
-shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
-values = st.floats(-1e3, 1e3, allow_subnormal=False).map(lambda v: v if abs(v) > 1e-100 else 0.0)
 nonzero = st.floats(1e-6, 1e3).flatmap(lambda m: st.sampled_from([m, -m]))
 zero_or_not = st.one_of(st.just(0.0), nonzero)
 lrs = st.floats(1e-4, 1.0)
 epsilons = st.floats(1e-10, 1e-2)
 placements = st.sampled_from(["inside", "outside"])
 betas = st.floats(0.0, 0.999)
-
-
-@st.composite
-def problems(draw, min_dims=0, elements=values, max_steps=5):
-    """A params dict of two arrays and a sequence of gradients of the same shapes."""
-    shape_a, shape_b = draw(shapes.filter(lambda s: len(s) >= min_dims)), draw(shapes)
-    steps = draw(st.integers(1, max_steps))
-    params = {
-        "a": draw(hnp.arrays(np.float64, shape_a, elements=values)),
-        "b": draw(hnp.arrays(np.float64, shape_b, elements=values)),
-    }
-    grads = [
-        {k: draw(hnp.arrays(np.float64, np.shape(v), elements=elements)) for k, v in params.items()}
-        for _ in range(steps)
-    ]
-    return params, grads
 
 
 CORE_RULES = ["gd", "momentum", "nesterov", "sgd", "adagrad", "rmsprop", "adam"]
@@ -93,25 +80,6 @@ def core_rules(draw):
 def test_every_core_rule_maps_finite_to_finite_and_keeps_shapes_and_dtypes(rule, problem, lr):
     params, grads = problem
     check_rule_contract(rule, params, grads, lr)
-
-
-@st.composite
-def split_problems(draw):
-    """Two problems whose arrays differ only in their first dimension, so they concatenate."""
-    steps = draw(st.integers(1, 4))
-    trailing = {k: draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3)) for k in "ab"}
-
-    def part():
-        rows = {k: draw(st.integers(1, 3)) for k in "ab"}
-        shape = {k: (rows[k], *trailing[k]) for k in "ab"}
-        params = {k: draw(hnp.arrays(np.float64, shape[k], elements=values)) for k in "ab"}
-        grads = [
-            {k: draw(hnp.arrays(np.float64, shape[k], elements=values)) for k in "ab"}
-            for _ in range(steps)
-        ]
-        return params, grads
-
-    return part(), part()
 
 
 class _TransformAsRule:

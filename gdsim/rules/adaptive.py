@@ -23,11 +23,71 @@ from gdsim.validators import non_negative, one_of, positive, unit_interval_open_
 EPS_PLACEMENTS = ("inside", "outside")
 
 
-def coupled_decay(grads: Params, params: Params, weight_decay: float) -> Params:
-    """g ← g + λ x (L2 regularisation folded into the gradient); λ = 0 returns ``grads`` itself."""
-    if weight_decay == 0.0:
+def coupled_decay(
+    grads: Params, params: Params, weight_decay: float | np.ndarray, *, skip_zero: bool = True
+) -> Params:
+    """g ← g + λ x: L2 regularisation folded into the gradient, computed here and only here.
+
+    Every rule's coupled ``weight_decay`` option and the ``weight_decay`` transform call this.
+    With ``skip_zero`` (the rules) λ = 0 returns ``grads`` itself; the transform passes False and
+    always computes g + 0·x, which differs from g only in the sign of a zero or where x is not
+    finite, and which also accepts a per-member array λ (vectorised ensembles).
+    """
+    if skip_zero and weight_decay == 0.0:
         return grads
     return {k: g + weight_decay * params[k] for k, g in grads.items()}
+
+
+def coupled_decay_param(default: float = 0.0) -> Any:
+    """The ``weight_decay`` field of a rule that applies :func:`coupled_decay` before its update."""
+    return param(
+        default, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
+    )
+
+
+def first_moment(grads: Params, previous: Params, beta: float) -> Params:
+    """m ← β m + (1 − β) g: the decaying mean of the gradient (Adam's V, centred RMSProp's M).
+
+    Written once so every rule that keeps such a mean performs the same operations in the same
+    order (products first, then the sum), hence gives bit-identical results for the same inputs.
+    """
+    return {k: beta * previous[k] + (1.0 - beta) * g for k, g in grads.items()}
+
+
+def second_moment(grads: Params, previous: Params, beta: float) -> Params:
+    """s ← β s + (1 − β) g²: the decaying mean square of the gradient (RMSProp's and Adam's S)."""
+    return {k: beta * previous[k] + (1.0 - beta) * (g * g) for k, g in grads.items()}
+
+
+def moments(
+    grads: Params, state: ComponentState, beta1: float, beta2: float
+) -> tuple[Params, Params]:
+    """Adam's two moments from ``state["V"]`` and ``state["S"]``.
+
+    V ← β₁ V + (1 − β₁) g and S ← β₂ S + (1 − β₂) g² (:func:`first_moment`,
+    :func:`second_moment`); shared by ``adam`` and the Adam variants of ``gdsim-optimizers``.
+    """
+    return first_moment(grads, state["V"], beta1), second_moment(grads, state["S"], beta2)
+
+
+def running_max(previous: Params, current: Params) -> Params:
+    """Smax ← max(Smax, S) per coordinate: the running maximum of AMSGrad and AMSBound."""
+    return {k: np.maximum(previous[k], current[k]) for k in current}
+
+
+def beta1_param(default: float = 0.9) -> Any:
+    """The ``beta1`` field of an Adam-like rule: decay of the first moment V."""
+    return param(default, validator=unit_interval_open_right(), doc="decay β₁ of the mean")
+
+
+def beta2_param(default: float = 0.999, doc: str = "decay β₂ of the mean square") -> Any:
+    """The ``beta2`` field of an Adam-like rule: decay of the second moment S."""
+    return param(default, validator=unit_interval_open_right(), doc=doc)
+
+
+def eps_param(default: float, doc: str = "ε, added to the denominator") -> Any:
+    """The ``eps`` field of an adaptive rule: ε > 0, keeping its denominator away from zero."""
+    return param(default, validator=positive(), doc=doc)
 
 
 def rms_denominator(s: np.ndarray, eps: float, placement: str) -> np.ndarray:
@@ -54,7 +114,7 @@ class AdaGrad(UpdateRule):
 
     name: ClassVar[str] = "adagrad"
 
-    eps: float = param(1e-6, validator=positive(), doc="ε, added to the denominator")
+    eps: float = eps_param(1e-6)
     eps_placement: str = param(
         "inside",
         validator=one_of(*EPS_PLACEMENTS),
@@ -63,9 +123,7 @@ class AdaGrad(UpdateRule):
     initial_accumulator: float = param(
         0.0, validator=non_negative(), doc="G₀, the starting sum of squared gradients"
     )
-    weight_decay: float = param(
-        0.0, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
-    )
+    weight_decay: float = coupled_decay_param()
 
     def init(self, params: Params) -> ComponentState:
         G = zeros_like(params)
@@ -106,7 +164,7 @@ class RMSProp(UpdateRule):
     name: ClassVar[str] = "rmsprop"
 
     beta: float = param(0.9, validator=unit_interval_open_right(), doc="decay β of the mean square")
-    eps: float = param(1e-6, validator=positive(), doc="ε, added to the denominator")
+    eps: float = eps_param(1e-6)
     eps_placement: str = param(
         "inside",
         validator=one_of(*EPS_PLACEMENTS),
@@ -116,9 +174,7 @@ class RMSProp(UpdateRule):
     momentum: float = param(
         0.0, validator=unit_interval_open_right(), doc="momentum μ on the scaled step (PyTorch)"
     )
-    weight_decay: float = param(
-        0.0, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
-    )
+    weight_decay: float = coupled_decay_param()
 
     def init(self, params: Params) -> ComponentState:
         state: ComponentState = {"S": zeros_like(params)}
@@ -133,11 +189,11 @@ class RMSProp(UpdateRule):
     ) -> tuple[Params, ComponentState]:
         grads = coupled_decay(grads, params, self.weight_decay)
         b = self.beta
-        S = {k: b * state["S"][k] + (1.0 - b) * (g * g) for k, g in grads.items()}
+        S = second_moment(grads, state["S"], b)
         new_state: ComponentState = {"S": S}
         D = S
         if self.centered:
-            M = {k: b * state["M"][k] + (1.0 - b) * g for k, g in grads.items()}
+            M = first_moment(grads, state["M"], b)
             D = {k: np.maximum(S[k] - M[k] * M[k], 0.0) for k in S}
             new_state["M"] = M
         eps, where = self.eps, self.eps_placement
@@ -177,11 +233,9 @@ class Adam(UpdateRule):
 
     name: ClassVar[str] = "adam"
 
-    beta1: float = param(0.9, validator=unit_interval_open_right(), doc="decay β₁ of the mean")
-    beta2: float = param(
-        0.999, validator=unit_interval_open_right(), doc="decay β₂ of the mean square"
-    )
-    eps: float = param(1e-6, validator=positive(), doc="ε, added to the denominator")
+    beta1: float = beta1_param()
+    beta2: float = beta2_param()
+    eps: float = eps_param(1e-6)
     eps_placement: str = param(
         "outside",
         validator=one_of(*EPS_PLACEMENTS),
@@ -189,9 +243,7 @@ class Adam(UpdateRule):
     )
     bias_correction: bool = param(True, doc="divide the moments by 1 − βᵗ")
     amsgrad: bool = param(False, doc="use the running maximum of S (AMSGrad)")
-    weight_decay: float = param(
-        0.0, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
-    )
+    weight_decay: float = coupled_decay_param()
 
     def init(self, params: Params) -> ComponentState:
         state: ComponentState = {"t": 0, "V": zeros_like(params), "S": zeros_like(params)}
@@ -205,12 +257,11 @@ class Adam(UpdateRule):
         grads = coupled_decay(grads, params, self.weight_decay)
         b1, b2 = self.beta1, self.beta2
         t = state["t"] + 1
-        V = {k: b1 * state["V"][k] + (1.0 - b1) * g for k, g in grads.items()}
-        S = {k: b2 * state["S"][k] + (1.0 - b2) * (g * g) for k, g in grads.items()}
+        V, S = moments(grads, state, b1, b2)
         new_state: ComponentState = {"t": t, "V": V, "S": S}
         second = S
         if self.amsgrad:
-            second = {k: np.maximum(state["S_max"][k], S[k]) for k in S}
+            second = running_max(state["S_max"], S)
             new_state["S_max"] = second
         eps, where = self.eps, self.eps_placement
         if self.bias_correction:

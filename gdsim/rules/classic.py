@@ -15,8 +15,9 @@ import numpy as np
 from gdsim.components import ComponentState, UpdateRule, param
 from gdsim.errors import ParamError
 from gdsim.hookspecs import hookimpl
+from gdsim.rules.adaptive import coupled_decay, coupled_decay_param
 from gdsim.state import Params, zeros_like
-from gdsim.validators import non_negative, number_in, unit_interval_open_right
+from gdsim.validators import number_in, unit_interval_open_right
 
 
 @attrs.frozen
@@ -110,9 +111,7 @@ class SGD(UpdateRule):
         0.0, validator=number_in(0.0, 1.0), doc="dampening τ: the new gradient enters as (1 − τ) g"
     )
     nesterov: bool = param(False, doc="Nesterov's form: step along g + μ b")
-    weight_decay: float = param(
-        0.0, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
-    )
+    weight_decay: float = coupled_decay_param()
 
     def __attrs_post_init__(self) -> None:
         if self.nesterov and (self.momentum <= 0.0 or self.dampening != 0.0):
@@ -128,9 +127,7 @@ class SGD(UpdateRule):
     def update(
         self, grads: Params, state: ComponentState, params: Params, lr: Any
     ) -> tuple[Params, ComponentState]:
-        lam = self.weight_decay
-        if lam != 0.0:
-            grads = {k: g + lam * params[k] for k, g in grads.items()}
+        grads = coupled_decay(grads, params, self.weight_decay)
         mu = self.momentum
         if mu == 0.0:
             return {k: x - lr * grads[k] for k, x in params.items()}, state

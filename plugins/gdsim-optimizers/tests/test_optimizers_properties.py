@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 pytest.importorskip(
     "gdsim_optimizers",
@@ -15,7 +14,13 @@ pytest.importorskip(
 
 from gdsim.rules.adaptive import AdaGrad, Adam, RMSProp
 from gdsim.rules.classic import GD, SGD, Momentum, Nesterov
-from gdsim.testing import check_elementwise_split, check_rule_contract, run_rule
+from gdsim.testing import (
+    check_elementwise_split,
+    check_rule_contract,
+    problems,
+    run_rule,
+    split_problems,
+)
 
 from gdsim_optimizers.adadelta import Adadelta
 from gdsim_optimizers.adam_variants import AdaBound, Adamax, AdamW, NAdam, RAdam
@@ -24,24 +29,11 @@ from gdsim_optimizers.lookahead import Lookahead
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
-values = st.floats(-1e3, 1e3, allow_subnormal=False).map(lambda v: v if abs(v) > 1e-100 else 0.0)
 betas = st.floats(0.0, 0.999)
 epsilons = st.floats(1e-10, 1e-2)
 decays = st.sampled_from([0.0, 0.01, 0.5])
 lrs = st.floats(1e-4, 1.0)
 placements = st.sampled_from(["inside", "outside"])
-
-
-@st.composite
-def problems(draw, min_dims=0):
-    steps = draw(st.integers(1, 6))
-    shapes = {k: draw(hnp.array_shapes(min_dims=min_dims, max_dims=3, max_side=4)) for k in "ab"}
-    params = {k: draw(hnp.arrays(np.float64, s, elements=values)) for k, s in shapes.items()}
-    grads = [
-        {k: draw(hnp.arrays(np.float64, s, elements=values)) for k, s in shapes.items()}
-        for _ in range(steps)
-    ]
-    return params, grads
 
 
 simple_inner = st.one_of(
@@ -72,23 +64,6 @@ plugin_rules = st.one_of(
 def test_every_plugin_rule_maps_finite_to_finite_and_keeps_shapes_and_dtypes(rule, problem, lr):
     params, grads = problem
     check_rule_contract(rule, params, grads, lr)
-
-
-@st.composite
-def split_problems(draw):
-    steps = draw(st.integers(1, 4))
-    trailing = {k: draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3)) for k in "ab"}
-
-    def part():
-        shape = {k: (draw(st.integers(1, 3)), *trailing[k]) for k in "ab"}
-        params = {k: draw(hnp.arrays(np.float64, s, elements=values)) for k, s in shape.items()}
-        grads = [
-            {k: draw(hnp.arrays(np.float64, s, elements=values)) for k, s in shape.items()}
-            for _ in range(steps)
-        ]
-        return params, grads
-
-    return part(), part()
 
 
 @SETTINGS

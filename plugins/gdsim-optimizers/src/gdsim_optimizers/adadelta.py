@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 from gdsim.components import ComponentState, UpdateRule, param
-from gdsim.rules.adaptive import coupled_decay
+from gdsim.rules.adaptive import coupled_decay, coupled_decay_param, second_moment
 from gdsim.state import Params, zeros_like
-from gdsim.validators import non_negative, positive, unit_interval_open_right
+from gdsim.validators import positive, unit_interval_open_right
 
 
 @attrs.frozen
@@ -33,9 +33,7 @@ class Adadelta(UpdateRule):
 
     rho: float = param(0.9, validator=unit_interval_open_right(), doc="decay ρ of both averages")
     eps: float = param(1e-6, validator=positive(), doc="ε, added inside both square roots")
-    weight_decay: float = param(
-        0.0, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
-    )
+    weight_decay: float = coupled_decay_param()
 
     def init(self, params: Params) -> ComponentState:
         return {"S": zeros_like(params), "U": zeros_like(params)}
@@ -45,9 +43,9 @@ class Adadelta(UpdateRule):
     ) -> tuple[Params, ComponentState]:
         grads = coupled_decay(grads, params, self.weight_decay)
         rho, eps = self.rho, self.eps
-        S = {k: rho * state["S"][k] + (1.0 - rho) * (g * g) for k, g in grads.items()}
+        S = second_moment(grads, state["S"], rho)
         delta = {
             k: np.sqrt(state["U"][k] + eps) / np.sqrt(S[k] + eps) * g for k, g in grads.items()
         }
-        U = {k: rho * state["U"][k] + (1.0 - rho) * (d * d) for k, d in delta.items()}
+        U = second_moment(delta, state["U"], rho)
         return {k: x - lr * delta[k] for k, x in params.items()}, {"S": S, "U": U}

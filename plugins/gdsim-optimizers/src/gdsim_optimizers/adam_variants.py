@@ -14,18 +14,20 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 from gdsim.components import ComponentState, UpdateRule, param
-from gdsim.rules.adaptive import EPS_PLACEMENTS, Adam, coupled_decay
+from gdsim.rules.adaptive import (
+    EPS_PLACEMENTS,
+    Adam,
+    beta1_param,
+    beta2_param,
+    coupled_decay,
+    coupled_decay_param,
+    eps_param,
+    first_moment,
+    moments,
+    running_max,
+)
 from gdsim.state import Params, zeros_like
-from gdsim.validators import non_negative, one_of, positive, unit_interval_open_right
-
-
-def _moments(
-    grads: Params, state: ComponentState, beta1: float, beta2: float
-) -> tuple[Params, Params]:
-    """V ← β₁ V + (1 − β₁) g and S ← β₂ S + (1 − β₂) g²."""
-    V = {k: beta1 * state["V"][k] + (1.0 - beta1) * g for k, g in grads.items()}
-    S = {k: beta2 * state["S"][k] + (1.0 - beta2) * (g * g) for k, g in grads.items()}
-    return V, S
+from gdsim.validators import non_negative, one_of, positive
 
 
 @attrs.frozen
@@ -46,11 +48,9 @@ class AdamW(UpdateRule):
 
     name: ClassVar[str] = "adamw"
 
-    beta1: float = param(0.9, validator=unit_interval_open_right(), doc="decay β₁ of the mean")
-    beta2: float = param(
-        0.999, validator=unit_interval_open_right(), doc="decay β₂ of the mean square"
-    )
-    eps: float = param(1e-8, validator=positive(), doc="ε, added to the denominator")
+    beta1: float = beta1_param()
+    beta2: float = beta2_param()
+    eps: float = eps_param(1e-8)
     eps_placement: str = param(
         "outside", validator=one_of(*EPS_PLACEMENTS), doc="'outside' or 'inside' the square root"
     )
@@ -102,17 +102,13 @@ class NAdam(UpdateRule):
 
     name: ClassVar[str] = "nadam"
 
-    beta1: float = param(0.9, validator=unit_interval_open_right(), doc="decay β₁ of the mean")
-    beta2: float = param(
-        0.999, validator=unit_interval_open_right(), doc="decay β₂ of the mean square"
-    )
-    eps: float = param(1e-8, validator=positive(), doc="ε, added outside the square root")
+    beta1: float = beta1_param()
+    beta2: float = beta2_param()
+    eps: float = eps_param(1e-8, doc="ε, added outside the square root")
     momentum_decay: float = param(
         0.004, validator=non_negative(), doc="ψ of the momentum schedule μₜ"
     )
-    weight_decay: float = param(
-        0.0, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
-    )
+    weight_decay: float = coupled_decay_param()
 
     def init(self, params: Params) -> ComponentState:
         return {"t": 0, "mu_product": 1.0, "V": zeros_like(params), "S": zeros_like(params)}
@@ -127,7 +123,7 @@ class NAdam(UpdateRule):
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         mu_product = state["mu_product"] * mu
         mu_product_next = mu_product * mu_next
-        V, S = _moments(grads, state, b1, b2)
+        V, S = moments(grads, state, b1, b2)
         c2 = 1.0 - b2**t
         new = {}
         for k, x in params.items():
@@ -157,14 +153,10 @@ class Adamax(UpdateRule):
 
     name: ClassVar[str] = "adamax"
 
-    beta1: float = param(0.9, validator=unit_interval_open_right(), doc="decay β₁ of the mean")
-    beta2: float = param(
-        0.999, validator=unit_interval_open_right(), doc="decay β₂ of the infinity norm"
-    )
-    eps: float = param(1e-8, validator=positive(), doc="ε, added to |g| inside the maximum")
-    weight_decay: float = param(
-        0.0, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
-    )
+    beta1: float = beta1_param()
+    beta2: float = beta2_param(doc="decay β₂ of the infinity norm")
+    eps: float = eps_param(1e-8, doc="ε, added to |g| inside the maximum")
+    weight_decay: float = coupled_decay_param()
 
     def init(self, params: Params) -> ComponentState:
         return {"t": 0, "V": zeros_like(params), "U": zeros_like(params)}
@@ -175,7 +167,7 @@ class Adamax(UpdateRule):
         grads = coupled_decay(grads, params, self.weight_decay)
         b1, b2 = self.beta1, self.beta2
         t = state["t"] + 1
-        V = {k: b1 * state["V"][k] + (1.0 - b1) * g for k, g in grads.items()}
+        V = first_moment(grads, state["V"], b1)
         U = {k: np.maximum(b2 * state["U"][k], np.abs(g) + self.eps) for k, g in grads.items()}
         step = lr / (1.0 - b1**t)
         new = {k: x - step * V[k] / U[k] for k, x in params.items()}
@@ -201,14 +193,10 @@ class RAdam(UpdateRule):
 
     name: ClassVar[str] = "radam"
 
-    beta1: float = param(0.9, validator=unit_interval_open_right(), doc="decay β₁ of the mean")
-    beta2: float = param(
-        0.999, validator=unit_interval_open_right(), doc="decay β₂ of the mean square"
-    )
-    eps: float = param(1e-8, validator=positive(), doc="ε, added outside the square root")
-    weight_decay: float = param(
-        0.0, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
-    )
+    beta1: float = beta1_param()
+    beta2: float = beta2_param()
+    eps: float = eps_param(1e-8, doc="ε, added outside the square root")
+    weight_decay: float = coupled_decay_param()
 
     def init(self, params: Params) -> ComponentState:
         return {"t": 0, "V": zeros_like(params), "S": zeros_like(params)}
@@ -219,7 +207,7 @@ class RAdam(UpdateRule):
         grads = coupled_decay(grads, params, self.weight_decay)
         b1, b2 = self.beta1, self.beta2
         t = state["t"] + 1
-        V, S = _moments(grads, state, b1, b2)
+        V, S = moments(grads, state, b1, b2)
         c1 = 1.0 - b1**t
         c2 = 1.0 - b2**t
         rho_inf = 2.0 / (1.0 - b2) - 1.0
@@ -262,17 +250,13 @@ class AdaBound(UpdateRule):
 
     name: ClassVar[str] = "adabound"
 
-    beta1: float = param(0.9, validator=unit_interval_open_right(), doc="decay β₁ of the mean")
-    beta2: float = param(
-        0.999, validator=unit_interval_open_right(), doc="decay β₂ of the mean square"
-    )
+    beta1: float = beta1_param()
+    beta2: float = beta2_param()
     final_lr: float = param(0.1, validator=positive(), doc="the SGD rate the bounds close on")
     gamma: float = param(1e-3, validator=positive(), doc="speed γ at which the bounds close")
-    eps: float = param(1e-8, validator=positive(), doc="ε, added outside the square root")
+    eps: float = eps_param(1e-8, doc="ε, added outside the square root")
     amsbound: bool = param(False, doc="use the running maximum of S (AMSBound)")
-    weight_decay: float = param(
-        0.0, validator=non_negative(), doc="coupled L2 decay λ: g ← g + λ x before the update"
-    )
+    weight_decay: float = coupled_decay_param()
 
     def init(self, params: Params) -> ComponentState:
         state: ComponentState = {
@@ -292,11 +276,11 @@ class AdaBound(UpdateRule):
         b1, b2, gamma = self.beta1, self.beta2, self.gamma
         t = state["t"] + 1
         base_lr = lr if t == 1 else state["base_lr"]
-        V, S = _moments(grads, state, b1, b2)
+        V, S = moments(grads, state, b1, b2)
         new_state: ComponentState = {"t": t, "base_lr": base_lr, "V": V, "S": S}
         second = S
         if self.amsbound:
-            second = {k: np.maximum(state["S_max"][k], S[k]) for k in S}
+            second = running_max(state["S_max"], S)
             new_state["S_max"] = second
         step_size = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
         final_lr = self.final_lr * lr / base_lr
