@@ -477,6 +477,12 @@ def run_group(
         )
     except NotElementwise:
         return None  # the engine runs them one by one instead
+    except (ValueError, TypeError):
+        # a component that branches on a swept hyperparameter ("if self.momentum > 0") cannot
+        # take it as an array; stepping the runs one by one gives the same results
+        if hyper:
+            return None
+        raise
     elapsed = (time.perf_counter() - started) / len(specs)
     results = []
     for i, spec in enumerate(specs):

@@ -288,3 +288,31 @@ def test_components_that_are_not_really_elementwise_fall_back() -> None:
     assert run_group(cached, inits) is None
     for group in (summing, cached):
         assert_same(run_specs(group), [engine.run(s) for s in group])
+
+
+@pytest.mark.parametrize(
+    ("rule", "field", "values"),
+    [
+        ("adam", "weight_decay", [0.0, 0.01, 0.1]),  # vectorised: λ = 0 members keep g exactly
+        ("rmsprop", "momentum", [0.0, 0.5, 0.9]),  # branches on momentum > 0: falls back
+        ("adagrad", "initial_accumulator", [0.0, 0.1]),  # branches on != 0: falls back
+    ],
+)
+def test_sweeping_a_hyperparameter_a_rule_branches_on_equals_runs_alone(
+    rule: str, field: str, values: list[float]
+) -> None:
+    raw = {
+        "objective": {"name": "quartic"},
+        "runs": [
+            {
+                "name": "r",
+                "steps": 30,
+                "init": {"x": {"values": [-4.0, 1.0, 4.5]}},
+                "schedule": {"name": "constant", "lr": 0.05},
+                "rule": {"name": rule, field: {"values": values}},
+            }
+        ],
+    }
+    specs = list(load_mapping(raw).runs)
+    assert len(specs) == 3 * len(values)
+    assert_same(run_specs(specs), [engine.run(s) for s in specs])

@@ -31,11 +31,19 @@ def coupled_decay(
     Every rule's coupled ``weight_decay`` option and the ``weight_decay`` transform call this.
     With ``skip_zero`` (the rules) λ = 0 returns ``grads`` itself; the transform passes False and
     always computes g + 0·x, which differs from g only in the sign of a zero or where x is not
-    finite, and which also accepts a per-member array λ (vectorised ensembles).
+    finite. A per-member array λ (a vectorised ensemble sweeping λ) is applied member by member,
+    so that members with λ = 0 keep g exactly, as the same run stepped alone does.
     """
-    if skip_zero and weight_decay == 0.0:
+    if not skip_zero:
+        return {k: g + weight_decay * params[k] for k, g in grads.items()}
+    if np.ndim(weight_decay) == 0:
+        if weight_decay == 0.0:
+            return grads
+        return {k: g + weight_decay * params[k] for k, g in grads.items()}
+    zero = weight_decay == 0.0
+    if zero.all():
         return grads
-    return {k: g + weight_decay * params[k] for k, g in grads.items()}
+    return {k: np.where(zero, g, g + weight_decay * params[k]) for k, g in grads.items()}
 
 
 def coupled_decay_param(default: float = 0.0) -> Any:
