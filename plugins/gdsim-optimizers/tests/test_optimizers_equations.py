@@ -116,7 +116,7 @@ def test_adamax():
 
 @pytest.mark.parametrize("b2", [0.999, 0.9, 0.5])
 def test_radam_warm_up_then_rectified(b2):
-    """β₂ = 0.9 passes ρₜ > 5 at t = 6 within the 8 steps; 0.999 only after; 0.5 never."""
+    """β₂ = 0.999 and 0.9 pass ρₜ > 5 at t = 6, within the 8 steps (both branches); 0.5 never."""
     b1, eps, wd = 0.9, 1e-8, 0.02
     rho_inf = 2 / (1 - b2) - 1
 
