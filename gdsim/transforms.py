@@ -94,6 +94,8 @@ class GradientNoise(GradientTransform):
     """
 
     name: ClassVar[str] = "gradient_noise"
+    # one generator per run: an ensemble would hand member i the i-th draw of a shared stream
+    elementwise: ClassVar[bool] = False
 
     std: float = param(0.01, validator=non_negative(), doc="noise standard deviation σ at t = 0")
     gamma: float = param(0.0, validator=non_negative(), doc="annealing exponent γ of σₜ²")

@@ -296,6 +296,8 @@ def test_components_that_are_not_really_elementwise_fall_back() -> None:
         ("adam", "weight_decay", [0.0, 0.01, 0.1]),  # vectorised: λ = 0 members keep g exactly
         ("rmsprop", "momentum", [0.0, 0.5, 0.9]),  # branches on momentum > 0: falls back
         ("adagrad", "initial_accumulator", [0.0, 0.1]),  # branches on != 0: falls back
+        ("adam", "beta2", [0.99, 0.999, 0.9999]),  # β₂ᵗ must round as libm's pow does alone
+        ("adam", "beta1", [0.5, 0.8, 0.9, 0.95]),
     ],
 )
 def test_sweeping_a_hyperparameter_a_rule_branches_on_equals_runs_alone(
@@ -306,13 +308,13 @@ def test_sweeping_a_hyperparameter_a_rule_branches_on_equals_runs_alone(
         "runs": [
             {
                 "name": "r",
-                "steps": 30,
-                "init": {"x": {"values": [-4.0, 1.0, 4.5]}},
+                "steps": 200,
+                "init": {"x": {"linspace": [-4.0, 4.0, 9]}},
                 "schedule": {"name": "constant", "lr": 0.05},
                 "rule": {"name": rule, field: {"values": values}},
             }
         ],
     }
     specs = list(load_mapping(raw).runs)
-    assert len(specs) == 3 * len(values)
+    assert len(specs) == 9 * len(values)
     assert_same(run_specs(specs), [engine.run(s) for s in specs])

@@ -17,6 +17,7 @@ import numpy as np
 
 from gdsim.components import ComponentState, UpdateRule, param
 from gdsim.hookspecs import hookimpl
+from gdsim.numerics import power
 from gdsim.state import Params, zeros_like
 from gdsim.validators import non_negative, one_of, positive, unit_interval_open_right
 
@@ -273,8 +274,8 @@ class Adam(UpdateRule):
             new_state["S_max"] = second
         eps, where = self.eps, self.eps_placement
         if self.bias_correction:
-            c1 = 1.0 - b1**t
-            c2 = 1.0 - b2**t
+            c1 = 1.0 - power(b1, t)
+            c2 = 1.0 - power(b2, t)
             new = {
                 k: x - lr * (V[k] / c1) / rms_denominator(second[k] / c2, eps, where)
                 for k, x in params.items()

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 from gdsim.components import ComponentState, UpdateRule, param
+from gdsim.numerics import power
 from gdsim.rules.adaptive import (
     EPS_PLACEMENTS,
     Adam,
@@ -119,12 +120,12 @@ class NAdam(UpdateRule):
         grads = coupled_decay(grads, params, self.weight_decay)
         b1, b2, psi = self.beta1, self.beta2, self.momentum_decay
         t = state["t"] + 1
-        mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
-        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        mu = b1 * (1.0 - 0.5 * power(0.96, t * psi))
+        mu_next = b1 * (1.0 - 0.5 * power(0.96, (t + 1) * psi))
         mu_product = state["mu_product"] * mu
         mu_product_next = mu_product * mu_next
         V, S = moments(grads, state, b1, b2)
-        c2 = 1.0 - b2**t
+        c2 = 1.0 - power(b2, t)
         new = {}
         for k, x in params.items():
             denom = np.sqrt(S[k] / c2) + self.eps
@@ -169,7 +170,7 @@ class Adamax(UpdateRule):
         t = state["t"] + 1
         V = first_moment(grads, state["V"], b1)
         U = {k: np.maximum(b2 * state["U"][k], np.abs(g) + self.eps) for k, g in grads.items()}
-        step = lr / (1.0 - b1**t)
+        step = lr / (1.0 - power(b1, t))
         new = {k: x - step * V[k] / U[k] for k, x in params.items()}
         return new, {"t": t, "V": V, "U": U}
 
@@ -208,10 +209,10 @@ class RAdam(UpdateRule):
         b1, b2 = self.beta1, self.beta2
         t = state["t"] + 1
         V, S = moments(grads, state, b1, b2)
-        c1 = 1.0 - b1**t
-        c2 = 1.0 - b2**t
+        c1 = 1.0 - power(b1, t)
+        c2 = 1.0 - power(b2, t)
         rho_inf = 2.0 / (1.0 - b2) - 1.0
-        rho_t = rho_inf - 2.0 * t * b2**t / c2
+        rho_t = rho_inf - 2.0 * t * power(b2, t) / c2
         if rho_t > 5.0:
             rect = math.sqrt(
                 (rho_t - 4.0)
@@ -282,7 +283,7 @@ class AdaBound(UpdateRule):
         if self.amsbound:
             second = running_max(state["S_max"], S)
             new_state["S_max"] = second
-        step_size = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        step_size = lr * math.sqrt(1.0 - power(b2, t)) / (1.0 - power(b1, t))
         final_lr = self.final_lr * lr / base_lr
         lower = final_lr * (1.0 - 1.0 / (gamma * t + 1.0))
         upper = final_lr * (1.0 + 1.0 / (gamma * t))

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import attrs
 from gdsim.components import ComponentState, UpdateRule, param
+from gdsim.numerics import power
 from gdsim.rules.adaptive import coupled_decay
 from gdsim.state import Params, zeros_like
 from gdsim.validators import non_negative
@@ -48,7 +49,7 @@ class ASGD(UpdateRule):
         grads = coupled_decay(grads, params, self.weight_decay)
         t = state["t"] + 1
         lam = self.lambd
-        eta = lr / (1.0 + lam * lr * (t - 1)) ** self.power
+        eta = lr / power(1.0 + lam * lr * (t - 1), self.power)
         mu = 1.0 / max(1.0, t - 1 - self.t0)
         new = {k: x * (1.0 - lam * eta) - eta * grads[k] for k, x in params.items()}
         old = state["ax"]
