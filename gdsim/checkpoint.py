@@ -232,7 +232,8 @@ def encode(ctx: RunContext, scenario: Scenario) -> tuple[dict[str, Any], dict[st
 def save(path: str | Path, ctx: RunContext, scenario: Scenario) -> Path:
     """Write the checkpoint of ``ctx`` to ``path`` atomically and return the path."""
     meta, arrays = encode(ctx, scenario)
-    text = json.dumps(meta, allow_nan=False, sort_keys=True).encode("utf-8")
+    # no sort_keys: the scenario definition keeps its key order, in which its sweeps expand
+    text = json.dumps(meta, allow_nan=False).encode("utf-8")
     path = Path(path)
     with atomic_open(path, "wb") as handle:
         write_archive(handle, text, arrays)

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from gdsim import __version__
-from gdsim.errors import GdsimError
+from gdsim.errors import GdsimError, PluginError
 from gdsim.registry import Registry, default_registry
 from gdsim.report import format_table, write_results
 
@@ -263,12 +263,15 @@ def run(
             registry=registry,
             only=list(only) or None,
             resume=list(resume),
-            # one progress bar per run for a few runs; a runs-done counter for a sweep
-            extra_observers=None if loaded.sweeps else _extra_observers(quiet),
+            # a progress bar per run steps runs here, one by one: only for a few runs in this
+            # process; sweeps and the other executors get a runs-done counter instead
+            extra_observers=(
+                _extra_observers(quiet) if executor == "vectorised" and not loaded.sweeps else None
+            ),
             executor=executor,
             workers=workers,
             scheduler=scheduler,
-            progress=bool(loaded.sweeps) and not quiet,
+            progress=(bool(loaded.sweeps) or executor != "vectorised") and not quiet,
         )
     except BaseException as exc:
         _run_failed(exc, str(scenario), loaded)
@@ -407,6 +410,8 @@ def describe(kind: str, name: str) -> None:
     registry = _registry()
     try:
         entry = registry.entry(kind, name)
+    except PluginError as exc:
+        _fail(str(exc))
     except UnknownComponentError as exc:
         hint = f" (did you mean '{exc.suggestion}'?)" if exc.suggestion else ""
         _fail(f"unknown {kind} '{name}'{hint}; known: {', '.join(exc.known)}")

@@ -3,7 +3,8 @@
 Built-in modules (``gdsim.builtins``) are registered first, then every entry point of the group
 ``gdsim``. Each plugin is loaded on its own: a plugin that fails to import is recorded with its
 error and the others still load. Component names are unique per kind across all plugins; a
-clash is recorded as a conflict naming both distributions and raised by :meth:`Registry.check`.
+clash is recorded as a conflict naming both distributions: using that name is an error (and
+``gdsim plugins`` exits 2), while every other component still works.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class Registry:
         self.pm = pm
         self.plugins = plugins
         self.conflicts: list[str] = []
+        self._conflicted: dict[tuple[str, str], str] = {}
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in BASES}
         self._collect()
 
@@ -110,16 +112,26 @@ class Registry:
         return cls(pm, plugins)
 
     def _collect(self) -> None:
+        """Gather each plugin's components from all hooks, then register the sound plugins'.
+
+        A plugin whose hook raises or returns something that is not a component class is
+        reported and contributes nothing at all: half a plugin would only mislead.
+        """
+        offered: dict[str, list[tuple[str, type]]] = {}
         for kind, hook_name in hookspecs.COMPONENT_HOOKS.items():
             hook = getattr(self.pm.hook, hook_name)
             for impl in reversed(hook.get_hookimpls()):  # registration order
                 info = self._info_for(impl.plugin_name)
                 try:
-                    classes = list(impl.function() or [])
-                    for component in classes:
-                        self._add(kind, component, info)
+                    for component in list(impl.function() or []):
+                        _check_component(kind, component)
+                        offered.setdefault(info.name, []).append((kind, component))
                 except Exception as exc:  # a broken plugin must not hide the others
                     info.error = info.error or f"{type(exc).__name__}: {exc}"
+        for info in self.plugins:
+            if info.error is None:
+                for kind, component in offered.get(info.name, []):
+                    self._add(kind, component, info)
 
     def _info_for(self, plugin_name: str) -> PluginInfo:
         for info in self.plugins:
@@ -129,25 +141,20 @@ class Registry:
         self.plugins.append(info)
         return info
 
-    def _add(self, kind: str, component: Any, info: PluginInfo) -> None:
-        base = BASES[kind]
-        if not (isinstance(component, type) and issubclass(component, base)):
-            raise TypeError(f"{kind} hook returned {component!r}, not a {base.__name__} class")
-        if not attrs.has(component):
-            raise TypeError(f"{kind} '{component.__name__}' is not an attrs class")
-        name = getattr(component, "name", "")
-        if not name:
-            raise TypeError(f"{kind} class {component.__name__} has no 'name'")
+    def _add(self, kind: str, component: type, info: PluginInfo) -> None:
+        name = component.name  # type: ignore[attr-defined]
+        info.components.setdefault(kind, []).append(name)
         existing = self._entries[kind].get(name)
         if existing is not None and existing.cls is not component:
-            self.conflicts.append(
+            message = (
                 f"{kind} '{name}' is registered twice: by plugin '{existing.plugin.name}' "
                 f"(distribution {existing.plugin.distribution} {existing.plugin.version}) and by "
                 f"plugin '{info.name}' (distribution {info.distribution} {info.version})"
             )
+            self.conflicts.append(message)
+            self._conflicted[(kind, name)] = message
             return
         self._entries[kind][name] = Entry(component, info)
-        info.components.setdefault(kind, []).append(name)
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -161,7 +168,13 @@ class Registry:
         return sorted(self._entries[kind])
 
     def get(self, kind: str, name: str) -> type:
-        """The component class of that kind and name, or :class:`UnknownComponentError`."""
+        """The component class of that kind and name.
+
+        Raises :class:`UnknownComponentError` for an unknown name and :class:`PluginError` for
+        a name two plugins registered: using it is an error, the other names work.
+        """
+        if (kind, name) in self._conflicted:
+            raise PluginError(self._conflicted[(kind, name)])
         try:
             return self._entries[kind][name].cls
         except KeyError:
@@ -176,6 +189,17 @@ class Registry:
     def failures(self) -> list[PluginInfo]:
         """Plugins that failed to import or whose hooks raised."""
         return [p for p in self.plugins if p.error]
+
+
+def _check_component(kind: str, component: Any) -> None:
+    """Raise TypeError unless ``component`` is a named attrs class of the kind's base."""
+    base = BASES[kind]
+    if not (isinstance(component, type) and issubclass(component, base)):
+        raise TypeError(f"{kind} hook returned {component!r}, not a {base.__name__} class")
+    if not attrs.has(component):
+        raise TypeError(f"{kind} '{component.__name__}' is not an attrs class")
+    if not getattr(component, "name", ""):
+        raise TypeError(f"{kind} class {component.__name__} has no 'name'")
 
 
 def _register(pm: pluggy.PluginManager, info: PluginInfo, load: Any) -> None:

@@ -180,10 +180,6 @@ def load_mapping(
 ) -> Scenario:
     """Validate a scenario given as a mapping (the parsed TOML)."""
     registry = registry or default_registry()
-    try:
-        registry.check()
-    except PluginError as exc:
-        raise ScenarioError(f"the installed plugins conflict: {exc}", file=source) from None
     from gdsim.sweep import expand
 
     expansion = expand(raw, source)  # sweeps become plain runs, validated like any other
@@ -394,6 +390,8 @@ class _Loader:
             raise self.error(
                 name_path, f"unknown {kind} '{name}' (known: {known})", exc.suggestion
             ) from None
+        except PluginError as exc:  # two plugins registered this name
+            raise self.error(name_path, str(exc)) from None
         return self.build(cls, params, path, inherited)
 
     def build(

@@ -147,3 +147,23 @@ def test_any_failure_while_loading_is_bad_input(cli, monkeypatch):
         assert result.exit_code == 2, command
         assert "cannot load the scenario: MemoryError" in result.output
         assert "Traceback" not in result.output
+
+
+def test_resume_a_checkpoint_of_a_multi_axis_sweep(cli, tmp_path, monkeypatch):
+    # axes expand in the order written; the checkpoint must keep that order to find its run
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.toml").write_text(
+        'objective = "quartic"\n[[runs]]\nname = "m"\nsteps = 30\n'
+        'rule = { name = "momentum", mu = { values = [0.0, 0.9] } }\n'
+        "init.x = { linspace = [-4, 4, 3] }\n"
+        'observers = [{ name = "checkpoint", dir = "ck", every = 10 }]\n',
+        encoding="utf-8",
+    )
+    full = cli.invoke(main, ["run", "s.toml", "--json"])
+    assert full.exit_code == 0, full.output
+    wanted = next(r for r in json.loads(full.output)["runs"] if r["name"] == "m[mu=0.9,x=-4]")
+    folders = [p for p in (tmp_path / "ck").rglob("*") if p.is_dir() and "0.9" in p.name]
+    resumed = cli.invoke(main, ["resume", str(sorted(folders)[0]), "--json"])
+    assert resumed.exit_code == 0, resumed.output
+    (run,) = json.loads(resumed.output)["runs"]
+    assert run["name"] == wanted["name"] and run["final"] == wanted["final"]

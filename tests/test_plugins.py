@@ -102,11 +102,21 @@ def test_two_plugins_with_one_name_is_an_error_naming_both(tmp_path):
     assert "rule 'half' is registered twice" in listing.stderr
 
     scenario = tmp_path / "s.toml"
-    scenario.write_text('objective = "quartic"\n[[runs]]\nname = "a"\n', encoding="utf-8")
+    scenario.write_text(
+        'objective = "quartic"\n[[runs]]\nname = "a"\nrule = "half"\n', encoding="utf-8"
+    )
     run = gdsim_cli(tmp_path, "run", str(scenario))
     assert run.returncode == 2
+    assert "runs[0].rule" in run.stderr
     assert "first-dist" in run.stderr and "second-dist" in run.stderr
     assert "Traceback" not in run.stderr
+    describe = gdsim_cli(tmp_path, "describe", "rule", "half")
+    assert describe.returncode == 2 and "registered twice" in describe.stderr
+
+    # the clash makes only that name unusable: everything else still runs
+    other = tmp_path / "other.toml"
+    other.write_text('objective = "quartic"\n[[runs]]\nname = "a"\n', encoding="utf-8")
+    assert gdsim_cli(tmp_path, "run", str(other)).returncode == 0
 
 
 def test_plugin_shadowing_a_builtin_name_is_a_conflict(tmp_path):
@@ -138,6 +148,21 @@ def test_a_broken_plugin_is_reported_without_hiding_the_others(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "plugin 'broken_plugin' (broken-dist 0.9) failed to load" in run.stderr
     assert "no_such_module" in run.stderr
+
+
+def test_a_plugin_with_a_broken_hook_contributes_nothing(tmp_path):
+    # its good hook would shadow the built-in adam; its bad hook makes the whole plugin fail
+    source = PLUGIN_SOURCE.format(rule_name="adam") + (
+        "\n\n@hookimpl\ndef gdsim_schedules():\n    return ['not a class']\n"
+    )
+    make_distribution(tmp_path, "half-broken", "0.2", "half_broken", source)
+    listing = gdsim_cli(tmp_path, "plugins", "--json")
+    assert listing.returncode == 0
+    plugins = {p["name"]: p for p in json.loads(listing.stdout)["plugins"]}
+    assert "not a Schedule class" in plugins["half_broken"]["error"]
+    assert plugins["half_broken"]["components"] == {}
+    describe = gdsim_cli(tmp_path, "describe", "rule", "adam")
+    assert describe.returncode == 0 and "from gdsim " in describe.stdout
 
 
 def test_a_hook_returning_garbage_is_reported(tmp_path):
