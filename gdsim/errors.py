@@ -53,7 +53,35 @@ class CheckpointError(GdsimError):
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
-    """Return the choice closest to ``name`` when one is close enough to be a likely typo."""
-    cutoff = 0.5 if len(name) <= 4 else 0.6  # one wrong letter in "nu" is half the word
-    matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=cutoff)
+    """Return the choice closest to ``name`` when one is close enough to be a likely typo.
+
+    Case is ignored; one or two slips (a wrong, missing, extra or swapped letter; one for short
+    names) win over difflib's looser similarity, so "adma" suggests "adam", not "adamax".
+    """
+    options = sorted(set(choices))
+    if not options:
+        return None
+    wanted = name.lower()
+    for option in options:
+        if option.lower() == wanted:
+            return option
+    allowed = 1 if len(name) <= 4 else 2
+    distance, best = min((_edit_distance(wanted, o.lower()), o) for o in options)
+    if distance <= allowed:
+        return best
+    matches = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: insertions, deletions, substitutions, swaps."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from gdsim.errors import ParamError
+from gdsim.errors import ParamError, did_you_mean
 
 Validator = Callable[[Any, Any, Any], None]
 
@@ -76,7 +76,12 @@ def one_of(*choices: str) -> Validator:
     def check(_instance: Any, attribute: Any, value: Any) -> None:
         if value not in choices:
             listed = ", ".join(repr(c) for c in choices)
-            raise ParamError(attribute.name, f"expected one of {listed}, got {_fmt(value)}")
+            hint = did_you_mean(value, choices) if isinstance(value, str) else None
+            raise ParamError(
+                attribute.name,
+                f"expected one of {listed}, got {_fmt(value)}"
+                + (f" (did you mean '{hint}'?)" if hint else ""),
+            )
 
     return check
 
