@@ -108,10 +108,21 @@ def format_table(results: Results) -> str:
                 f"  {r.name}: {o.name}: expected {_plain(o.expected)}, got {_plain(o.actual)}"
                 f"{detail}"
             )
-    passed = sum(r.passed for r in results.runs)
     lines.append("")
-    lines.append(f"{passed} of {len(results.runs)} runs met their expectations")
+    lines.append(outcome_line(results))
     return "\n".join(lines)
+
+
+def outcome_line(results: Results) -> str:
+    """How many runs met their expectations, not counting runs that have none."""
+    checked = [r for r in results.runs if r.expectations]
+    unchecked = len(results.runs) - len(checked)
+    if not checked:
+        return f"no expectations to check ({unchecked} runs)"
+    passed = sum(r.passed for r in checked)
+    if not unchecked:
+        return f"{passed} of {len(checked)} runs met their expectations"
+    return f"{passed} of {len(checked)} runs with expectations met them; {unchecked} runs have none"
 
 
 def _plain(value: Any) -> str:

@@ -167,3 +167,16 @@ def test_resume_a_checkpoint_of_a_multi_axis_sweep(cli, tmp_path, monkeypatch):
     assert resumed.exit_code == 0, resumed.output
     (run,) = json.loads(resumed.output)["runs"]
     assert run["name"] == wanted["name"] and run["final"] == wanted["final"]
+
+
+def test_outcome_line_does_not_count_runs_without_expectations(cli, tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(
+        'objective = "quartic"\n[[runs]]\nname = "a"\n[[runs]]\nname = "b"\n'
+        'expect = { status = "completed" }\n',
+        encoding="utf-8",
+    )
+    result = cli.invoke(main, ["run", str(scenario)])
+    assert "1 of 1 runs with expectations met them; 1 runs have none" in result.output
+    scenario.write_text('objective = "quartic"\n[[runs]]\nname = "a"\n', encoding="utf-8")
+    assert "no expectations to check (1 runs)" in cli.invoke(main, ["run", str(scenario)]).output
