@@ -36,6 +36,10 @@ class Component:
     name: ClassVar[str] = ""
     kind: ClassVar[str] = ""
 
+    def check(self, objective: Objective) -> None:
+        """Raise :class:`gdsim.errors.ParamError` if this component cannot work with
+        ``objective``; the loader calls it so that ``gdsim validate`` catches the mismatch."""
+
     @classmethod
     def summary(cls) -> str:
         """The first line of the class docstring."""

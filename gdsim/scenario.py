@@ -316,6 +316,13 @@ class _Loader:
                 f"estimator '{estimator.name}' samples data, but objective '{objective.name}' "
                 "has none (use 'full_batch')",
             )
+        self.check_against(
+            objective,
+            [(merged[k].path, c) for k, c in (("estimator", estimator), ("rule", rule))]
+            + [(merged["schedule"].path, schedule)]
+            + [(f"{merged['transforms'].path}[{j}]", t) for j, t in enumerate(transforms)]
+            + [(f"{merged['observers'].path}[{j}]", o) for j, o in enumerate(observers)],
+        )
         init = self.init(objective, merged.get("init"))
         tolerance = self.tolerance(merged.get("tolerance"))
         expect = self.expectations(merged.get("expect"), init, objective)
@@ -352,6 +359,14 @@ class _Loader:
             if key not in o and key not in paths:
                 paths[key] = f"{base.path}.{key}"
         return _Value({**b, **o}, override.path, paths)
+
+    def check_against(self, objective: Objective, components: list[tuple[str, Any]]) -> None:
+        """Ask each built component whether it can work with the run's objective."""
+        for path, component in components:
+            try:
+                component.check(objective)
+            except ParamError as exc:
+                raise self.error(f"{path}.{exc.field}", exc.message) from None
 
     def merge_table(self, base: _Value, override: _Value) -> _Value:
         """Merge a run's plain table (init, tolerance, expect) over the default one."""

@@ -228,10 +228,11 @@ def test_adaptive_rules_are_invariant_to_scaling_the_gradients(rules, problem, l
     exact = math.frexp(c)[0] == 0.5
     rtol = 1e-9
     if getattr(rule, "centered", False):
-        # S − M² cancels when the gradients barely vary: its rounding error, about 1e-16·S,
-        # is relative to ε in the denominator, so the comparison is conditioned by max g²/ε
+        # S − M² cancels when the gradients barely vary: its rounding error, about 1e-16·S, is
+        # compared with ε inside the root (max g²/ε) and its square root with ε outside it
         gmax = max(float(np.max(np.abs(v), initial=0.0)) for g in grads for v in g.values())
-        rtol += 1e-15 * len(grads) * gmax**2 / rule.eps
+        noise = 1e-15 * len(grads) * gmax**2
+        rtol += (noise if rule.eps_placement == "inside" else math.sqrt(noise)) / rule.eps
     for x, xc in zip(path, path_c, strict=True):
         for k in x:
             if exact:

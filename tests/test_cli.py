@@ -132,9 +132,10 @@ def test_an_observer_asking_for_a_missing_split_is_bad_input(cli, tmp_path):
         'observers = [{ name = "diagnostics", splits = ["validation"] }]\n',
         encoding="utf-8",
     )
-    result = cli.invoke(main, ["run", str(scenario)])
+    result = cli.invoke(main, ["validate", str(scenario)])
     assert result.exit_code == 2
-    assert "has no such split" in result.output and "Traceback" not in result.output
+    assert "runs[0].observers[0].splits: objective 'quartic' has no" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_any_failure_while_loading_is_bad_input(cli, monkeypatch):

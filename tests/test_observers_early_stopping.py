@@ -11,7 +11,7 @@ from observer_helpers import registry
 
 import gdsim
 from gdsim.cli import main
-from gdsim.errors import GdsimError, ScenarioError
+from gdsim.errors import ScenarioError
 
 
 def ramp_scenario(curve: list[float], steps: int = 30, **early: object) -> dict:
@@ -119,8 +119,13 @@ def test_missing_split_is_a_clear_error() -> None:
             {"name": "gd", "observers": [{"name": "early_stopping", "monitor": "validation.loss"}]}
         ],
     }
-    with pytest.raises(GdsimError, match="has no 'validation' split"):
-        gdsim.run(scenario)
+    # caught when the scenario is loaded (gdsim validate), at the key that names the split
+    with pytest.raises(
+        ScenarioError,
+        match=r"runs\[0\]\.observers\[0\]\.monitor: .*"
+        r"offers no 'validation.loss' \(its metrics are train: loss\)",
+    ):
+        gdsim.load(scenario)
 
 
 def test_malformed_monitor_is_a_scenario_error() -> None:
@@ -138,6 +143,8 @@ def test_cli_missing_split_exits_2(tmp_path: Path) -> None:
         '[objective]\nname = "quartic"\n[[runs]]\nname = "gd"\n'
         'observers = [{ name = "early_stopping", monitor = "validation.loss" }]\n'
     )
-    result = CliRunner().invoke(main, ["run", str(path)])
-    assert result.exit_code == 2
-    assert "has no 'validation' split" in result.output
+    for command in ("run", "validate"):
+        result = CliRunner().invoke(main, [command, str(path)])
+        assert result.exit_code == 2
+        assert "runs[0].observers[0].monitor" in result.output
+        assert "offers no 'validation.loss'" in result.output

@@ -30,6 +30,7 @@ from gdsim.state import Params
 from gdsim.validators import int_at_least
 
 if TYPE_CHECKING:
+    from gdsim.components import Objective
     from gdsim.engine import RunContext
 
 SPLIT_NAMES = ("train", "validation", "test")
@@ -71,6 +72,18 @@ class Diagnostics(Observer):
     )
 
     _rows: dict[str, list[Any]] = attrs.field(init=False, factory=dict)
+
+    def check(self, objective: Objective) -> None:
+        from gdsim.observers.recorder import available_metrics
+
+        offered = available_metrics(objective)
+        for split in self.splits:
+            if split not in offered:
+                raise ParamError(
+                    "splits",
+                    f"objective '{objective.name}' has no (non-empty) '{split}' split "
+                    f"(it has: {', '.join(offered) or 'none'})",
+                )
 
     def _add(self, key: str, value: Any) -> None:
         self._rows.setdefault(key, []).append(value)

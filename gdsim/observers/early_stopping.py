@@ -17,10 +17,11 @@ import numpy as np
 from gdsim.components import Observer, param
 from gdsim.errors import ParamError
 from gdsim.hookspecs import hookimpl
-from gdsim.observers.recorder import read_metric, split_metric
+from gdsim.observers.recorder import check_metric, read_metric, split_metric
 from gdsim.validators import int_at_least, non_negative, one_of
 
 if TYPE_CHECKING:
+    from gdsim.components import Objective
     from gdsim.engine import RunContext
     from gdsim.results import RunResult
 
@@ -71,9 +72,15 @@ class EarlyStopping(Observer):
 
     def metric(self, run: RunContext) -> str:
         """The metric actually monitored for ``run`` (resolves ``auto``)."""
+        return self._resolve(run.objective)
+
+    def _resolve(self, objective: Objective) -> str:
         if self.monitor != "auto":
             return self.monitor
-        return "validation.loss" if run.objective.data_backed else "train.loss"
+        return "validation.loss" if objective.data_backed else "train.loss"
+
+    def check(self, objective: Objective) -> None:
+        check_metric(objective, self._resolve(objective), "monitor")
 
     def run_started(self, run: RunContext) -> None:
         if self._evaluations == 0:  # a resumed run keeps its history

@@ -18,6 +18,7 @@ from gdsim.state import global_norm
 from gdsim.validators import int_at_least
 
 if TYPE_CHECKING:
+    from gdsim.components import Objective
     from gdsim.engine import RunContext
 
 
@@ -37,6 +38,37 @@ def _metric_names(values: Any) -> tuple[str, ...]:
             raise ParamError("metrics", f"expected 'split.metric' names, got {value!r}")
         split_metric(value, "metrics")
     return tuple(values)
+
+
+_last_offered: list[Any] = [None, None]  # (objective, its metrics): sweep runs share one
+
+
+def available_metrics(objective: Objective) -> dict[str, tuple[str, ...]]:
+    """The metrics ``objective`` offers on each of the standard splits, at its default start."""
+    if _last_offered[0] is objective:
+        return _last_offered[1]
+    params = objective.init(np.random.default_rng(0))
+    offered: dict[str, tuple[str, ...]] = {}
+    for split in ("train", "validation", "test"):
+        try:
+            offered[split] = tuple(sorted(objective.metrics(params, split)))
+        except KeyError:
+            continue
+    _last_offered[:] = [objective, offered]
+    return offered
+
+
+def check_metric(objective: Objective, name: str, field: str) -> None:
+    """ParamError naming ``field`` unless ``objective`` offers the metric ``split.metric``."""
+    split, metric = split_metric(name, field)
+    offered = available_metrics(objective)
+    if metric in offered.get(split, ()):
+        return
+    listing = "; ".join(f"{s}: {', '.join(m)}" for s, m in offered.items()) or "none"
+    raise ParamError(
+        field,
+        f"objective '{objective.name}' offers no '{name}' (its metrics are {listing})",
+    )
 
 
 def read_metric(run: RunContext, name: str, owner: str) -> float:
@@ -89,6 +121,10 @@ class Recorder(Observer):
     _params: dict[str, list[Any]] = attrs.field(init=False, factory=dict)
     _metrics: dict[str, list[float]] = attrs.field(init=False, factory=dict)
     _names: tuple[str, ...] = attrs.field(init=False, default=())
+
+    def check(self, objective: Objective) -> None:
+        for name in self.metrics:
+            check_metric(objective, name, "metrics")
 
     def run_started(self, run: RunContext) -> None:
         if self.params:
