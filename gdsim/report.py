@@ -29,7 +29,7 @@ def _format_array(value: np.ndarray) -> str:
     return f"array{value.shape}"
 
 
-MAX_LISTED_VALUES = 8
+MAX_LISTED_VALUES = 4
 """Final parameters with more values than this are summarised in the table, not listed."""
 
 
