@@ -171,7 +171,11 @@ def _axis_edges(axis: Axis) -> tuple[np.ndarray, tuple[str, ...] | None]:
     names, tables, arrays) sit at positions 0, 1, … labelled with their texts.
     """
     if _scalars(axis):
-        return _edges(np.asarray(axis.values, dtype=np.float64)), None
+        with np.errstate(over="ignore", invalid="ignore"):
+            edges = _edges(np.asarray(axis.values, dtype=np.float64))
+        if np.all(np.isfinite(edges)) and np.all(np.diff(edges) > 0):
+            return edges, None
+    # categorical, or numbers too close to the float range (or too close together) for edges
     return np.arange(len(axis.values) + 1) - 0.5, axis.texts
 
 

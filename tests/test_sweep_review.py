@@ -82,6 +82,28 @@ def test_out_draws_a_categorical_axis_with_labels(
     assert "rule=momentum |" in result.output
 
 
+def test_values_near_the_float_range_fall_back_to_labelled_positions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("matplotlib")
+    spy = MeshSpy(monkeypatch)
+    results = api.run(
+        quartic(
+            {
+                "name": "b",
+                "steps": 10,
+                "max_loss": {"values": [1.7e308, 1e308]},
+                "init": {"x": {"values": [-4, 4]}},
+            }
+        )
+    )
+    grid = basin_grid(results, results.scenario.sweeps[0])
+    assert grid is not None
+    plot_basin_map(grid, tmp_path / "b.png")
+    ((_, y, _),) = spy.calls
+    assert list(y) == [-0.5, 0.5, 1.5] and spy.yticks == ["1e+308", "1.7e+308"]
+
+
 # 2 -- unsorted values -----------------------------------------------------------------------
 
 
