@@ -60,15 +60,33 @@ def basin_grid(results: Results, sweep: Sweep) -> BasinGrid | None:
     col = init[-1]
     row = 1 - col
     matched = collect(results, sweep)
-    codes = np.full((len(sweep.axes[row].values), len(sweep.axes[col].values)), MISSING)
+    rows, row_order = _sorted(sweep.axes[row])
+    columns, col_order = _sorted(sweep.axes[col])
+    row_at, col_at = np.argsort(row_order), np.argsort(col_order)  # written index → position
+    codes = np.full((len(rows.values), len(columns.values)), MISSING)
     for k, point in enumerate(sweep.points):
         if matched.runs[k] is not None:
-            codes[point[row], point[col]] = matched.classes[k]
-    return BasinGrid(sweep.base, sweep.axes[row], sweep.axes[col], codes, matched.minima)
+            codes[row_at[point[row]], col_at[point[col]]] = matched.classes[k]
+    return BasinGrid(sweep.base, rows, columns, codes, matched.minima)
 
 
 def _scalars(axis: Axis) -> bool:
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in axis.values)
+
+
+def _sorted(axis: Axis) -> tuple[Axis, np.ndarray]:
+    """The axis with numeric values in increasing order (others as written), and the order."""
+    if not _scalars(axis):
+        return axis, np.arange(len(axis.values))
+    order = np.argsort(np.asarray(axis.values, dtype=np.float64), kind="stable")
+    return (
+        attrs.evolve(
+            axis,
+            values=tuple(axis.values[j] for j in order),
+            texts=tuple(axis.texts[j] for j in order),
+        ),
+        order,
+    )
 
 
 def format_basin_map(grid: BasinGrid, max_columns: int = 120) -> str:
@@ -89,7 +107,8 @@ def format_basin_map(grid: BasinGrid, max_columns: int = 120) -> str:
         lines.append(f"{labels[r].rjust(width)} |{cells}|")
     axis = f"{grid.columns.label}={first}"
     end = f"{grid.columns.label}={last}"
-    lines.append(" " * (width + 2) + axis + end.rjust(max(len(columns) - len(axis), len(end))))
+    gap = max(len(columns) - len(axis), len(end) + 1)  # keep the two labels apart
+    lines.append(" " * (width + 2) + axis + end.rjust(gap))
     legend = [f"{symbols[i]} {minimum_label(m)}" for i, m in enumerate(grid.minima)]
     legend += [f"{NONE_SYMBOL} no minimum", f"{DIVERGED_SYMBOL} diverged"]
     lines.append("legend: " + "; ".join(legend))
@@ -114,16 +133,20 @@ def plot_basin_map(grid: BasinGrid, path: str | Path) -> Path:
     lookup = {c: i for i, c in enumerate(classes)}
     image = np.vectorize(lambda c: lookup.get(int(c), np.nan), otypes=[float])(grid.codes)
     fig, ax = plt.subplots(figsize=(8, 5))
-    x = np.asarray(grid.columns.values, dtype=float)
-    y = np.asarray(grid.rows.values, dtype=float)
+    x_edges, x_ticks = _axis_edges(grid.columns)
+    y_edges, y_ticks = _axis_edges(grid.rows)
     ax.pcolormesh(
-        _edges(x),
-        _edges(y),
+        x_edges,
+        y_edges,
         image,
         cmap=ListedColormap(colours),
         vmin=-0.5,
         vmax=len(classes) - 0.5,
     )
+    if x_ticks is not None:
+        ax.set_xticks(np.arange(len(x_ticks)), list(x_ticks), rotation=45, ha="right")
+    if y_ticks is not None:
+        ax.set_yticks(np.arange(len(y_ticks)), list(y_ticks))
     ax.set_xlabel(grid.columns.path)
     ax.set_ylabel(grid.rows.path)
     ax.set_title(f"basins of attraction: {grid.name}")
@@ -140,8 +163,24 @@ def plot_basin_map(grid: BasinGrid, path: str | Path) -> Path:
     return path
 
 
+def _axis_edges(axis: Axis) -> tuple[np.ndarray, tuple[str, ...] | None]:
+    """Cell edges along an axis, and tick labels when it is categorical (not all numbers).
+
+    Numeric values (sorted by :func:`basin_grid`, possibly unevenly spaced random draws) get
+    edges halfway between neighbours, so every value keeps its own cell; other values (rule
+    names, tables, arrays) sit at positions 0, 1, … labelled with their texts.
+    """
+    if _scalars(axis):
+        with np.errstate(over="ignore", invalid="ignore"):
+            edges = _edges(np.asarray(axis.values, dtype=np.float64))
+        if np.all(np.isfinite(edges)) and np.all(np.diff(edges) > 0):
+            return edges, None
+    # categorical, or numbers too close to the float range (or too close together) for edges
+    return np.arange(len(axis.values) + 1) - 0.5, axis.texts
+
+
 def _edges(centres: np.ndarray) -> np.ndarray:
-    """Cell edges around sorted centres (for pcolormesh)."""
+    """Cell edges around sorted centres (for pcolormesh): midpoints between neighbours."""
     if len(centres) == 1:
         return np.array([centres[0] - 0.5, centres[0] + 0.5])
     mid = (centres[1:] + centres[:-1]) / 2

@@ -58,7 +58,10 @@ RUN_KEYS = (
     "max_loss",
     "allow_divergence",
     "expect",
+    "sweep",  # taken out by gdsim.sweep.expand before the loader sees the run
 )
+LEARNING_RATE_KEYS = ("lr", "learning_rate", "alpha")
+"""Keys users put on a run when they mean the schedule's learning rate."""
 COMPONENT_KEYS = {
     "estimator": "estimator",
     "rule": "rule",
@@ -219,11 +222,14 @@ class _Loader:
         for key in table:
             if key not in allowed:
                 where = f"{path}.{key}" if path else key
-                raise self.error(
-                    where,
-                    f"unknown key '{key}' (expected one of: {', '.join(allowed)})",
-                    did_you_mean(key, allowed),
-                )
+                message = f"unknown key '{key}' (expected one of: {', '.join(allowed)})"
+                if key in LEARNING_RATE_KEYS and "schedule" in allowed:
+                    lr = table[key] if finite_float(table[key]) is not None else 0.1
+                    message += (
+                        "; the learning rate belongs to the schedule: "
+                        f'schedule = {{ name = "constant", lr = {lr} }}'
+                    )
+                raise self.error(where, message, did_you_mean(key, allowed))
 
     def table(self, value: Any, path: str) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):

@@ -72,13 +72,32 @@ def collect(results: Results, sweep: Sweep) -> SweepRuns:
     """Match a sweep's run names to results (runs left out with ``--run`` are None)."""
     by_name = {r.name: r for r in results.runs}
     runs = tuple(by_name.get(name) for name in sweep.runs)
-    present = [r for r in runs if r is not None]
-    minima: list[dict[str, Any]] = []
-    if present and present[0].spec is not None:
-        minima = list(present[0].spec.objective.minima())
-    classes = np.array(
-        [NONE if r is None else classify(r, minima, sweep.tol) for r in runs], dtype=np.int64
-    )
+    minima: list[dict[str, Any]] = []  # the union over the runs' objectives, first seen first
+    index: dict[str, int] = {}
+    cache: dict[Any, list[int]] = {}
+    classes = np.full(len(runs), NONE, dtype=np.int64)
+    for k, run in enumerate(runs):
+        if run is None or run.spec is None:
+            continue
+        # a run may override the objective (even sweep it): use that run's own minima
+        objective = run.spec.objective
+        try:
+            key: Any = (type(objective), objective)
+            hash(key)
+        except TypeError:
+            key = id(objective)
+        if key not in cache:
+            positions = []
+            for minimum in objective.minima():
+                label = repr(to_jsonable(minimum))
+                if label not in index:
+                    index[label] = len(minima)
+                    minima.append(minimum)
+                positions.append(index[label])
+            cache[key] = positions
+        own = [minima[i] for i in cache[key]]
+        found = classify(run, own, sweep.tol)
+        classes[k] = cache[key][found] if found >= 0 else found
     return SweepRuns(sweep, runs, tuple(minima), classes)
 
 

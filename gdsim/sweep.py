@@ -41,6 +41,8 @@ MODES = ("cross", "zip")
 SWEEP_KEYS = ("mode", "tol")
 SKIPPED_RUN_KEYS = ("name", "sweep", "expect")
 DEFAULT_TOL = 1e-2
+MAX_POINTS = 1_000_000
+"""The most values one axis may generate, and the most points one crossed sweep may have."""
 
 
 @attrs.frozen
@@ -89,12 +91,27 @@ class Expansion:
     """For each expanded run: its ``[[runs]]`` index in the file and its sweep point name."""
 
     def translate(self, exc: ScenarioError) -> ScenarioError:
-        """Rewrite an error about an expanded run to name the file's ``runs[i]`` and point."""
+        """Rewrite an error about an expanded run to name the file's ``runs[i]`` and point.
+
+        Expanded indices in the message (``already used by runs[5]``) are rewritten too, so
+        that every ``runs[i]`` the user reads is an entry of the file.
+        """
         match = re.match(r"runs\[(\d+)\](.*)", exc.path or "")
         if not self.sweeps or match is None or int(match.group(1)) >= len(self.origins):
             return exc
         index, point = self.origins[int(match.group(1))]
-        message = exc.message + (f" (in sweep point '{point}')" if point else "")
+
+        def mention(found: re.Match[str]) -> str:
+            k = int(found.group(1))
+            if k >= len(self.origins):
+                return found.group(0)
+            other, other_point = self.origins[k]
+            if other_point is None:
+                return f"runs[{other}]"
+            return f"sweep point '{other_point}' of runs[{other}]"
+
+        message = re.sub(r"runs\[(\d+)\]", mention, exc.message)
+        message += f" (in sweep point '{point}')" if point else ""
         return ScenarioError(
             message,
             path=f"runs[{index}]{match.group(2)}",
@@ -117,6 +134,14 @@ def expand(raw: Mapping[str, Any], source: str = "<mapping>") -> Expansion:
             default_mode = defaults["sweep"]
     if not isinstance(runs, list) or not all(isinstance(r, Mapping) for r in runs):
         return Expansion(raw)
+    for i, run in enumerate(runs):
+        if _find_specs(run.get("name"), ""):
+            raise ScenarioError(
+                "a run name cannot be swept; the points are named automatically "
+                "(name[label=value,…])",
+                path=f"runs[{i}].name",
+                file=source,
+            )
     swept = [bool(_find_specs(r, "", skip=SKIPPED_RUN_KEYS)) for r in runs]
     if not any(swept) and default_mode is None and not any("sweep" in r for r in runs):
         return Expansion(raw)
@@ -154,6 +179,15 @@ def expand(raw: Mapping[str, Any], source: str = "<mapping>") -> Expansion:
                 )
             points = [tuple(j for _ in axes) for j in range(len(axes[0].values))]
         else:
+            total = math.prod(len(a.values) for a in axes)
+            if total > MAX_POINTS:
+                counts = " × ".join(str(len(a.values)) for a in axes)
+                raise ScenarioError(
+                    f"the sweep has {total} points ({counts}), more than the limit of "
+                    f"{MAX_POINTS} points per sweep",
+                    path=path,
+                    file=source,
+                )
             points = list(itertools.product(*(range(len(a.values)) for a in axes)))
         names = []
         for point in points:
@@ -293,6 +327,8 @@ def _generate(spec: Mapping[str, Any], path: str, source: str) -> list[Any]:
     if kind == "values":
         if not isinstance(given, list) or not given:
             raise fail("expected a non-empty array of values")
+        if len(given) > MAX_POINTS:
+            raise fail(f"expected at most {MAX_POINTS} values, got {len(given)}")
         values = list(given)
     else:
         shape = {
@@ -313,6 +349,12 @@ def _generate(spec: Mapping[str, Any], path: str, source: str) -> list[Any]:
         a, b, count = given
         if count < 1:
             raise fail(f"expected a count >= 1, got {count}", f"{where}[2]")
+        if count > MAX_POINTS:
+            raise fail(
+                f"expected a count <= {MAX_POINTS} (the most values a sweep axis may have), "
+                f"got {count}",
+                f"{where}[2]",
+            )
         if kind in ("logspace", "loguniform") and not (a > 0 and b > 0):
             raise fail(
                 f"expected {shape} with positive endpoints (the values themselves, "
