@@ -40,7 +40,15 @@ def global_norm(tree: Params, ensemble: bool = False) -> Any:
     if ensemble:
         total = sum(np.sum(np.square(v).reshape(v.shape[0], -1), axis=1) for v in tree.values())
         return np.sqrt(total)
-    return float(np.sqrt(sum(float(np.sum(np.square(v))) for v in tree.values())))
+    return float(np.sqrt(sum(_squared_sum(v) for v in tree.values())))
+
+
+def _squared_sum(value: Any) -> float:
+    """Σ v², as ``numpy.sum(numpy.square(v))`` rounds it; a scalar skips numpy (same bits)."""
+    if isinstance(value, float) or getattr(value, "ndim", 1) == 0:
+        f = float(value)
+        return f * f
+    return float(np.sum(np.square(value)))
 
 
 def all_finite(tree: Params) -> bool:
