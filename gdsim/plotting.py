@@ -272,15 +272,6 @@ def _evaluate(objective: Objective, coords: list[tuple[str, int]], grid: list[np
     return out
 
 
-def _span(values: list[np.ndarray], pad: float = 0.12) -> tuple[float, float]:
-    finite = np.concatenate([v[np.isfinite(v)] for v in values if v is not None and v.size] or [])
-    if finite.size == 0:
-        return -1.0, 1.0
-    low, high = float(finite.min()), float(finite.max())
-    width = high - low or max(abs(low), 1.0)
-    return low - pad * width, high + pad * width
-
-
 def _minima_points(objective: Objective, coords: list[tuple[str, int]]) -> list[tuple[Any, str]]:
     found = []
     try:
@@ -343,7 +334,10 @@ class _View:
 
 
 def _view(
-    runs: Sequence[RunData], paths: Sequence[np.ndarray | None], anchors: list[np.ndarray]
+    runs: Sequence[RunData],
+    paths: Sequence[np.ndarray | None],
+    anchors: list[np.ndarray],
+    dim: int,
 ) -> _View:
     """Frame the paths, but not iterates far outside the region of the starts and minima.
 
@@ -351,7 +345,6 @@ def _view(
     more than ``VIEW_LIMIT`` region sizes beyond it (a diverging run's 1e9) are not framed, and
     the runs that reach them are listed so the figure can say so.
     """
-    dim = len(anchors[0]) if anchors else next(p.shape[1] for p in paths if p is not None)
     starts = [p[0] for p in paths if p is not None and len(p)]
     region = np.array([*starts, *anchors]).reshape(-1, dim)
     if region.size == 0:
@@ -421,7 +414,7 @@ def landscape_figure(
     label = _coord_label(coords, 0, template)
     paths = [_path(r, coords) for r in runs]
     minima = _minima_points(objective, coords)
-    view = _view(runs, paths, [np.array(m[0]) for m in minima])
+    view = _view(runs, paths, [np.array(m[0]) for m in minima], len(coords))
     low, high = float(view.low[0]), float(view.high[0])
     xs = np.linspace(low, high, 600)
     ys = _evaluate(objective, coords, [xs])
@@ -533,7 +526,7 @@ def contour_figure(
     template = objective.init(np.random.default_rng(0))
     paths = [_path(r, coords) for r in runs]
     minima = _minima_points(objective, coords)
-    view = _view(runs, paths, [np.array(m[0]) for m in minima])
+    view = _view(runs, paths, [np.array(m[0]) for m in minima], len(coords))
     (xlow, ylow), (xhigh, yhigh) = view.low, view.high
     size = 240 if objective.elementwise else 90
     gx, gy = np.meshgrid(np.linspace(xlow, xhigh, size), np.linspace(ylow, yhigh, size))
