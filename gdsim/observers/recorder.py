@@ -90,6 +90,16 @@ def read_metric(run: RunContext, name: str, owner: str) -> float:
     return float(values[metric])
 
 
+def _metric_at(run: RunContext, params: Any, name: str) -> float:
+    """The metric ``split.name`` at ``params`` (NaN when the objective cannot give it there)."""
+    split, metric = split_metric(name)
+    try:
+        with np.errstate(all="ignore"):
+            return float(run.objective.metrics(params, split)[metric])
+    except (KeyError, ArithmeticError, ValueError):
+        return np.nan
+
+
 @attrs.define
 class Recorder(Observer):
     """Records step, loss, learning rate, gradient norm and parameters every N steps.
@@ -98,6 +108,11 @@ class Recorder(Observer):
     started from, the learning rate it used and the parameters it produced. A first row
     (step 0, initial parameters, no loss yet) is written when the run starts. ``metrics`` adds
     named objective metrics at the new parameters (e.g. ``"validation.loss"``) as columns.
+
+    When a run diverges the trace ends at its last finite iterate (``final_step``): rows after it
+    (whose parameters gave a non-finite or over-``max_loss`` loss) are dropped, and when that step
+    was not due a row is added holding its parameters, with loss, learning rate and gradient
+    norm unknown (NaN: they belong to the step before, which was not seen).
     """
 
     name: ClassVar[str] = "recorder"
@@ -155,6 +170,29 @@ class Recorder(Observer):
             self._params[k].append(params[k])
         for m in self.metrics:
             self._metrics[m].append(read_metric(run, m, self.name))
+
+    def diverged(self, run: RunContext) -> None:
+        """End the trace at the run's last finite iterate, never at the diverged one."""
+        last = int(run.final_step)
+        keep = sum(1 for s in self._steps if s <= last)
+        del self._steps[keep:], self._loss[keep:], self._lr[keep:]
+        if self.grad_norm:
+            del self._grad_norm[keep:]
+        for k in self._names:
+            del self._params[k][keep:]
+        for m in self.metrics:
+            del self._metrics[m][keep:]
+        if (self._steps and self._steps[-1] == last) or run.final_params is None:
+            return
+        self._steps.append(last)
+        self._loss.append(np.nan)
+        self._lr.append(np.nan)
+        if self.grad_norm:
+            self._grad_norm.append(np.nan)
+        for k in self._names:
+            self._params[k].append(run.final_params[k])
+        for m in self.metrics:
+            self._metrics[m].append(_metric_at(run, run.final_params, m))
 
     def outputs(self) -> dict[str, Any]:
         trace: dict[str, np.ndarray] = {
