@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from gdsim import __version__
-from gdsim.errors import GdsimError, PluginError
+from gdsim.errors import GdsimError, PluginError, did_you_mean
 from gdsim.registry import Registry, default_registry
 from gdsim.report import format_table, write_results
 
@@ -247,17 +247,15 @@ def run(
     _set_verbosity(quiet, verbose)
     registry = _registry()
     loaded = _load(scenario, registry)
+    names = [r.name for r in loaded.runs]
+    for name in only:
+        if name not in names:
+            hint = did_you_mean(name, names)
+            _fail(
+                f"{scenario}: no run named '{name}' (runs: {', '.join(names)})"
+                + (f" (did you mean '{hint}'?)" if hint else "")
+            )
     try:
-        names = [r.name for r in loaded.runs]
-        for name in only:
-            if name not in names:
-                from gdsim.errors import did_you_mean
-
-                hint = did_you_mean(name, names)
-                _fail(
-                    f"{scenario}: no run named '{name}' (runs: {', '.join(names)})"
-                    + (f" (did you mean '{hint}'?)" if hint else "")
-                )
         results = api.run(
             loaded,
             registry=registry,
