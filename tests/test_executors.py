@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import gdsim
 from gdsim import api
 from gdsim.ensemble import identical
 from gdsim.executors import ExecutorError, Progress, chunks, execute
 from gdsim.scenario import load_mapping
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 
 def assert_same(results: list[Any], reference: list[Any]) -> None:
@@ -132,3 +136,13 @@ def test_cli_executors_print_the_same_json(tmp_path: Any) -> None:
     assert default == pool and len(default["runs"]) == 8 and default["sweeps"]
     bad = runner.invoke(main, ["run", str(path), "--executor", "process", "--workers", "0"])
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIO_DIR.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_scenario_can_be_sent_to_a_worker(path: Path) -> None:
+    # the process pool and Dask pickle the run specifications
+    import pickle
+
+    specs = gdsim.load(path).runs
+    restored = pickle.loads(pickle.dumps(specs))
+    assert [s.name for s in restored] == [s.name for s in specs]

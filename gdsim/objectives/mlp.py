@@ -86,8 +86,13 @@ def _softplus(z: np.ndarray) -> np.ndarray:
 class _Activation:
     """One activation: ``forward(z)`` and ``scale(dA, z, a)`` that multiplies dA by f'(z)."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its arguments: the closures it holds cannot be pickled (process pools)
+        return (_Activation, self._args)
+
     def __init__(self, name: str, negative_slope: float, elu_alpha: float) -> None:
         self.name = name
+        self._args = (name, negative_slope, elu_alpha)
         s, alpha = negative_slope, elu_alpha
         forward: Callable[[np.ndarray], np.ndarray]
         scale: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
