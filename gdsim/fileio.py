@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,3 +44,20 @@ def write_text(path: str | Path, text: str) -> None:
 def write_json(path: str | Path, data: Any) -> None:
     """Atomically write ``data`` as indented JSON."""
     write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+MAX_NAME_LENGTH = 64
+
+
+def safe_name(name: str) -> str:
+    """A file-system-safe, bounded and still unique file name for a run or scenario name.
+
+    Letters, digits and ``_.=-`` are kept; anything else becomes ``_``. When that changed the
+    name (or it was too long), a short hash of the original is appended, so that "a/b" and
+    "a b", or "α" and "β", never share a file.
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("._")
+    if safe == name and len(name) <= MAX_NAME_LENGTH:
+        return name
+    digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    return f"{safe[:MAX_NAME_LENGTH]}-{digest}" if safe else f"run-{digest}"

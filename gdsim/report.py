@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from gdsim.errors import GdsimError
-from gdsim.fileio import atomic_open, write_json, write_text
+from gdsim.fileio import atomic_open, safe_name, write_json, write_text
 from gdsim.results import Results, RunResult, to_jsonable
 
 
@@ -130,10 +130,6 @@ def _plain(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
-def _file_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("._") or "run"
-
-
 def write_results(results: Results, out: Path, parquet: bool | None = None) -> None:
     """Write ``summary.json`` and per-run traces into ``out``, every file atomically.
 
@@ -156,7 +152,7 @@ def write_results(results: Results, out: Path, parquet: bool | None = None) -> N
                 if data:
                     reports[observer] = to_jsonable(data)
                 continue
-            base = f"traces/{_file_name(run.name)}.{_file_name(observer)}"
+            base = f"traces/{safe_name(run.name)}.{safe_name(observer)}"
             write_text(out / f"{base}.csv", trace_to_csv(trace))
             files.append(f"{base}.csv")
             if parquet:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import gdsim
 from gdsim.cli import main
@@ -181,3 +182,18 @@ def test_outcome_line_does_not_count_runs_without_expectations(cli, tmp_path):
     assert "1 of 1 runs with expectations met them; 1 runs have none" in result.output
     scenario.write_text('objective = "quartic"\n[[runs]]\nname = "a"\n', encoding="utf-8")
     assert "no expectations to check (1 runs)" in cli.invoke(main, ["run", str(scenario)]).output
+
+
+def test_run_names_that_look_alike_on_disk_get_their_own_files(cli, tmp_path):
+    names = ["a/b", "a_b", "a b", "α", "β", "x" * 300]
+    runs = "".join(
+        f'[[runs]]\nname = "{n}"\nobservers = [{{ name = "recorder" }}]\n' for n in names
+    )
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(f'objective = "quartic"\n{runs}', encoding="utf-8")
+    out = tmp_path / "out"
+    result = cli.invoke(main, ["run", str(scenario), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    files = [f for r in json.loads((out / "summary.json").read_text())["runs"] for f in r["files"]]
+    assert len(set(files)) == len(names)
+    assert all(len(Path(f).name) < 100 for f in files)

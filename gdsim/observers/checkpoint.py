@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,6 +17,7 @@ import attrs
 from gdsim import checkpoint as ckpt
 from gdsim.components import Observer, param
 from gdsim.errors import GdsimError
+from gdsim.fileio import safe_name
 from gdsim.hookspecs import hookimpl
 from gdsim.validators import int_at_least
 
@@ -29,8 +29,8 @@ log = logging.getLogger("gdsim")
 
 
 def folder_name(name: str) -> str:
-    """A file-system-safe form of a scenario or run name."""
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("._") or "run"
+    """A file-system-safe, unique form of a scenario or run name."""
+    return safe_name(name)
 
 
 def _non_empty(_instance: Any, attribute: Any, value: Any) -> None:
