@@ -195,5 +195,6 @@ def test_run_names_that_look_alike_on_disk_get_their_own_files(cli, tmp_path):
     result = cli.invoke(main, ["run", str(scenario), "--out", str(out)])
     assert result.exit_code == 0, result.output
     files = [f for r in json.loads((out / "summary.json").read_text())["runs"] for f in r["files"]]
-    assert len(set(files)) == len(names)
+    assert len(set(files)) == len(files)  # nobody's trace overwrote another's
+    assert len({Path(f).stem for f in files}) == len(names)
     assert all(len(Path(f).name) < 100 for f in files)
