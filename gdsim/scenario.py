@@ -8,7 +8,7 @@ may also give ``objective``: merged the same way over the scenario's ``[objectiv
 e.g. a network's width or initializer from run to run).
 A component parameter annotated with a component base class (``inner: UpdateRule``) is itself
 given as a name or a table and built the same way, with key paths such as
-``runs[0].rule.inner.beta1`` (nested tables replace, they are not merged with the defaults).
+``runs[0].rule.inner.beta1``; nested tables merge with the defaults' like the top level does.
 
 Every problem is a :class:`gdsim.errors.ScenarioError` naming the file, the key path
 (``runs[2].rule.mu``), what was expected and, for misspelt names, the closest known one.
@@ -364,7 +364,7 @@ class _Loader:
         for key in b:  # remember where inherited keys came from, for messages
             if key not in o and key not in paths:
                 paths[key] = f"{base.path}.{key}"
-        return _Value({**b, **o}, override.path, paths)
+        return _Value(_merge_tables(b, o), override.path, paths)
 
     def check_against(self, objective: Objective, components: list[tuple[str, Any]]) -> None:
         """Ask each built component whether it can work with the run's objective."""
@@ -650,6 +650,25 @@ def finite_float(value: Any) -> float | None:
     except OverflowError:
         return None
     return number if math.isfinite(number) else None
+
+
+def _merge_tables(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``, key by key; a nested table (a component such as Lookahead's
+    ``inner``, or a data table) is merged the same way unless it names something else."""
+    merged = dict(base)
+    for key, value in override.items():
+        below = base.get(key)
+        if isinstance(below, str) and isinstance(value, Mapping):
+            below = {"name": below}
+        if (
+            isinstance(value, Mapping)
+            and isinstance(below, Mapping)
+            and value.get("name", below.get("name")) == below.get("name")
+        ):
+            merged[key] = _merge_tables(below, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 @functools.cache

@@ -103,3 +103,23 @@ def test_nested_component_given_in_defaults_names_the_defaults_path(registry):
     defaults = {"rule": {"name": "halved", "inner": {"name": "adam", "beta2": 2.0}}}
     with pytest.raises(ScenarioError, match=r"defaults\.rule\.inner\.beta2"):
         load_mapping(scenario({"scale": 0.25}, defaults), registry=registry)
+
+
+def test_nested_tables_merge_with_the_defaults_like_the_top_level():
+    from gdsim.scenario import load_mapping
+
+    def inner_of(run):
+        raw = {
+            "objective": {"name": "quartic"},
+            "defaults": {
+                "rule": {"name": "lookahead", "k": 5, "inner": {"name": "adam", "beta1": 0.8}}
+            },
+            "runs": [{"name": "r", **run}],
+        }
+        return load_mapping(raw).runs[0].rule.inner
+
+    assert inner_of({"rule": {"inner": {"beta2": 0.5}}}).beta1 == 0.8  # merged
+    assert inner_of({"rule": {"inner": {"name": "adam", "beta2": 0.5}}}).beta2 == 0.5
+    assert inner_of({"rule": {"inner": {"name": "adam", "beta2": 0.5}}}).beta1 == 0.8
+    assert inner_of({"rule": {"inner": {"name": "rmsprop"}}}).name == "rmsprop"  # replaced
+    assert inner_of({"rule": {"inner": "gd"}}).name == "gd"
