@@ -11,7 +11,7 @@ from gdsim import engine
 from gdsim.checkpoint import Checkpoint, restore
 from gdsim.checkpoint import load as load_checkpoint
 from gdsim.components import Observer
-from gdsim.errors import CheckpointError
+from gdsim.errors import CheckpointError, ScenarioError
 from gdsim.registry import Registry, default_registry
 from gdsim.results import Results, RunResult
 from gdsim.scenario import RunSpec, Scenario, load_file, load_mapping
@@ -23,6 +23,10 @@ def load(scenario: str | Path | Mapping[str, Any], registry: Registry | None = N
     """Validate a scenario given as a TOML path or as a mapping of the same shape."""
     if isinstance(scenario, Mapping):
         return load_mapping(scenario, registry=registry)
+    if not isinstance(scenario, str | Path):
+        raise ScenarioError(
+            f"expected a scenario file path or a mapping, got {type(scenario).__name__}"
+        )
     return load_file(scenario, registry=registry)
 
 

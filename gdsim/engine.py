@@ -154,7 +154,9 @@ def run(
     if hook is not None:
         hook.gdsim_run_started(run=ctx)
 
-    _loop(ctx, hook)
+    # overflow and NaN are what divergence is made of: reported as a status, not as warnings
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        _loop(ctx, hook)
 
     if ctx.stop_status == STATUS_DIVERGED:
         for obs in ctx.observers:

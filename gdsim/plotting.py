@@ -505,7 +505,9 @@ def landscape_figure(
     axes[0][0].legend(handles, labels, loc="upper center", fontsize=8, ncols=1 + len(labels) // 8)
     heading = (f"{title}: " if title else "") + f"paths on the {objective.name} objective"
     if len(runs) == 1:
-        heading = f"{runs[0].label} ({runs[0].status}): path on the {objective.name} objective"
+        run = runs[0]
+        state = run.label if run.diverged_at is not None else f"{run.name} ({run.status})"
+        heading = f"{state}: path on the {objective.name} objective"
     if panels > 1 or len(runs) == 1:
         heading += " (iterates coloured from early to late)"
     figure.suptitle(textwrap.fill(heading, width=int(10.5 * width)), fontsize=12)

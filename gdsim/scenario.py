@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import tomllib
 import types
 import typing
@@ -466,9 +467,9 @@ class _Loader:
                 raise self.error(path, f"expected {what}, got {_describe(value)}")
             return number
         if base is int:
-            if isinstance(value, bool) or not isinstance(value, int):
+            if not _is_integer(value):
                 raise self.error(path, f"expected an integer, got {_describe(value)}")
-            return value
+            return int(value)
         if base is bool:
             if not isinstance(value, bool):
                 raise self.error(path, f"expected true or false, got {_describe(value)}")
@@ -501,11 +502,11 @@ class _Loader:
 
     def integer(self, given: _Value, minimum: int) -> int:
         value = given.value
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        if not _is_integer(value) or value < minimum:
             raise self.error(
                 given.path, f"expected an integer >= {minimum}, got {_describe(value)}"
             )
-        return value
+        return int(value)
 
     def number(self, given: _Value, low: float = -math.inf, low_open: bool = False) -> float:
         value = given.value
@@ -524,7 +525,7 @@ class _Loader:
         """A finite float64 array from a number or a (nested, rectangular) list of numbers."""
 
         def check(v: Any, p: str) -> None:
-            if isinstance(v, list):
+            if isinstance(v, list | tuple):
                 for j, item in enumerate(v):
                     check(item, f"{p}[{j}]")
             elif finite_float(v) is None:
@@ -640,10 +641,15 @@ def _component_kind(hint: Any) -> str | None:
     return None
 
 
+def _is_integer(value: Any) -> bool:
+    """An int (or a numpy integer from the Python API), not a boolean."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+
+
 def finite_float(value: Any) -> float | None:
     """``value`` as a finite float, or None for non-numbers, booleans, NaN, ±inf and integers
     too large for a float64."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         return None
     try:
         number = float(value)

@@ -193,3 +193,22 @@ def test_stochastic_runs_are_bit_identical_for_a_seed_and_differ_across_seeds():
     for key in trace:
         np.testing.assert_array_equal(trace[key], trace2[key])
     assert first.final_loss != other.final_loss
+
+
+def test_the_python_api_accepts_numpy_numbers_and_tuples():
+    scenario = {
+        "objective": {"name": "rosenbrock"},
+        "runs": [
+            {
+                "name": "a",
+                "steps": np.int64(3),
+                "init": {"x": (np.float64(-1.5), 2.0)},
+                "rule": {"name": "momentum", "mu": np.float64(0.5)},
+                "schedule": {"name": "constant", "lr": 1e-4},
+            }
+        ],
+    }
+    run = gdsim.run(scenario)[0]
+    assert run.steps == 3 and run.final_params["x"].shape == (2,)
+    with pytest.raises(gdsim.errors.GdsimError, match="expected a scenario file path"):
+        gdsim.run(None)
