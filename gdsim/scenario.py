@@ -164,7 +164,7 @@ def load_file(path: str | Path, registry: Registry | None = None) -> Scenario:
     path = Path(path)
     source = str(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark is not an error
     except FileNotFoundError:
         raise ScenarioError("no such file", file=source) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -370,16 +370,19 @@ def _generate(spec: Mapping[str, Any], path: str, source: str) -> list[Any]:
         ):
             raise fail(f"expected an integer seed >= 0, got {seed!r}", f"{path}.seed")
         rng = np.random.default_rng(seed)
-        if kind == "linspace":
-            array = np.linspace(a, b, count)
-        elif kind == "logspace":
-            array = np.geomspace(a, b, count)
-        elif kind == "uniform":
-            array = rng.uniform(a, b, count)
-        elif kind == "normal":
-            array = rng.normal(a, b, count)
-        else:
-            array = np.exp(rng.uniform(math.log(a), math.log(b), count))
+        with np.errstate(over="ignore", invalid="ignore"):
+            if kind == "linspace":
+                array = np.linspace(a, b, count)
+            elif kind == "logspace":
+                array = np.geomspace(a, b, count)
+            elif kind == "uniform":
+                array = rng.uniform(a, b, count)
+            elif kind == "normal":
+                array = rng.normal(a, b, count)
+            else:
+                array = np.exp(rng.uniform(math.log(a), math.log(b), count))
+        if not np.all(np.isfinite(array)):
+            raise fail(f"these {kind} values overflow float64: {[a, b]!r}")
         values = array.tolist()
         if (
             kind in ("linspace", "logspace")

@@ -198,3 +198,9 @@ def test_run_names_that_look_alike_on_disk_get_their_own_files(cli, tmp_path):
     assert len(set(files)) == len(files)  # nobody's trace overwrote another's
     assert len({Path(f).stem for f in files}) == len(names)
     assert all(len(Path(f).name) < 100 for f in files)
+
+
+def test_a_byte_order_mark_is_accepted(cli, tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_bytes(b'\xef\xbb\xbfobjective = "quartic"\n[[runs]]\nname = "a"\n')
+    assert cli.invoke(main, ["validate", str(scenario)]).exit_code == 0
