@@ -192,7 +192,8 @@ def _loop(ctx: RunContext, hook: Any) -> None:
     next_batch = ctx.estimator.next_batch
     learning_rate = ctx.schedule.learning_rate
     update = ctx.rule.update
-    transforms = list(zip(ctx.transforms, range(len(ctx.transforms)), strict=True))
+    transforms = list(enumerate(ctx.transforms))
+    transform_states = ctx.transform_states  # updated in place: checkpoints read it from ctx
     rng = state.rng
 
     step_observers: list[tuple[int, Callable[[RunContext], None]]] = [
@@ -236,8 +237,8 @@ def _loop(ctx: RunContext, hook: Any) -> None:
             ctx.stop_reason = f"gradient norm <= {grad_tol:g}"
             break
         raw_grads = grads
-        for transform, i in transforms:
-            grads, ctx.transform_states[i] = transform.apply(grads, ctx.transform_states[i], params)
+        for i, transform in transforms:
+            grads, transform_states[i] = transform.apply(grads, transform_states[i], params)
         lr, schedule_state = learning_rate(schedule_state, step, grads, loss)
         new_params, rule_state = update(grads, rule_state, params, lr)
         prev_params, prev_loss = params, loss
