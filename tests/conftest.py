@@ -19,6 +19,13 @@ def quartic_run(**run: Any) -> dict[str, Any]:
     return {"objective": {"name": "quartic"}, "runs": [base]}
 
 
+def write_scenario(folder: Path, text: str, name: str = "s.toml") -> Path:
+    """Write a scenario file (UTF-8) into ``folder`` and return its path."""
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def cli() -> CliRunner:
     return CliRunner()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gdsim
 from gdsim.cli import main
-from tests.conftest import SCENARIOS
+from tests.conftest import SCENARIOS, write_scenario
 
 ESCAPE = str(SCENARIOS / "escape_local_min.toml")
 LECTURE = {
@@ -59,11 +59,10 @@ def test_run_out_writes_summary_and_traces(cli, tmp_path):
 
 
 def test_failed_expectation_exits_1(cli, tmp_path):
-    scenario = tmp_path / "s.toml"
-    scenario.write_text(
+    scenario = write_scenario(
+        tmp_path,
         'objective = "quartic"\n[[runs]]\nname = "a"\ninit = { x = -5.0 }\n'
         "expect = { params = { x = 3.27 }, rtol = 1e-3 }\n",
-        encoding="utf-8",
     )
     result = cli.invoke(main, ["run", str(scenario)])
     assert result.exit_code == 1
@@ -71,11 +70,10 @@ def test_failed_expectation_exits_1(cli, tmp_path):
 
 
 def test_unexpected_divergence_exits_1(cli, tmp_path):
-    scenario = tmp_path / "s.toml"
-    scenario.write_text(
+    scenario = write_scenario(
+        tmp_path,
         'objective = "quartic"\n[[runs]]\nname = "a"\n'
         'schedule = { name = "constant", lr = 10.0 }\n',
-        encoding="utf-8",
     )
     result = cli.invoke(main, ["run", str(scenario)])
     assert result.exit_code == 1
@@ -118,8 +116,7 @@ def test_a_component_raising_is_one_line_not_a_traceback(cli, tmp_path, monkeypa
         "gdsim.objectives.polynomial.Polynomial.value_and_grad",
         lambda self, params, batch=None: 1 / 0,
     )
-    scenario = tmp_path / "s.toml"
-    scenario.write_text('objective = "quartic"\n[[runs]]\nname = "a"\n', encoding="utf-8")
+    scenario = write_scenario(tmp_path, 'objective = "quartic"\n[[runs]]\nname = "a"\n')
     result = cli.invoke(main, ["run", str(scenario)])
     assert result.exit_code == 1
     assert "a run raised ZeroDivisionError" in result.output
@@ -127,11 +124,10 @@ def test_a_component_raising_is_one_line_not_a_traceback(cli, tmp_path, monkeypa
 
 
 def test_an_observer_asking_for_a_missing_split_is_bad_input(cli, tmp_path):
-    scenario = tmp_path / "s.toml"
-    scenario.write_text(
+    scenario = write_scenario(
+        tmp_path,
         'objective = "quartic"\n[[runs]]\nname = "a"\n'
         'observers = [{ name = "diagnostics", splits = ["validation"] }]\n',
-        encoding="utf-8",
     )
     result = cli.invoke(main, ["validate", str(scenario)])
     assert result.exit_code == 2
@@ -172,11 +168,10 @@ def test_resume_a_checkpoint_of_a_multi_axis_sweep(cli, tmp_path, monkeypatch):
 
 
 def test_outcome_line_does_not_count_runs_without_expectations(cli, tmp_path):
-    scenario = tmp_path / "s.toml"
-    scenario.write_text(
+    scenario = write_scenario(
+        tmp_path,
         'objective = "quartic"\n[[runs]]\nname = "a"\n[[runs]]\nname = "b"\n'
         'expect = { status = "completed" }\n',
-        encoding="utf-8",
     )
     result = cli.invoke(main, ["run", str(scenario)])
     assert "1 of 1 runs with expectations met them; 1 runs have none" in result.output
@@ -189,8 +184,7 @@ def test_run_names_that_look_alike_on_disk_get_their_own_files(cli, tmp_path):
     runs = "".join(
         f'[[runs]]\nname = "{n}"\nobservers = [{{ name = "recorder" }}]\n' for n in names
     )
-    scenario = tmp_path / "s.toml"
-    scenario.write_text(f'objective = "quartic"\n{runs}', encoding="utf-8")
+    scenario = write_scenario(tmp_path, f'objective = "quartic"\n{runs}')
     out = tmp_path / "out"
     result = cli.invoke(main, ["run", str(scenario), "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import write_scenario
+
 PLUGIN_SOURCE = '''
 from typing import ClassVar
 import attrs
@@ -79,11 +81,10 @@ def test_installed_plugin_is_discovered_listed_and_usable(tmp_path):
     text = gdsim_cli(tmp_path, "plugins")
     assert "gdsim_halfstep  (gdsim-halfstep 1.2.3" in text.stdout
 
-    scenario = tmp_path / "s.toml"
-    scenario.write_text(
+    scenario = write_scenario(
+        tmp_path,
         'objective = "quartic"\n[[runs]]\nname = "h"\nsteps = 1\ninit = { x = 5.0 }\n'
         'rule = { name = "half", factor = 0.5 }\nschedule = { name = "constant", lr = 0.2 }\n',
-        encoding="utf-8",
     )
     run = gdsim_cli(tmp_path, "run", str(scenario), "--json")
     assert run.returncode == 0, run.stderr
@@ -101,9 +102,8 @@ def test_two_plugins_with_one_name_is_an_error_naming_both(tmp_path):
     assert "first-dist 1.0" in listing.stderr and "second-dist 2.0" in listing.stderr
     assert "rule 'half' is registered twice" in listing.stderr
 
-    scenario = tmp_path / "s.toml"
-    scenario.write_text(
-        'objective = "quartic"\n[[runs]]\nname = "a"\nrule = "half"\n', encoding="utf-8"
+    scenario = write_scenario(
+        tmp_path, 'objective = "quartic"\n[[runs]]\nname = "a"\nrule = "half"\n'
     )
     run = gdsim_cli(tmp_path, "run", str(scenario))
     assert run.returncode == 2
@@ -140,9 +140,8 @@ def test_a_broken_plugin_is_reported_without_hiding_the_others(tmp_path):
     assert plugins["broken_plugin"]["distribution"] == "broken-dist"
     assert plugins["good_plugin"]["components"] == {"rule": ["half"]}
 
-    scenario = tmp_path / "s.toml"
-    scenario.write_text(
-        'objective = "quartic"\n[[runs]]\nname = "a"\nrule = "half"\n', encoding="utf-8"
+    scenario = write_scenario(
+        tmp_path, 'objective = "quartic"\n[[runs]]\nname = "a"\nrule = "half"\n'
     )
     run = gdsim_cli(tmp_path, "run", str(scenario))
     assert run.returncode == 0, run.stderr
