@@ -61,7 +61,10 @@ class Exponential(Schedule):
 
 @attrs.frozen
 class GradControl(Schedule):
-    """The lecture's gradient-based control: α ← α / (1 + c·√‖∇f(x)‖) each step, then step.
+    """The lecture's gradient-based control: α ← α · (1 / (1 + c·√‖∇f(x)‖)) each step, then step.
+
+    The reciprocal is taken first and then multiplied in, in the order of the lecture's code
+    (``alpha *= 1/(1 + c*sqrt(|g|))``): a single division rounds differently in the last bit.
 
     ‖∇f‖ is the global L2 norm over all parameters (|f'(x)| in one dimension); the rate only
     shrinks, faster where the slope is steep.
@@ -84,7 +87,7 @@ class GradControl(Schedule):
             norm = abs(g) if np.ndim(g) == 0 else np.sqrt(np.sum(np.square(g)))
         else:
             norm = math.sqrt(sum(float(np.sum(np.square(g))) for g in grads.values()))
-        lr = state["lr"] / (1.0 + self.c * np.sqrt(norm))
+        lr = state["lr"] * (1.0 / (1.0 + self.c * np.sqrt(norm)))
         return lr, {"lr": lr}
 
 
