@@ -229,13 +229,15 @@ def encode(ctx: RunContext, scenario: Scenario) -> tuple[dict[str, Any], dict[st
     return meta, encoder.arrays
 
 
-def save(path: str | Path, ctx: RunContext, scenario: Scenario) -> Path:
-    """Write the checkpoint of ``ctx`` to ``path`` atomically and return the path."""
+def save(
+    path: str | Path, ctx: RunContext, scenario: Scenario, root: str | Path | None = None
+) -> Path:
+    """Write the checkpoint of ``ctx`` to ``path`` atomically (under ``root``); return the path."""
     meta, arrays = encode(ctx, scenario)
     # no sort_keys: the scenario definition keeps its key order, in which its sweeps expand
     text = json.dumps(meta, allow_nan=False).encode("utf-8")
     path = Path(path)
-    with atomic_open(path, "wb") as handle:
+    with atomic_open(path, "wb", root=root) as handle:
         write_archive(handle, text, arrays)
     return path
 

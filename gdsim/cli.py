@@ -281,9 +281,16 @@ def run(
 
 @main.command()
 @click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Save new checkpoints into DIR/SCENARIO/RUN (default: beside CHECKPOINT; the dir "
+    "stored in the checkpoint is never used).",
+)
 @_output_options
 def resume(
     checkpoint: Path,
+    checkpoint_dir: Path | None,
     as_json: bool,
     out: Path | None,
     plot: bool,
@@ -301,7 +308,12 @@ def resume(
     _set_verbosity(quiet, verbose)
     registry = _registry()
     try:
-        results = api.resume(checkpoint, registry=registry, extra_observers=_extra_observers(quiet))
+        results = api.resume(
+            checkpoint,
+            registry=registry,
+            extra_observers=_extra_observers(quiet),
+            checkpoint_dir=checkpoint_dir,
+        )
     except BaseException as exc:
         _run_failed(exc, str(checkpoint))
     _report(results, as_json, out, plot, fmt, quiet)

@@ -26,7 +26,7 @@ import attrs
 import numpy as np
 
 from gdsim.errors import GdsimError
-from gdsim.fileio import atomic_open
+from gdsim.fileio import atomic_open, inside, safe_name
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -213,8 +213,8 @@ def save_figures(figures: Mapping[str, Figure], out: Path, format: str = "png") 
         raise GdsimError(f"unknown plot format '{format}' (expected one of: {', '.join(FORMATS)})")
     paths = []
     for name, figure in figures.items():
-        path = out / f"{name}.{format}"
-        with atomic_open(path, "wb") as handle:
+        path = inside(out, f"{safe_name(name)}.{format}")
+        with atomic_open(path, "wb", root=out) as handle:
             figure.savefig(handle, format=format, dpi=130)
         paths.append(path)
     return paths

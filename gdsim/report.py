@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from gdsim.errors import GdsimError
-from gdsim.fileio import atomic_open, safe_name, write_json, write_text
+from gdsim.fileio import atomic_open, inside, safe_name, write_json, write_text
 from gdsim.results import Results, RunResult, to_jsonable
 
 
@@ -152,15 +152,15 @@ def write_results(results: Results, out: Path, parquet: bool | None = None) -> N
                 if data:
                     reports[observer] = to_jsonable(data)
                 continue
-            base = f"traces/{safe_name(run.name)}.{safe_name(observer)}"
-            write_text(out / f"{base}.csv", trace_to_csv(trace))
-            files.append(f"{base}.csv")
+            base = f"{safe_name(run.name)}.{safe_name(observer)}"
+            write_text(inside(out, "traces", f"{base}.csv"), trace_to_csv(trace), root=out)
+            files.append(f"traces/{base}.csv")
             if parquet:
-                write_parquet(out / f"{base}.parquet", trace)
-                files.append(f"{base}.parquet")
+                write_parquet(inside(out, "traces", f"{base}.parquet"), trace, root=out)
+                files.append(f"traces/{base}.parquet")
         entry["files"] = files
         entry["observers"] = reports
-    write_json(out / "summary.json", summary)
+    write_json(inside(out, "summary.json"), summary, root=out)
 
 
 def _definition(results: Results) -> Any:
@@ -197,13 +197,13 @@ def _columns(trace: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
     return columns
 
 
-def write_parquet(path: Path, trace: dict[str, np.ndarray]) -> None:
+def write_parquet(path: Path, trace: dict[str, np.ndarray], root: Path | None = None) -> None:
     """Atomically write a trace as a Parquet table with the same columns as its CSV."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.table({name: values for name, values in _columns(trace)})
-    with atomic_open(path, "wb") as handle:
+    with atomic_open(path, "wb", root=root) as handle:
         pq.write_table(table, handle)
 
 

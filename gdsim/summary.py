@@ -266,17 +266,17 @@ def format_sweep_report(results: Results, max_rows: int = MAX_TABLE_ROWS) -> str
 def write_sweep_outputs(results: Results, out: Path) -> list[Path]:
     """Write ``sweeps.json`` and, when matplotlib is installed, one basin map PNG per sweep."""
     from gdsim.basin import basin_grid, plot_basin_map
-    from gdsim.fileio import write_json
+    from gdsim.fileio import inside, safe_name, write_json
 
-    written = [out / "sweeps.json"]
-    write_json(out / "sweeps.json", summarise(results))
+    written = [inside(out, "sweeps.json")]
+    write_json(written[0], summarise(results), root=out)
     for sweep in results.scenario.sweeps:
         grid = basin_grid(results, sweep)
         if grid is None:
             continue
-        path = out / f"basin_{sweep.base}.png"
+        path = inside(out, f"basin_{safe_name(sweep.base)}.png")
         try:
-            plot_basin_map(grid, path)
+            plot_basin_map(grid, path, root=out)
         except ImportError:
             continue
         written.append(path)
