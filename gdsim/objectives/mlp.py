@@ -29,6 +29,7 @@ from gdsim.data.dataset import Dataset, DataSpec
 from gdsim.data.files import DataError
 from gdsim.errors import ParamError
 from gdsim.hookspecs import hookimpl
+from gdsim.memory import MemoryEstimate
 from gdsim.state import Params
 from gdsim.validators import non_negative, number_in, one_of, positive
 
@@ -305,6 +306,20 @@ class MLP(Objective):
 
     def num_samples(self) -> int:
         return self._dataset.size("train")
+
+    def memory_estimate(self) -> MemoryEstimate:
+        """Parameters from the layer sizes; working arrays of one full-split evaluation.
+
+        Each hidden layer keeps its pre-activation and activation for backpropagation
+        (2·n·width values), the widest layer briefly needs four more for its gradient, and the
+        output layer a few logits-sized arrays (n: the largest split).
+        """
+        sizes = self.layer_sizes
+        parameters = sum(a * b + b for a, b in itertools.pairwise(sizes))
+        n = max(self._dataset.size(s) for s in self._dataset.X)
+        hidden = sizes[1:-1]
+        values = n * (2 * sum(hidden) + 4 * max(hidden, default=0) + 4 * sizes[-1])
+        return MemoryEstimate(parameters=parameters, working=values * 8)
 
     def init(self, rng: np.random.Generator) -> Params:
         params: Params = {}
