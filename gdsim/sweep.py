@@ -233,6 +233,8 @@ def _check_total(runs: list[Any], swept: list[bool], default_mode: Any, source: 
             if isinstance(mode, Mapping):
                 mode = mode.get("mode", "cross")
             count = max(counts) if mode == "zip" else math.prod(counts)
+            if count > MAX_POINTS:  # one entry over its own limit: expand() says so, in detail
+                count = 1
         total += count
         if total > MAX_RUNS:
             raise ScenarioError(
@@ -250,7 +252,7 @@ def _declared_count(spec: Mapping[str, Any]) -> int:
         if kind == "values" and isinstance(given, list):
             return len(given)
         if isinstance(given, list) and len(given) == 3 and type(given[2]) is int:
-            return max(given[2], 1)
+            return given[2] if 1 <= given[2] <= MAX_POINTS else 1
     return 1  # _generate reports what is wrong with it
 
 
