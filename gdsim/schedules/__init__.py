@@ -9,14 +9,16 @@ gradient fit the same contract as fixed timetables; schedules that read a metric
 
 Modules: :mod:`~gdsim.schedules.lecture` (constant, exponential, grad_control),
 :mod:`~gdsim.schedules.decay` (step, multistep, inverse_time, polynomial, cosine,
-cosine_restarts), :mod:`~gdsim.schedules.warmup` (linear_warmup, exponential_warmup),
-:mod:`~gdsim.schedules.compose` (sequence, scale).
+cosine_restarts), :mod:`~gdsim.schedules.cyclic` (one_cycle, cyclic),
+:mod:`~gdsim.schedules.plateau` (reduce_on_plateau), :mod:`~gdsim.schedules.warmup`
+(linear_warmup, exponential_warmup), :mod:`~gdsim.schedules.compose` (sequence, scale).
 """
 
 from __future__ import annotations
 
 from gdsim.hookspecs import hookimpl
 from gdsim.schedules.compose import COMPOSITE_SCHEDULES, Scale, Sequence
+from gdsim.schedules.cyclic import CYCLIC_SCHEDULES, Cyclic, OneCycle
 from gdsim.schedules.decay import (
     DECAY_SCHEDULES,
     Cosine,
@@ -27,6 +29,7 @@ from gdsim.schedules.decay import (
     StepDecay,
 )
 from gdsim.schedules.lecture import Constant, Exponential, GradControl
+from gdsim.schedules.plateau import PLATEAU_SCHEDULES, ReduceOnPlateau
 from gdsim.schedules.warmup import WARMUP_SCHEDULES, ExponentialWarmup, LinearWarmup
 
 LECTURE_SCHEDULES: tuple[type, ...] = (Constant, Exponential, GradControl)
@@ -35,13 +38,16 @@ __all__ = [
     "Constant",
     "Cosine",
     "CosineRestarts",
+    "Cyclic",
     "Exponential",
     "ExponentialWarmup",
     "GradControl",
     "InverseTime",
     "LinearWarmup",
     "MultiStep",
+    "OneCycle",
     "Polynomial",
+    "ReduceOnPlateau",
     "Scale",
     "Sequence",
     "StepDecay",
@@ -50,4 +56,11 @@ __all__ = [
 
 @hookimpl
 def gdsim_schedules() -> list[type]:
-    return [*LECTURE_SCHEDULES, *DECAY_SCHEDULES, *WARMUP_SCHEDULES, *COMPOSITE_SCHEDULES]
+    return [
+        *LECTURE_SCHEDULES,
+        *DECAY_SCHEDULES,
+        *CYCLIC_SCHEDULES,
+        *PLATEAU_SCHEDULES,
+        *WARMUP_SCHEDULES,
+        *COMPOSITE_SCHEDULES,
+    ]
