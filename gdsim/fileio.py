@@ -14,10 +14,11 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from gdsim.errors import GdsimError
 
@@ -106,6 +107,52 @@ def atomic_open(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def open_regular(path: str | Path, limit: int, what: str) -> BinaryIO:
+    """Open a regular file of at most ``limit`` bytes for reading (binary); ValueError else.
+
+    Devices (``/dev/zero``), FIFOs and sockets are refused: they can block or never end. The
+    file is opened without blocking and checked on the open descriptor, so a file swapped for
+    a FIFO after a check cannot hang the reader either.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(
+                f"not a regular file (a {_file_kind(info.st_mode)}); expected a {what}"
+            )
+        if info.st_size > limit:
+            raise ValueError(f"larger than the limit of {limit} bytes for a {what}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str | Path, limit: int, what: str) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (see :func:`open_regular`)."""
+    with open_regular(path, limit, what) as handle:
+        data = handle.read(limit + 1)  # a file that grew since: still no more than this
+    if len(data) > limit:
+        raise ValueError(f"larger than the limit of {limit} bytes for a {what}")
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "folder"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if test(mode):
+            return name
+    return "special file"
 
 
 def remove_stale_temporaries(folder: str | Path, pattern: str = "*") -> list[Path]:

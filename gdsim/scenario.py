@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-import os
 import tomllib
 import types
 import typing
@@ -40,6 +39,7 @@ from gdsim.components import (
     UpdateRule,
 )
 from gdsim.errors import ParamError, PluginError, ScenarioError, did_you_mean
+from gdsim.fileio import read_regular
 from gdsim.registry import Registry, UnknownComponentError, default_registry
 from gdsim.state import Params
 
@@ -166,41 +166,6 @@ MAX_NESTING = 64
 """The deepest nesting of tables, arrays and dotted keys a scenario file may have."""
 
 
-def read_bounded(path: Path, limit: int, what: str) -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes; OSError or ValueError else.
-
-    Devices, FIFOs and sockets are refused before they are opened for reading (they never end
-    or block), and no more than ``limit + 1`` bytes are ever read.
-    """
-    import stat
-
-    mode = os.stat(path).st_mode
-    if not stat.S_ISREG(mode):
-        raise ValueError(f"not a regular file (a {_file_kind(mode)}); expected a {what}")
-    with open(path, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # swapped since the stat
-            raise ValueError(f"not a regular file; expected a {what}")
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"larger than the limit of {limit} bytes for a {what}")
-    return data
-
-
-def _file_kind(mode: int) -> str:
-    import stat
-
-    for test, name in (
-        (stat.S_ISDIR, "folder"),
-        (stat.S_ISFIFO, "FIFO"),
-        (stat.S_ISCHR, "character device"),
-        (stat.S_ISBLK, "block device"),
-        (stat.S_ISSOCK, "socket"),
-    ):
-        if test(mode):
-            return name
-    return "special file"
-
-
 def toml_nesting(text: str) -> tuple[int, int]:
     """The deepest nesting in TOML ``text`` and the line it is on, found without parsing.
 
@@ -291,7 +256,7 @@ def load_file(path: str | Path, registry: Registry | None = None) -> Scenario:
     path = Path(path)
     source = str(path)
     try:
-        data = read_bounded(path, MAX_SCENARIO_BYTES, "scenario file")
+        data = read_regular(path, MAX_SCENARIO_BYTES, "scenario file")
         text = data.decode("utf-8-sig")  # a byte-order mark is not an error
     except FileNotFoundError:
         raise ScenarioError("no such file", file=source) from None

@@ -38,6 +38,11 @@ def _is_column(_instance: Any, attribute: Any, value: Any) -> None:
         raise ParamError(attribute.name, f"expected a column name or index, got {value!r}")
 
 
+def _is_header_choice(_instance: Any, attribute: Any, value: Any) -> None:
+    if value not in (True, False, "auto") or not isinstance(value, bool | str):
+        raise ParamError(attribute.name, f'expected true, false or "auto", got {value!r}')
+
+
 @attrs.frozen
 class CsvFile:
     """A CSV file: one sample a row, an optional header row, the target in one column."""
@@ -50,9 +55,14 @@ class CsvFile:
         None, validator=optional(_is_column), doc="target column: name or index (default last)"
     )
     delimiter: str = param(",", validator=_is_str, doc="cell separator")
+    header: bool | str = param(
+        "auto",
+        validator=_is_header_choice,
+        doc='true: row 1 names the columns; false: row 1 is data; "auto": decide, with a note',
+    )
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
-        X, y, _ = load_csv(self.path, self.target, self.delimiter)
+        X, y, _ = load_csv(self.path, self.target, self.delimiter, self.header)
         return X, y
 
 
