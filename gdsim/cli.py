@@ -204,7 +204,24 @@ def _report(
             click.echo(f"\nresults written to {out}")
         for path in plots:
             click.echo(f"plot written to {path}")
+    _report_errors(results)
     sys.exit(EXIT_OK if results.passed else EXIT_FAILED)
+
+
+def _report_errors(results: Any) -> None:
+    """Runs that raised: their tracebacks with GDSIM_TRACEBACK=1, else a hint (on stderr)."""
+    failed = [r for r in results.runs if r.status == "error"]
+    if not failed:
+        return
+    if os.environ.get("GDSIM_TRACEBACK"):
+        for run in failed:
+            click.echo(f"run '{run.name}' raised:\n{run.traceback}", err=True)
+    else:
+        click.echo(
+            f"{len(failed)} run{'s' if len(failed) > 1 else ''} raised an error "
+            "(set GDSIM_TRACEBACK=1 to see where)",
+            err=True,
+        )
 
 
 @main.command()

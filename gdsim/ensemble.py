@@ -479,12 +479,11 @@ def run_group(
         )
     except NotElementwise:
         return None  # the engine runs them one by one instead
-    except (ValueError, TypeError):
+    except Exception:
         # a component that branches on a swept hyperparameter ("if self.momentum > 0") cannot
-        # take it as an array; stepping the runs one by one gives the same results
-        if hyper:
-            return None
-        raise
+        # take it as an array; stepping the runs one by one gives the same results, and a
+        # component that fails fails each run alone, with status "error", not the group
+        return None
     elapsed = (time.perf_counter() - started) / len(specs)
     results = []
     for i, spec in enumerate(specs):

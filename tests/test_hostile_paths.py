@@ -59,6 +59,7 @@ rule.mu = {{ values = [0.0, 0.9] }}
 """
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # the NUL in the title has no glyph
 def test_every_writer_stays_in_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("matplotlib")
     work = tmp_path / "a" / "b"
