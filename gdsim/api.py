@@ -11,7 +11,7 @@ from gdsim import engine
 from gdsim.checkpoint import Checkpoint, restore
 from gdsim.checkpoint import load as load_checkpoint
 from gdsim.components import Observer
-from gdsim.errors import CheckpointError, ScenarioError
+from gdsim.errors import CheckpointError, Interrupted, ScenarioError
 from gdsim.registry import Registry, default_registry
 from gdsim.results import Results, RunResult
 from gdsim.scenario import RunSpec, Scenario, load_file, load_mapping
@@ -54,6 +54,9 @@ def run(
     continues from it, bit-identically to a run never interrupted. ``extra_observers`` adds
     observers that are not part of the scenario (progress bars); checkpoints do not save them.
     Resumed runs, and every run when ``extra_observers`` is given, step one by one here.
+    A run that raises ends with status ``error``; the others go on. Ctrl-C raises
+    :class:`gdsim.errors.Interrupted` (a KeyboardInterrupt) whose ``results`` hold the runs
+    that had finished.
     ``resume_folders`` (run name → folder) sends a resumed run's new checkpoints there instead
     of to the ``dir`` of its checkpoint observer.
     """
@@ -67,27 +70,32 @@ def run(
     here = [s for s in specs if s.name in checkpoints or extra_observers is not None]
     elsewhere = [s for s in specs if not (s.name in checkpoints or extra_observers is not None)]
     results: dict[str, RunResult] = {}
-    for spec in here:
-        if spec.name in checkpoints:
-            ctx = restore(checkpoints[spec.name], spec, scenario)
-            if resume_folders and spec.name in resume_folders:
-                _redirect_checkpoints(ctx, Path(resume_folders[spec.name]))
-        else:
-            ctx = engine.start_run(spec)
-            ctx.scenario = scenario
-        if extra_observers is not None:
-            ctx.observers.extend(extra_observers(spec))
-        results[spec.name] = engine.run(spec, pm=registry.pm, context=ctx)
-    if elsewhere:
-        counter = Progress(len(elsewhere)) if progress else None
-        try:
-            done = execute(
-                elsewhere, registry.pm, executor, workers, scheduler, client, counter, scenario
-            )
-        finally:
-            if counter is not None:
-                counter.close()
-        results.update((r.name, r) for r in done)
+    try:
+        for spec in here:
+            if spec.name in checkpoints:
+                ctx = restore(checkpoints[spec.name], spec, scenario)
+                if resume_folders and spec.name in resume_folders:
+                    _redirect_checkpoints(ctx, Path(resume_folders[spec.name]))
+            else:
+                ctx = engine.start_run(spec)
+                ctx.scenario = scenario
+            if extra_observers is not None:
+                ctx.observers.extend(extra_observers(spec))
+            results[spec.name] = engine.run(spec, pm=registry.pm, context=ctx)
+        if elsewhere:
+            counter = Progress(len(elsewhere)) if progress else None
+            try:
+                done = execute(
+                    elsewhere, registry.pm, executor, workers, scheduler, client, counter, scenario
+                )
+            finally:
+                if counter is not None:
+                    counter.close()
+            results.update((r.name, r) for r in done)
+    except KeyboardInterrupt as exc:  # keep what finished, in scenario order
+        results.update((r.name, r) for r in getattr(exc, "runs", []))
+        finished = [results[s.name] for s in specs if s.name in results]
+        raise Interrupted(finished, Results(scenario=scenario, runs=finished)) from None
     runs = [results[s.name] for s in specs]
     for result in runs:
         resumed = checkpoints.get(result.name)
