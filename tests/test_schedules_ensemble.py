@@ -3,6 +3,7 @@ gets the bits it gets when stepped alone."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,32 @@ SWEPT: list[tuple[dict[str, Any], dict[str, list[float]]]] = [
     (
         {"name": "scale", "inner": {"name": "step", "lr": 0.02, "step_size": 3}},
         {"factor": [0.5, 1.0, 1.5]},
+    ),
+]
+# parameters of nested schedules, swept through their key paths
+NESTED: list[tuple[dict[str, Any], dict[tuple[Any, ...], list[float]]]] = [
+    (
+        {"name": "linear_warmup", "steps": 6, "inner": {"name": "cosine", "steps": 20}},
+        {("inner", "lr"): [0.01, 0.02, 0.03], ("start",): [0.0, 0.2, 0.4]},
+    ),
+    (
+        {"name": "exponential_warmup", "tau": 4, "inner": {"name": "exponential", "k": 0.95}},
+        {("inner", "lr"): [0.01, 0.02, 0.03], ("inner", "k"): [0.9, 0.95, 0.99]},
+    ),
+    (
+        {
+            "name": "sequence",
+            "boundaries": [5],
+            "pieces": [
+                {"name": "linear_warmup", "steps": 5, "inner": {"name": "constant"}},
+                {"name": "polynomial", "steps": 10},
+            ],
+        },
+        {
+            ("pieces", 0, "inner", "lr"): [0.01, 0.02, 0.03],
+            ("pieces", 1, "lr"): [0.02, 0.01, 0.03],
+            ("pieces", 1, "power"): [1.0, 2.0, 0.5],
+        },
     ),
 ]
 
@@ -90,5 +117,64 @@ def test_a_parameter_the_schedule_branches_on_falls_back_to_single_runs():
     inits = [s.initial_params(np.random.default_rng(s.seed)) for s in specs]
     assert run_group(specs, inits) is None
     results = run_specs(specs)
+    for got, spec in zip(results, specs, strict=True):
+        assert identical(got, engine.run(spec))
+
+
+def _set(table: dict[str, Any], path: tuple[Any, ...], value: float) -> dict[str, Any]:
+    """A deep copy of ``table`` with the value at ``path`` replaced."""
+    table = copy.deepcopy(table)
+    node: Any = table
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return table
+
+
+@pytest.mark.parametrize(("schedule", "swept"), NESTED, ids=[s["name"] for s, _ in NESTED])
+def test_parameters_of_nested_schedules_step_as_one_ensemble(schedule, swept):
+    tables = []
+    for i in range(3):
+        table = schedule
+        for path, values in swept.items():
+            table = _set(table, path, values[i])
+        tables.append(table)
+    raw = {
+        "objective": "quartic",
+        "runs": [
+            {"name": f"m{i}", "init": {"x": 4.0}, "schedule": t, "steps": 25}
+            for i, t in enumerate(tables)
+        ],
+    }
+    specs = list(load_mapping(raw).runs)
+    inits = [s.initial_params(np.random.default_rng(s.seed)) for s in specs]
+    assert len(plan(specs, inits)) == 1
+    results = run_group(specs, inits)
+    assert results is not None
+    for got, spec in zip(results, specs, strict=True):
+        assert identical(got, engine.run(spec))
+    assert {r.status for r in results} == {"completed"}
+    assert len({r.final_params["x"].tobytes() for r in results}) == 3
+
+
+def test_a_swept_nested_rule_parameter_steps_as_one_ensemble():
+    pytest.importorskip("gdsim_optimizers")
+    inner = {"name": "adam", "beta1": {"values": [0.5, 0.8, 0.9]}}
+    raw = {
+        "objective": "himmelblau",
+        "runs": [
+            {
+                "name": "la",
+                "init": {"x": [0.5, 1.0]},
+                "rule": {"name": "lookahead", "inner": inner},
+                "schedule": {"name": "constant", "lr": 0.05},
+                "steps": 30,
+            }
+        ],
+    }
+    specs = list(load_mapping(raw).runs)
+    inits = [s.initial_params(np.random.default_rng(s.seed)) for s in specs]
+    results = run_group(specs, inits)
+    assert results is not None
     for got, spec in zip(results, specs, strict=True):
         assert identical(got, engine.run(spec))
