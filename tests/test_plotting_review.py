@@ -177,9 +177,7 @@ def test_contours_end_a_diverged_run_with_a_cross_in_a_sensible_view(
     text = texts(figure)
     assert "lr_0.01 (diverged@6)" in text
     assert "view clipped" in text and "-1.46e+09" in text
-    stars = [
-        line for a in panels.values() for line in a.get_lines() if line.get_marker() == "*"
-    ]
+    stars = [line for a in panels.values() for line in a.get_lines() if line.get_marker() == "*"]
     assert len(stars) == 2  # the runs that completed
 
 

@@ -136,7 +136,7 @@ def path_figure(
         last = max(r for r in range(rows) if r * cols + c < len(groups)) if len(groups) > c else 0
         axes[last][c].set_xlabel(coord_label(objective, coords, 0))
         axes[last][c].xaxis.set_tick_params(labelbottom=True)
-    _key(figure, minima, diverged, single=all(len(m) == 1 for _, m in groups))
+    _key(figure, minima, diverged, single=all(len(m) == 1 for _, m in groups), animated=animated)
     many = len(recorded) > 1
     heading = ctx.heading(f"{'paths' if many else 'path'} on the {what}")
     figure.suptitle(heading, fontsize=12)
@@ -171,7 +171,7 @@ def _draw_track(track: Track, view: View, color: Any, single: bool, animated: bo
     if animated:
         (track.line,) = ax.plot([], [], "-", color=color, linewidth=1.4, zorder=3)
         (track.head,) = ax.plot(
-            [], [], "o", color=color, markeredgecolor="black", markersize=7, zorder=5
+            [], [], "o", color=END_COLOR, markeredgecolor="black", markersize=8, zorder=9
         )
     else:
         track.line = ax.plot(px, py, "-", color=color, linewidth=width, alpha=0.8, zorder=3)[0]
@@ -203,32 +203,48 @@ def _draw_track(track: Track, view: View, color: Any, single: bool, animated: bo
     )
 
 
-def _key(figure: Figure, minima: list[Any], diverged: bool, single: bool) -> None:
-    """The markers' legend, outside the panels (below the title)."""
+def _key(figure: Figure, minima: list[Any], diverged: bool, single: bool, animated: bool) -> None:
+    """The markers' legend, outside the panels (right of them)."""
     from matplotlib.lines import Line2D
 
-    handles = [
-        Line2D(
-            [],
-            [],
-            marker="o",
-            linestyle="",
-            markerfacecolor="none",
-            markeredgecolor=START_COLOR if single else "0.3",
-            markeredgewidth=2,
-        ),
-        Line2D(
-            [],
-            [],
-            marker="*",
-            linestyle="",
-            color=END_COLOR if single else "0.6",
-            markeredgecolor="black",
-            markersize=11,
-        ),
-    ]
-    labels = ["start", "end"]
-    if single:
+    start = Line2D(
+        [],
+        [],
+        marker="o",
+        linestyle="",
+        markerfacecolor="none",
+        markeredgecolor=START_COLOR if single else "0.3",
+        markeredgewidth=2,
+    )
+    handles: list[Any] = [start]
+    labels = ["start"]
+    if animated:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="-",
+                color=PATH_COLOR,
+                markerfacecolor=END_COLOR,
+                markeredgecolor="black",
+            )
+        )
+        labels.append("path so far, current iterate")
+    else:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="*",
+                linestyle="",
+                color=END_COLOR if single else "0.6",
+                markeredgecolor="black",
+                markersize=11,
+            )
+        )
+        labels.append("end")
+    if single and not animated:
         handles.append(
             Line2D(
                 [],
