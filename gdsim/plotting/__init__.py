@@ -48,6 +48,7 @@ from gdsim.plotting.common import (
     RunData,
     missing_note,
     require_matplotlib,
+    sweep_point,
 )
 from gdsim.plotting.settings import PlotSettings, parse_plot_table
 
@@ -209,7 +210,7 @@ def context_from_folder(folder: Path) -> PlotContext:
         final = r.get("final") or {}
         name = str(r.get("name"))
         spec = specs.get(name)
-        group, swept = _point(name, sweeps)
+        group, swept = sweep_point(name, sweeps)
         runs.append(
             RunData(
                 name=name,
@@ -237,12 +238,6 @@ def context_from_folder(folder: Path) -> PlotContext:
         getattr(scenario, "plot", None) or PlotSettings(),
         tuple(sweeps),
     )
-
-
-def _point(name: str, sweeps: Sequence[Sweep]) -> tuple[str | None, dict[str, Any]]:
-    from gdsim.plotting.common import _sweep_point
-
-    return _sweep_point(name, sweeps)
 
 
 def _float_or_none(value: Any) -> float | None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gdsim.plotting.common import PlotContext, coordinates, evaluate, new_figure
+from gdsim.plotting.common import PlotContext, coordinates, evaluate
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -68,7 +68,12 @@ def _basin_figure(ctx: PlotContext, sweep: Sweep) -> Figure | None:
 
     coords = coordinates(objective)
     landscape = coords is not None and len(coords) == 1 and _scalars(cols)
-    figure = new_figure(8.5, 6.6 if landscape else 4.8)
+    # a fixed layout: the constrained one would cost as much as the rest of the figure, and a
+    # basin map is drawn for sweeps of thousands of runs where --plot must stay cheap
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9.0, 6.6 if landscape else 4.8))
+    figure.subplots_adjust(left=0.08, right=0.72, top=0.9, bottom=0.1, hspace=0.15)
     if landscape:
         top, ax = figure.subplots(2, 1, sharex=True, height_ratios=[1, 2.2])
     else:

@@ -62,7 +62,7 @@ class RunData:
     def from_result(cls, run: RunResult, sweeps: Sequence[Sweep] = ()) -> RunData:
         """The plot data of a :class:`~gdsim.results.RunResult` (and its sweep point, if any)."""
         spec = run.spec
-        group, swept = _sweep_point(run.name, sweeps)
+        group, swept = sweep_point(run.name, sweeps)
         return cls(
             name=run.name,
             status=run.status,
@@ -96,12 +96,24 @@ class RunData:
         return self.status if self.diverged_at is None else f"diverged@{self.diverged_at}"
 
 
-def _sweep_point(name: str, sweeps: Sequence[Sweep]) -> tuple[str | None, dict[str, Any]]:
+_positions: dict[int, tuple[Any, dict[str, int]]] = {}
+
+
+def _position(sweep: Sweep, name: str) -> int | None:
+    """The run's index in the sweep (a dictionary per sweep: sweeps have millions of runs)."""
+    cached = _positions.get(id(sweep))
+    if cached is None or cached[0] is not sweep:
+        cached = (sweep, {run: k for k, run in enumerate(sweep.runs)})
+        _positions.clear()  # one sweep at a time: never keeps old sweeps alive
+        _positions[id(sweep)] = cached
+    return cached[1].get(name)
+
+
+def sweep_point(name: str, sweeps: Sequence[Sweep]) -> tuple[str | None, dict[str, Any]]:
     """The group (sweep base and its non-starting-point values) and swept values of a run."""
     for sweep in sweeps:
-        try:
-            k = sweep.runs.index(name)
-        except ValueError:
+        k = _position(sweep, name)
+        if k is None:
             continue
         swept = {a.label: sweep.value(k, i) for i, a in enumerate(sweep.axes)}
         texts = [
