@@ -102,13 +102,13 @@ def draw(ctx: PlotContext) -> Figure | None:
         axes[k // cols][k % cols].set_visible(False)
     if filled is not None:
         figure.colorbar(filled, ax=axes, label="predicted probability of class 1", shrink=0.7)
-    _key(figure)
+    _key(figure, any(network(r, ctx).dataset.size("validation") for r in shown))
     add_notes(figure, [note], width)
     figure.suptitle(ctx.heading("what each network learned: its decision boundary (black)"))
     return figure
 
 
-def _key(figure: Figure) -> None:
+def _key(figure: Figure, validation: bool) -> None:
     from matplotlib.lines import Line2D
 
     handles = [
@@ -118,4 +118,6 @@ def _key(figure: Figure) -> None:
         Line2D([], [], color="black", linewidth=1.6),
     ]
     labels = ["class 0 (training)", "class 1 (training)", "validation point", "boundary (p = ½)"]
+    if not validation:
+        del handles[2], labels[2]
     figure.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False)
