@@ -295,7 +295,16 @@ def _draw_panel(
         mask = np.isfinite(y)
         if not mask.any():
             continue
-        ax.plot(at[mask], y[mask], linestyle=style, color=color, linewidth=1.3)
+        # beside split losses, the noisy loss of each step's batch is drawn faint
+        faint = column == "loss" and len(columns) > 1
+        ax.plot(
+            at[mask],
+            y[mask],
+            linestyle=style,
+            color=color,
+            linewidth=0.9 if faint else 1.3,
+            alpha=0.35 if faint else 1.0,
+        )
         series.append(y[mask])
 
 
@@ -412,10 +421,14 @@ def _split_key(axes: Sequence[Axes], runs: Sequence[RunData]) -> None:
     if not present:
         return
     ax = axes[1] if len(axes) > 1 else axes[0]
-    handles = [Line2D([], [], color="0.3", linestyle=SPLIT_STYLES[s]) for s in present]
     if ax is axes[0] and ax.get_legend() is not None:
         return
-    legend_outside(ax, handles, present, "data split")
+    handles = [Line2D([], [], color="0.3", linestyle=SPLIT_STYLES[s]) for s in present]
+    labels = list(present)
+    if any(len(_loss_columns(r)) > 1 and _loss_columns(r)[0][0] == "loss" for r in runs):
+        handles.insert(0, Line2D([], [], color="0.3", alpha=0.35, linewidth=0.9))
+        labels.insert(0, "each step's batch (loss)")
+    legend_outside(ax, handles, labels, "data split")
 
 
 def sorted_columns(names: Sequence[str]) -> list[str]:
