@@ -104,7 +104,7 @@ def draw(ctx: PlotContext) -> Figure | None:
         figure.colorbar(filled, ax=axes, label="predicted probability of class 1", shrink=0.7)
     _key(figure, any(network(r, ctx).dataset.size("validation") for r in shown))
     add_notes(figure, [note], width)
-    figure.suptitle(ctx.heading("what each network learned: its decision boundary (black)"))
+    figure.suptitle(ctx.heading("decision boundary of each network (black line)"))
     return figure
 
 

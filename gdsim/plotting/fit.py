@@ -72,5 +72,5 @@ def draw(ctx: PlotContext) -> Figure | None:
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False)
     add_notes(figure, [note], width)
-    figure.suptitle(ctx.heading("what each network learned: its output against the data"))
+    figure.suptitle(ctx.heading("each network's output against the data"))
     return figure
