@@ -43,7 +43,6 @@ from gdsim.plotting import (
     layers,
 )
 from gdsim.plotting.common import (
-    RECORDER_HINT,
     PlotContext,
     RunData,
     missing_note,
@@ -315,6 +314,3 @@ def contour_figure(runs: Sequence[RunData], objective: Objective, title: str | N
 def curves_figure(runs: Sequence[RunData], title: str | None = None, settings=None):
     """The ``curves`` figure of ``runs`` (None when no run recorded a trace)."""
     return curves.draw(PlotContext(tuple(runs), None, title, settings or PlotSettings()))
-
-
-_ = RECORDER_HINT
