@@ -180,8 +180,8 @@ def _report(
     if plot and out is not None:
         from gdsim import plotting
 
-        try:
-            plots = plotting.plot_folder(out, format=fmt)
+        try:  # from the results in memory: re-reading the folder would cost a second load
+            plots = plotting.save_figures(plotting.plot_results(results), out / "plots", fmt)
         except GdsimError as exc:
             _fail(str(exc))
         except OSError as exc:
@@ -325,12 +325,26 @@ def resume(
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the plots (default: RESULTS_DIR/plots).",
 )
-def plot(results_dir: Path, fmt: str, out: Path | None) -> None:
+@click.option(
+    "--animate",
+    is_flag=True,
+    help="Also write the paths moving over the objective (GIF, or MP4 where ffmpeg is).",
+)
+@click.option(
+    "--animate-format",
+    type=click.Choice(["auto", "gif", "mp4"]),
+    default="auto",
+    show_default=True,
+    help="File format of the animation (auto: MP4 when ffmpeg is installed, else GIF).",
+)
+def plot(results_dir: Path, fmt: str, out: Path | None, animate: bool, animate_format: str) -> None:
     """Draw the plots of a results folder written by gdsim run --out."""
     from gdsim import plotting
 
     try:
         paths = plotting.plot_folder(results_dir, format=fmt, out=out)
+        if animate:
+            paths += plotting.animate_folder(results_dir, out=out, format=animate_format)
     except GdsimError as exc:
         _fail(str(exc))
         return

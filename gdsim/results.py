@@ -167,7 +167,7 @@ class Results:
         """Matplotlib figures of all runs, by name; written into ``out`` when it is given."""
         from gdsim import plotting
 
-        return plotting.plot_runs(self.runs, out=out, format=format, title=self.scenario.name)
+        return plotting.plot_results(self, out=out, format=format)
 
     def to_dict(self) -> dict[str, Any]:
         return {

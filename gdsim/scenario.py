@@ -39,10 +39,11 @@ from gdsim.components import (
     UpdateRule,
 )
 from gdsim.errors import ParamError, PluginError, ScenarioError, did_you_mean
+from gdsim.plotting.settings import PlotSettings, parse_plot_table
 from gdsim.registry import Registry, UnknownComponentError, default_registry
 from gdsim.state import Params
 
-TOP_LEVEL_KEYS = ("scenario", "objective", "defaults", "runs")
+TOP_LEVEL_KEYS = ("scenario", "objective", "defaults", "runs", "plot")
 SCENARIO_KEYS = ("name", "description")
 RUN_KEYS = (
     "name",
@@ -153,6 +154,8 @@ class Scenario:
     raw: Mapping[str, Any] = attrs.field(repr=False, factory=dict)
     sweeps: tuple[Any, ...] = attrs.field(repr=False, default=())
     """The swept ``[[runs]]`` entries (:class:`gdsim.sweep.Sweep`), for summaries."""
+    plot: PlotSettings = attrs.field(repr=False, factory=PlotSettings)
+    """How its figures are drawn (the ``[plot]`` table)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,6 +248,10 @@ class _Loader:
         self.check_keys(meta, SCENARIO_KEYS, "scenario")
         name = self.string(meta.get("name", default_name), "scenario.name")
         description = self.string(meta.get("description", ""), "scenario.description")
+        try:
+            plot = parse_plot_table(raw.get("plot", {}))
+        except ScenarioError as exc:
+            raise self.error(exc.path, exc.message, exc.suggestion) from None
         if "objective" not in raw:
             raise self.error("objective", "missing required key (expected an objective)")
         objective = self.component("objective", _Value(raw["objective"], "objective"), None)
@@ -273,7 +280,12 @@ class _Loader:
             seen[spec.name] = f"runs[{i}]"
             runs.append(spec)
         return Scenario(
-            name=name, description=description, runs=tuple(runs), source=self.source, raw=raw
+            name=name,
+            description=description,
+            runs=tuple(runs),
+            source=self.source,
+            raw=raw,
+            plot=plot,
         )
 
     # -- runs ---------------------------------------------------------------------------------
