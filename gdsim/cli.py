@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from gdsim import __version__
+from gdsim.components import KINDS
 from gdsim.errors import GdsimError, PluginError, did_you_mean
 from gdsim.registry import Registry, default_registry
 from gdsim.report import format_table, write_results
@@ -74,6 +75,9 @@ def _run_failed(exc: BaseException, source: str, scenario: Any = None) -> NoRetu
 @click.version_option(__version__, "--version", "-V", prog_name="gdsim")
 def main() -> None:
     """Simulate gradient-descent optimizers from declarative TOML scenarios."""
+    from gdsim.deprecation import print_plainly
+
+    print_plainly(lambda line: click.echo(line, err=True))
 
 
 # --- run -------------------------------------------------------------------------------------
@@ -393,10 +397,7 @@ def plugins(as_json: bool) -> None:
 
 
 @main.command()
-@click.argument(
-    "kind",
-    type=click.Choice(["objective", "estimator", "rule", "transform", "schedule", "observer"]),
-)
+@click.argument("kind", type=click.Choice(KINDS))
 @click.argument("name")
 def describe(kind: str, name: str) -> None:
     """Show a component's documentation and parameters."""

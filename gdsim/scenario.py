@@ -39,7 +39,7 @@ from gdsim.components import (
     UpdateRule,
 )
 from gdsim.errors import ParamError, PluginError, ScenarioError, did_you_mean
-from gdsim.registry import Registry, UnknownComponentError, default_registry
+from gdsim.registry import Registry, UnknownComponentError, default_registry, using_registry
 from gdsim.state import Params
 
 TOP_LEVEL_KEYS = ("scenario", "objective", "defaults", "runs")
@@ -188,7 +188,8 @@ def load_mapping(
 
     expansion = expand(raw, source)  # sweeps become plain runs, validated like any other
     try:
-        scenario = _Loader(registry, source).scenario(expansion.raw, default_name)
+        with using_registry(registry):  # names inside components resolve against it too
+            scenario = _Loader(registry, source).scenario(expansion.raw, default_name)
     except ScenarioError as exc:
         raise expansion.translate(exc) from None
     return (
@@ -449,11 +450,11 @@ class _Loader:
             raise self.error(path, str(exc)) from None
 
     def coerce(self, value: Any, hint: Any, path: str, has_converter: bool) -> Any:
-        if has_converter or hint is None:
-            return value
         nested_kind = _component_kind(hint)
         if nested_kind is not None:  # a nested component, e.g. lookahead's ``inner`` rule
             return self.component(nested_kind, _Value(value, path), None)
+        if has_converter or hint is None:
+            return value
         base = typing.get_origin(hint) or hint
         if base in (typing.Union, types.UnionType):  # Optional[X]: check against X
             args = [a for a in typing.get_args(hint) if a is not type(None)]
