@@ -52,6 +52,14 @@ class CsvFile(DataSource):
     )
     delimiter: str = param(",", validator=_is_str, doc="cell separator")
 
+    @classmethod
+    def conformance_examples(cls, workdir: Any) -> list[CsvFile]:
+        """What ``gdsim check-plugin`` checks: a small file with a header, written in workdir."""
+        path = f"{workdir}/conformance.csv"
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("a,b,label\n0.5,1,0\n-1,2.5,1\n3,0,1\n")
+        return [cls(path=path, target="label")]
+
     def load(self, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
         X, y, _ = load_csv(self.path, self.target, self.delimiter)
         return X, y
@@ -67,6 +75,13 @@ class NpzFile(DataSource):
     path: str = param(validator=_is_str, doc="the file (relative to the working directory)")
     x: str = param("X", validator=_is_str, doc="name of the feature array")
     y: str = param("y", validator=_is_str, doc="name of the target array")
+
+    @classmethod
+    def conformance_examples(cls, workdir: Any) -> list[NpzFile]:
+        """What ``gdsim check-plugin`` checks: a small archive written in workdir."""
+        path = f"{workdir}/conformance.npz"
+        np.savez(path, X=np.arange(6.0).reshape(3, 2), y=np.array([0.0, 1.0, 0.0]))
+        return [cls(path=path)]
 
     def load(self, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
         return load_npz(self.path, self.x, self.y)

@@ -217,6 +217,15 @@ class MLP(Objective):
         layers = range(1, len(self.hidden) + 2)
         object.__setattr__(self, "_names", tuple((f"W{i}", f"b{i}") for i in layers))
 
+    @classmethod
+    def conformance_examples(cls, workdir: Any) -> list[MLP]:
+        """What ``gdsim check-plugin`` checks: each loss on a small synthetic set."""
+        return [
+            cls(data={"name": "moons", "n": 30}, hidden=[3], activation="tanh"),
+            cls(data={"name": "blobs", "n": 30, "centers": 3}, hidden=[4, 2], loss="cross_entropy"),
+            cls(data={"name": "regression1d", "n": 20}, hidden=[5], loss="mse"),
+        ]
+
     def _apply_deprecated_activation_options(self) -> None:
         """``negative_slope`` and ``elu_alpha`` on the network still set the built-in leaky_relu's
         and elu's parameter when changed from their defaults, with a deprecation warning."""
