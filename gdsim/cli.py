@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from gdsim import __version__
+from gdsim import plugin_kit as _plugin_kit
 from gdsim.components import KINDS
 from gdsim.errors import GdsimError, PluginError, did_you_mean
 from gdsim.registry import Registry, default_registry
@@ -423,3 +424,9 @@ def describe(kind: str, name: str) -> None:
     for p in params:
         default = "required" if p.required else f"default {p.default!r}"
         click.echo(f"  {p.name} ({p.type}, {default}){': ' + p.doc if p.doc else ''}")
+
+
+# --- plugin authors: check-plugin, new-plugin (in gdsim.plugin_kit) --------------------------
+
+main.add_command(_plugin_kit.check_plugin)
+main.add_command(_plugin_kit.new_plugin)

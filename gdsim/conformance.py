@@ -42,13 +42,16 @@ from gdsim.state import Params
 
 __all__ = [
     "Case",
+    "Outcome",
     "check_activation",
     "check_data_source",
     "check_estimator",
     "check_initializer",
     "check_objective",
     "check_observer",
+    "check_rule",
     "check_schedule",
+    "check_transform",
     "conformance_cases",
     "examples_of",
     "roundtrip_state",
