@@ -72,13 +72,20 @@ def _run_failed(exc: BaseException, source: str, scenario: Any = None) -> NoRetu
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(__version__, "--version", "-V", prog_name="gdsim")
-def main() -> None:
-    """Simulate gradient-descent optimizers from declarative TOML scenarios."""
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Simulate gradient-descent optimizers from declarative TOML scenarios.
+
+    Start with: gdsim run scenarios/escape_local_min.toml --plot
+    """
     from gdsim.deprecation import print_plainly
 
     print_plainly(lambda line: click.echo(line, err=True))
+    if ctx.invoked_subcommand is None:  # plain `gdsim`: the help, and success
+        click.echo(ctx.get_help())
+        ctx.exit(EXIT_OK)
 
 
 # --- run -------------------------------------------------------------------------------------

@@ -76,9 +76,9 @@ def _require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise GdsimError(
-            "plots need matplotlib, which is not installed (pip install 'gdsim[plot]')"
-        ) from None
+        from gdsim.extras import missing_extra
+
+        raise missing_extra("plot", "plots", "matplotlib") from None
 
 
 def _figure(width: float, height: float) -> Figure:
