@@ -283,29 +283,47 @@ def check_estimator(estimator: Estimator, objective: Objective, seed: int = 0) -
 # --- schedules -------------------------------------------------------------------------------
 
 
-def check_schedule(schedule: Schedule, steps: int = 20, seed: int = 0) -> None:
-    """A schedule's promises: ``learning_rate`` never modifies its inputs; it gives finite
-    rates; the same gradients give the same rates; its state survives a checkpoint, and a
-    schedule resumed from a saved state gives the rates of one never interrupted."""
+def check_schedule(schedule: Schedule, steps: int = 60, seed: int = 0, every: int = 3) -> None:
+    """A schedule's promises: ``learning_rate`` (and ``observe``, for a schedule that monitors
+    metrics, fed a made-up metric every ``every`` steps as the engine does at epoch ends) never
+    modifies its inputs; it gives finite rates; the same inputs give the same rates; its state
+    survives a checkpoint, and a schedule resumed from a saved state gives the rates of one
+    never interrupted."""
     from gdsim.testing import same_tree, snapshot
 
     what = f"schedule '{schedule.name}'"
     rng = np.random.default_rng(seed)
     grads = [{"x": rng.standard_normal(3), "w": rng.standard_normal((2, 2))} for _ in range(steps)]
     losses = [float(abs(v)) for v in rng.standard_normal(steps)]
+    names = tuple(schedule.monitors(_objective_for(schedule, validation=True)))
+    # a metric that improves for 3 epochs, then stalls for 17: plateau rules (torch's default
+    # patience is 10 epochs) reduce the rate within the check, and their counters get resumed
+    curve = [1.0 / (1 + min(epoch, 3)) for epoch in range(steps // every + 2)]
+
+    def advance(state: Any, step: int) -> tuple[Any, Any]:
+        before = snapshot((grads[step], state))
+        lr, new_state = schedule.learning_rate(state, step, grads[step], losses[step])
+        assert same_tree(before, snapshot((grads[step], state))), (
+            f"{what}: learning_rate modified its inputs at step {step}"
+        )
+        assert np.all(np.isfinite(lr)), f"{what}: non-finite learning rate {lr!r}"
+        if names and (step + 1) % every == 0:
+            epoch = (step + 1) // every
+            metrics = dict.fromkeys(names, curve[epoch])
+            before = snapshot(new_state)
+            observed = schedule.observe(new_state, epoch, metrics)
+            assert same_tree(before, snapshot(new_state)), (
+                f"{what}: observe modified its input state at epoch {epoch}"
+            )
+            new_state = observed
+        return np.asarray(lr).copy(), new_state
 
     def rates(start: int = 0, state: Any = None) -> list[Any]:
         state = schedule.init() if state is None else state
         out = []
         for step in range(start, steps):
-            before = snapshot((grads[step], state))
-            lr, new_state = schedule.learning_rate(state, step, grads[step], losses[step])
-            assert same_tree(before, snapshot((grads[step], state))), (
-                f"{what}: learning_rate modified its inputs at step {step}"
-            )
-            assert np.all(np.isfinite(lr)), f"{what}: non-finite learning rate {lr!r}"
-            out.append(np.asarray(lr).copy())
-            state = new_state
+            lr, state = advance(state, step)
+            out.append(lr)
         return out
 
     full = rates()
@@ -313,7 +331,7 @@ def check_schedule(schedule: Schedule, steps: int = 20, seed: int = 0) -> None:
     half = steps // 2
     state = schedule.init()
     for step in range(half):
-        _, state = schedule.learning_rate(state, step, grads[step], losses[step])
+        _, state = advance(state, step)
     resumed = rates(half, roundtrip_state(state))
     assert _tree_equal(full[half:], resumed), (
         f"{what}: after a checkpoint round trip of its state the rates differ"
@@ -567,11 +585,12 @@ class Case:
                 return len(examples)
 
 
-def _objective_for(component: Any) -> Objective:
-    """A small data-backed objective to draw batches from."""
+def _objective_for(component: Any, validation: bool = False) -> Objective:
+    """A small data-backed objective (to draw batches from, to name metrics of)."""
     from gdsim.objectives.mlp import MLP
 
-    return MLP(data={"name": "moons", "n": 40}, hidden=[3])
+    split = [0.5, 0.5, 0.0] if validation else [1.0, 0.0, 0.0]
+    return MLP(data={"name": "moons", "n": 40, "split": split}, hidden=[3])
 
 
 CHECKS: dict[str, Callable[[Any, Any], None]] = {

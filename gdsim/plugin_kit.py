@@ -41,7 +41,7 @@ def check_plugin(distribution: str, verbose: bool) -> None:
     version = (
         next(p.version for p in registry.plugins if p.name == plugins[0][0]) if plugins else ""
     )
-    names = ", ".join(p for p, _ in plugins) or "none"
+    names = ", ".join(p for p, _ in plugins) if len(plugins) <= 3 else f"{len(plugins)} modules"
     click.echo(f"checking {distribution} {version} (plugins: {names}): {len(cases)} components")
     outcomes = run_conformance(cases)
     width = max((len(str(o.case)) for o in outcomes), default=0)
