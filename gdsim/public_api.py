@@ -51,6 +51,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "DataSource",
         "Activation",
         "Initializer",
+        "EpochMetrics",
         "ParamInfo",
         "describe_params",
         "param",
@@ -58,6 +59,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
     # parameter validators whose messages name the key path
     "gdsim.validators": (
         "Validator",
+        "increasing_ints",
         "int_at_least",
         "non_negative",
         "number_in",
