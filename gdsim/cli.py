@@ -428,6 +428,8 @@ def describe(kind: str, name: str) -> None:
     click.echo(inspect.getdoc(cls) or "")
     params = describe_params(cls)
     click.echo("\nparameters:" if params else "\nparameters: none")
+    if kind == "data":  # the keys every data table takes besides the source's own
+        click.echo("  (and every data table's seed, split, standardize: see docs/data.md)")
     for p in params:
         default = "required" if p.required else f"default {p.default!r}"
         click.echo(f"  {p.name} ({p.type}, {default}){': ' + p.doc if p.doc else ''}")

@@ -42,6 +42,7 @@ from gdsim.state import Params
 
 __all__ = [
     "Case",
+    "NeedsExamples",
     "Outcome",
     "check_activation",
     "check_data_source",
@@ -547,12 +548,24 @@ def check_transform(transform: GradientTransform, seed: int = 0) -> None:
 # --- the runner ------------------------------------------------------------------------------
 
 
+class NeedsExamples(TypeError):
+    """A component class needs parameters and offers no ``conformance_examples``."""
+
+
 def examples_of(cls: type, workdir: Path) -> list[Any]:
     """The instances the kit checks: ``cls.conformance_examples(workdir)`` if defined, else
-    ``cls()``; raises ``TypeError`` when the class needs parameters and gives no examples."""
+    ``cls()``; raises :class:`NeedsExamples` when the class needs parameters and gives no
+    examples."""
     make = getattr(cls, "conformance_examples", None)
     if make is not None:
         return list(make(workdir))
+    required = [
+        f.name
+        for f in attrs.fields(cls)
+        if f.init and f.default is attrs.NOTHING and not f.name.startswith("_")
+    ]
+    if required:
+        raise NeedsExamples(f"{cls.__name__} needs {', '.join(required)}")
     return [cls()]
 
 
@@ -578,7 +591,7 @@ class Case:
             with using_registry(self.registry):
                 try:
                     examples = examples_of(self.cls, Path(tmp))
-                except TypeError:
+                except NeedsExamples:
                     return 0
                 for example in examples:
                     CHECKS[self.kind](example, self.registry)

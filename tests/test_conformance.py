@@ -354,3 +354,43 @@ def test_check_plugin_command_on_an_unknown_distribution(cli) -> None:
 def test_quartic_examples_cover_both_evaluations() -> None:
     examples = testing.examples_of(Quartic, workdir=None)
     assert {e.evaluation for e in examples} == {"exact", "horner"}
+
+
+@attrs.frozen
+class NeedsFactor(Halving):
+    """Test schedule with a required parameter and no conformance examples."""
+
+    name: ClassVar[str] = "needs_factor"
+    factor: float = param()
+
+
+@attrs.frozen
+class Broken(Halving):
+    """Test schedule that changes its state in place."""
+
+    name: ClassVar[str] = "broken"
+    fault: str = "in_place"
+
+
+def test_runner_reports_passed_failed_and_not_checked() -> None:
+    import sys
+    import types
+
+    from gdsim.hookspecs import hookimpl
+    from gdsim.registry import Registry
+
+    module = types.ModuleType("kit_runner_plugin")
+    module.gdsim_schedules = hookimpl(  # type: ignore[attr-defined]
+        lambda: [Halving, NeedsFactor, Broken]
+    )
+    sys.modules["kit_runner_plugin"] = module
+    try:
+        registry = Registry.discover(builtin_modules=("kit_runner_plugin",), entry_points=[])
+        outcomes = testing.run_conformance(testing.conformance_cases("gdsim", registry))
+    finally:
+        del sys.modules["kit_runner_plugin"]
+    status = {o.case.name: (o.status, o.detail) for o in outcomes}
+    assert status["halving"] == ("passed", "1 example(s)")
+    assert status["needs_factor"][0] == "skipped"
+    assert "conformance_examples" in status["needs_factor"][1]
+    assert status["broken"][0] == "failed" and "modified its inputs" in status["broken"][1]

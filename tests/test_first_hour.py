@@ -54,3 +54,25 @@ def test_plot_without_matplotlib_names_the_install_command(tmp_path: Path) -> No
     assert "plots need matplotlib, which is not installed" in result.stderr
     assert install_command("plot") in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_deprecated_scenario_key_warns_in_one_plain_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "old.toml"
+    scenario.write_text(
+        '[objective]\nname = "mlp"\ndata = { name = "moons", n = 40 }\n'
+        'activation = "leaky_relu"\nnegative_slope = 0.2\n'
+        '[[runs]]\nname = "a"\nsteps = 2\n',
+        encoding="utf-8",
+    )
+    code = "import sys; from gdsim.cli import main; sys.argv = ['gdsim', *sys.argv[1:]]; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "run", str(scenario), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == (
+        "warning: the network's 'negative_slope' is deprecated; give it to the activation: "
+        "activation = { name = 'leaky_relu', negative_slope = 0.2 }"
+    )
