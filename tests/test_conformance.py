@@ -357,11 +357,14 @@ def test_quartic_examples_cover_both_evaluations() -> None:
 
 
 @attrs.frozen
-class NeedsFactor(Halving):
+class NeedsFactor(Schedule):
     """Test schedule with a required parameter and no conformance examples."""
 
     name: ClassVar[str] = "needs_factor"
     factor: float = param()
+
+    def learning_rate(self, state: Any, step: int, grads: Any, loss: Any) -> Any:
+        return self.factor, state
 
 
 @attrs.frozen
