@@ -388,8 +388,13 @@ def test_runner_reports_passed_failed_and_not_checked() -> None:
     )
     sys.modules["kit_runner_plugin"] = module
     try:
-        registry = Registry.discover(builtin_modules=("kit_runner_plugin",), entry_points=[])
-        outcomes = testing.run_conformance(testing.conformance_cases("gdsim", registry))
+        from gdsim.builtins import BUILTIN_PLUGINS
+
+        registry = Registry.discover(
+            builtin_modules=(*BUILTIN_PLUGINS, "kit_runner_plugin"), entry_points=[]
+        )
+        cases = testing.conformance_cases("gdsim", registry)
+        outcomes = testing.run_conformance(c for c in cases if c.plugin == "kit_runner_plugin")
     finally:
         del sys.modules["kit_runner_plugin"]
     status = {o.case.name: (o.status, o.detail) for o in outcomes}
