@@ -400,8 +400,10 @@ It contributes:
 ```bash
 pip install -e ".[test]"
 python -m pytest
-gdsim check-plugin $dist      # the same conformance kit gdsim's own components pass
-gdsim plugins                 # lists this plugin and its components
+# the same conformance kit gdsim's own components pass, from the command line:
+gdsim check-plugin $dist
+# this plugin and its components, among all installed ones:
+gdsim plugins
 ```
 
 ## Use
