@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 
 from gdsim.errors import GdsimError
@@ -66,8 +67,18 @@ def _format_target(run: RunResult) -> str | None:
     return None
 
 
-def format_table(results: Results) -> str:
-    """The human-readable table of a scenario's runs, with failed expectations below it."""
+@attrs.frozen
+class RunTable:
+    """The run table's cells as text, shared by the plain, terminal and notebook views."""
+
+    header: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    right: frozenset[int]
+    """Indices of the columns aligned right (counts)."""
+
+
+def run_table(results: Results) -> RunTable:
+    """One row per run: name, status, steps, (steps to target,) final params, loss, checks."""
     header = ("run", "status", "steps", "final params", "final loss", "expectations")
     rows = [
         (
@@ -86,6 +97,37 @@ def format_table(results: Results) -> str:
         header = (*header[:3], "to target", *header[3:])
         rows = [(*row[:3], t or "-", *row[3:]) for row, t in zip(rows, targets, strict=True)]
         right = {2, 3}
+    return RunTable(header, rows, frozenset(right))
+
+
+def failed_expectations(results: Results) -> list[str]:
+    """One line per expectation a run did not meet: run, check, expected and actual value."""
+    lines = []
+    for r in results.runs:
+        for o in r.expectations:
+            if not o.passed:
+                detail = f" [{o.detail}]" if o.detail else ""
+                lines.append(
+                    f"{r.name}: {o.name}: expected {_plain(o.expected)}, got {_plain(o.actual)}"
+                    f"{detail}"
+                )
+    return lines
+
+
+def title_line(results: Results) -> str:
+    """The scenario's name and description."""
+    scenario = results.scenario
+    return scenario.name + (f": {scenario.description}" if scenario.description else "")
+
+
+def format_table(results: Results) -> str:
+    """The human-readable table of a scenario's runs, with failed expectations below it.
+
+    This plain form is what pipes, files and scripts see: columns separated by two spaces,
+    every number in full, no colour and no wrapping.
+    """
+    table = run_table(results)
+    header, rows, right = table.header, table.rows, table.right
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: tuple[str, ...]) -> str:
@@ -94,20 +136,13 @@ def format_table(results: Results) -> str:
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
-    scenario = results.scenario
-    title = scenario.name + (f": {scenario.description}" if scenario.description else "")
-    lines = [title, "", line(header), line(tuple("-" * w for w in widths))]
+    lines = [title_line(results), "", line(header), line(tuple("-" * w for w in widths))]
     lines += [line(row) for row in rows]
-    failures = [(r, o) for r in results.runs for o in r.expectations if not o.passed]
+    failures = failed_expectations(results)
     if failures:
         lines.append("")
         lines.append("failed expectations:")
-        for r, o in failures:
-            detail = f" [{o.detail}]" if o.detail else ""
-            lines.append(
-                f"  {r.name}: {o.name}: expected {_plain(o.expected)}, got {_plain(o.actual)}"
-                f"{detail}"
-            )
+        lines += [f"  {failure}" for failure in failures]
     lines.append("")
     lines.append(outcome_line(results))
     return "\n".join(lines)
