@@ -24,7 +24,9 @@ STYLE = "border-collapse: collapse; font-variant-numeric: tabular-nums"
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: frozenset[int]) -> str:
     def cell(tag: str, text: str, i: int) -> str:
         align = "right" if i in right else "left"
-        return f'<{tag} style="text-align: {align}">{html.escape(text)}</{tag}>'
+        return (
+            f'<{tag} style="text-align: {align}; padding: 0.1em 0.6em">{html.escape(text)}</{tag}>'
+        )
 
     head = "".join(cell("th", h, i) for i, h in enumerate(header))
     thead = f"<thead><tr>{head}</tr></thead>" if header else ""
@@ -72,7 +74,12 @@ def run_html(run: RunResult) -> str:
         rows.append(("stopped because", run.stop_reason))
     for o in run.expectations:
         verdict = "ok" if o.passed else "FAILED"
-        rows.append((o.name, f"{verdict}: expected {_plain(o.expected)}, got {_plain(o.actual)}"))
+        rows.append(
+            (
+                f"expect {o.name}",
+                f"{verdict}: expected {_plain(o.expected)}, got {_plain(o.actual)}",
+            )
+        )
     title = f"<p><strong>run {html.escape(run.name)}</strong></p>"
     return "<div>" + title + _table((), rows, frozenset()) + "</div>"
 
@@ -96,7 +103,8 @@ class Figures(dict):  # type: ignore[type-arg]
         for name, figure in self.items():
             data = base64.b64encode(figure_png(figure)).decode("ascii")
             parts.append(
-                f'<figure style="margin: 0 0 1em 0"><img src="data:image/png;base64,{data}" '
+                f'<figure style="margin: 0 0 1em 0"><img style="max-width: 100%" '
+                f'src="data:image/png;base64,{data}" '
                 f'alt="{html.escape(name)}"/></figure>'
             )
         return "".join(parts)

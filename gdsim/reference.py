@@ -30,12 +30,12 @@ KIND_TITLES = {
 """Section titles of the kinds gdsim knows; a kind added later is titled from its name."""
 
 KIND_KEYS = {
-    "objective": "[objective], or a run's objective",
-    "estimator": "estimator",
-    "rule": "rule",
-    "transform": "transforms = [ ... ]",
-    "schedule": "schedule",
-    "observer": "observers = [ ... ]",
+    "objective": "`[objective]`, or a run's `objective` table",
+    "estimator": "a run's `estimator`",
+    "rule": "a run's `rule`",
+    "transform": "a run's `transforms = [...]`",
+    "schedule": "a run's `schedule`",
+    "observer": "a run's `observers = [...]`",
 }
 """Where a scenario names a component of each kind."""
 
@@ -155,7 +155,7 @@ def scenario_reference(registry: Registry) -> str:
         where = KIND_KEYS.get(kind)
         parts += [f"## {title}", ""]
         if where:
-            parts += [f"Named in a scenario under `{where}`.", ""]
+            parts += [f"Named in a scenario under {where}.", ""]
         parts += [component_section(kind, name, registry) for name in names]
     return "\n".join(parts)
 

@@ -142,7 +142,7 @@ class RunSpec:
         return params
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Scenario:
     """A parsed scenario: its runs plus where it came from (for messages and checkpoints)."""
 
@@ -153,6 +153,9 @@ class Scenario:
     raw: Mapping[str, Any] = attrs.field(repr=False, factory=dict)
     sweeps: tuple[Any, ...] = attrs.field(repr=False, default=())
     """The swept ``[[runs]]`` entries (:class:`gdsim.sweep.Sweep`), for summaries."""
+
+    def __repr__(self) -> str:  # one line: the runs' full components would fill a notebook
+        return f"Scenario(name={self.name!r}, runs={len(self.runs)}, source={self.source!r})"
 
 
 # --------------------------------------------------------------------------------------------

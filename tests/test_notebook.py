@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import re
 import sys
 
@@ -14,7 +15,7 @@ import gdsim
 from gdsim.errors import GdsimError
 from gdsim.notebook import Figures
 from gdsim.report import run_table
-from tests.conftest import SCENARIOS, quartic_run
+from tests.conftest import ROOT, SCENARIOS, quartic_run
 
 pd = pytest.importorskip("pandas")
 
@@ -39,7 +40,7 @@ def _mixed() -> gdsim.results.Results:
 
 
 def test_reprs_are_one_short_line(escape) -> None:
-    for value in [escape, *escape]:
+    for value in [escape, *escape, escape.scenario]:
         text = repr(value)
         assert "\n" not in text and len(text) < 160, text
     assert "escape_local_min" in repr(escape) and "runs=6" in repr(escape)
@@ -116,3 +117,13 @@ def test_frames_without_pandas_name_the_install_command(escape, monkeypatch) -> 
     for export in (escape.to_pandas, escape.traces_to_pandas, escape[0].to_pandas):
         with pytest.raises(GdsimError, match=r"pip install 'gdsim\[notebook\]'"):
             export()
+
+
+def test_notebooks_are_committed_without_outputs() -> None:
+    notebooks = sorted((ROOT / "docs" / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for cell in cells:
+            if cell["cell_type"] == "code":
+                assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
