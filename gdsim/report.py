@@ -120,24 +120,29 @@ def title_line(results: Results) -> str:
     return scenario.name + (f": {scenario.description}" if scenario.description else "")
 
 
-def format_table(results: Results) -> str:
+def format_table(results: Results, width: int | None = None) -> str:
     """The human-readable table of a scenario's runs, with failed expectations below it.
 
-    This plain form is what pipes, files and scripts see: columns separated by two spaces,
-    every number in full, no colour and no wrapping.
+    Columns are separated by two spaces and every number is printed in full: this is what
+    pipes, files and scripts see. Given the terminal's ``width``, a table wider than that is
+    printed run by run instead (:func:`format_runs`), so that no row wraps across columns and
+    no number is split.
     """
     table = run_table(results)
     header, rows, right = table.header, table.rows, table.right
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    if width is not None and sum(widths) + 2 * (len(widths) - 1) > width:
+        body = format_runs(table)
+    else:
 
-    def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
+        def line(cells: tuple[str, ...]) -> str:
+            return "  ".join(
+                c.rjust(w) if i in right else c.ljust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            ).rstrip()
 
-    lines = [title_line(results), "", line(header), line(tuple("-" * w for w in widths))]
-    lines += [line(row) for row in rows]
+        body = [line(header), line(tuple("-" * w for w in widths))] + [line(r) for r in rows]
+    lines = [title_line(results), "", *body]
     failures = failed_expectations(results)
     if failures:
         lines.append("")
@@ -146,6 +151,39 @@ def format_table(results: Results) -> str:
     lines.append("")
     lines.append(outcome_line(results))
     return "\n".join(lines)
+
+
+LONG_COLUMNS = ("final params", "final loss")
+"""The cells that move to a run's second line when the table is too wide for the terminal."""
+
+
+def format_runs(table: RunTable) -> list[str]:
+    """The run table in two lines per run, for a narrow terminal.
+
+    The first line holds the short cells (name, status, steps, expectations) aligned in
+    columns; the second, indented, the final parameters and loss, each number whole.
+    """
+    short = [i for i, h in enumerate(table.header) if h not in LONG_COLUMNS]
+    long = [i for i, h in enumerate(table.header) if h in LONG_COLUMNS]
+    widths = {i: max(len(row[i]) for row in [table.header, *table.rows]) for i in short}
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            cells[i].rjust(widths[i]) if i in table.right else cells[i].ljust(widths[i])
+            for i in short
+        ).rstrip()
+
+    long_widths = [max(len(row[i]) for row in [table.header, *table.rows]) for i in long]
+
+    def second(cells: tuple[str, ...]) -> str:
+        padded = [cells[i].ljust(w) for i, w in zip(long, long_widths, strict=True)]
+        return ("    " + "  ".join(padded)).rstrip()
+
+    rule = tuple("-" * widths.get(i, 0) for i in range(len(table.header)))
+    lines = [line(table.header), second(table.header), line(rule)]
+    for row in table.rows:
+        lines += [line(row), second(row)]
+    return lines
 
 
 def outcome_line(results: Results) -> str:
