@@ -199,6 +199,8 @@ def _rewrite_links(markdown: str, page_uri: str, source: Path) -> str:
             if not path.exists():
                 return match.group(0)
             uri = _page_for(path)
+            if path.suffix != ".md":
+                anchor = ""  # GitHub's line anchors (#L3) mean nothing on a generated listing
         else:  # inside docs/, but seen from a generated page elsewhere in the site
             if source.resolve().is_relative_to(docs_dir):
                 return match.group(0)
