@@ -130,9 +130,16 @@ class RunResult:
 
     def to_pandas(self) -> pandas.DataFrame:
         """The recorded trace as a data frame, one row per record (needs pandas)."""
+        from gdsim.errors import GdsimError
         from gdsim.frames import trace_frame
 
-        return trace_frame(self.trace)
+        trace = self.trace
+        if not trace:
+            raise GdsimError(
+                f"run '{self.name}' has no recorded trace; add observers = "
+                f'[{{ name = "recorder" }}] to the run'
+            )
+        return trace_frame(trace)
 
     def __repr__(self) -> str:
         loss = "None" if self.final_loss is None else f"{self.final_loss:.6g}"

@@ -110,6 +110,8 @@ def test_frames_split_vector_parameters_and_skip_unrecorded_runs() -> None:
     np.testing.assert_array_equal(traces["step"].to_numpy(), trace["step"])
     one = results["a<b>"].to_pandas()
     assert list(one.columns) == list(traces.columns[1:])
+    with pytest.raises(GdsimError, match="run 'plain' has no recorded trace"):
+        results["plain"].to_pandas()
 
 
 def test_frames_without_pandas_name_the_install_command(escape, monkeypatch) -> None:
