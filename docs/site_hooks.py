@@ -1,7 +1,7 @@
 """MkDocs hooks of gdsim's documentation site (``mkdocs.yml`` names this file under ``hooks``).
 
-1. The scenario-file reference (``reference/scenario-file.md``) is generated at every build from
-   the component registry (:mod:`gdsim.reference`), so it lists whatever gdsim and the installed
+1. The scenario-file reference (``reference/scenario-file.md``, a stub in the repository) is
+   generated at every build from the component registry (:mod:`gdsim.reference`), so it lists whatever gdsim and the installed
    plugins declare. A parameter declared without ``doc`` is a warning, which fails
    ``mkdocs build --strict``; so does a scenario key that no page of the docs mentions.
 2. The Markdown files link to files of the repository outside ``docs/`` (``../scenarios/x.toml``,
@@ -222,8 +222,10 @@ def _rewrite_links(markdown: str, page_uri: str, source: Path) -> str:
 
 def on_files(files: Files, config: Any, **_: Any) -> Files:
     _sources.clear()
-    if files.get_file_from_path(REFERENCE_PAGE) is None:
-        files.append(File.generated(config, REFERENCE_PAGE, content=_reference()))
+    stub = files.get_file_from_path(REFERENCE_PAGE)  # what GitHub shows; the site generates it
+    if stub is not None:
+        files.remove(stub)
+    files.append(File.generated(config, REFERENCE_PAGE, content=_reference()))
     _check_keys_documented(Path(config["docs_dir"]))
     _add_repository_pages(files, config)
     return files
