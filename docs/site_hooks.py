@@ -1,9 +1,10 @@
 """MkDocs hooks of gdsim's documentation site (``mkdocs.yml`` names this file under ``hooks``).
 
 1. The scenario-file reference (``reference/scenario-file.md``, a stub in the repository) is
-   generated at every build from the component registry (:mod:`gdsim.reference`), so it lists whatever gdsim and the installed
-   plugins declare. A parameter declared without ``doc`` is a warning, which fails
-   ``mkdocs build --strict``; so does a scenario key that no page of the docs mentions.
+   generated at every build from the component registry (:mod:`gdsim.reference`), so it lists
+   whatever gdsim and the installed plugins declare. A parameter declared without ``doc`` is a
+   warning, which fails ``mkdocs build --strict``; so does a scenario key that no page of the
+   docs mentions.
 2. The Markdown files link to files of the repository outside ``docs/`` (``../scenarios/x.toml``,
    ``../benchmarks/``), which works on GitHub. On the site such a link is rewritten to a page
    generated for that file: a scenario or script is shown as a highlighted listing, a Markdown
