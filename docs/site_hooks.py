@@ -134,7 +134,7 @@ def _page_for(path: Path) -> str:
 def _listing(path: Path) -> str:
     rel = path.relative_to(ROOT).as_posix()
     language = LANGUAGES.get(path.suffix, "text")
-    code = path.read_text(encoding="utf-8")
+    code = path.read_text(encoding="utf-8", errors="replace")
     return f"# `{rel}`\n\n```{language}\n{code}\n```\n"
 
 

@@ -18,6 +18,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from gdsim.results import Results, RunResult
 
+MAX_ROWS = 40
+"""More runs than this (a sweep) show as the first ``HEAD_ROWS`` and the last ``TAIL_ROWS``."""
+HEAD_ROWS, TAIL_ROWS = 20, 10
+
 STYLE = "border-collapse: collapse; font-variant-numeric: tabular-nums"
 
 
@@ -41,8 +45,13 @@ def results_html(results: Results) -> str:
     from gdsim.report import failed_expectations, outcome_line, run_table, title_line
 
     table = run_table(results)
+    rows = table.rows
+    if len(rows) > MAX_ROWS:  # a sweep: the first and the last runs, as pandas does
+        gap = f"… {len(rows) - HEAD_ROWS - TAIL_ROWS} more runs (results.to_pandas() has all) …"
+        filler = (gap, *("" for _ in table.header[1:]))
+        rows = [*rows[:HEAD_ROWS], filler, *rows[-TAIL_ROWS:]]
     parts = [f"<p><strong>{html.escape(title_line(results))}</strong></p>"]
-    parts.append(_table(table.header, table.rows, table.right))
+    parts.append(_table(table.header, rows, table.right))
     failures = failed_expectations(results)
     if failures:
         items = "".join(f"<li>{html.escape(f)}</li>" for f in failures)

@@ -129,3 +129,13 @@ def test_notebooks_are_committed_without_outputs() -> None:
         for cell in cells:
             if cell["cell_type"] == "code":
                 assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
+
+
+def test_a_sweep_shows_its_first_and_last_runs() -> None:
+    runs = [{"name": f"r{i}", "init": {"x": float(i % 7) - 3.0}, "steps": 2} for i in range(100)]
+    results = gdsim.run({"objective": {"name": "quartic"}, "runs": runs})
+    page = results._repr_html_()
+    names = re.findall(r'<td style="[^"]*">(r\d+)</td>', page)
+    assert names == [f"r{i}" for i in [*range(20), *range(90, 100)]]
+    assert "… 70 more runs" in page
+    assert len(page) < 20_000
