@@ -136,6 +136,15 @@ def _extra_observers(quiet: bool) -> Any:
     return lambda spec: [ProgressBar.for_spec(spec, sys.stderr)]
 
 
+def _terminal_width() -> int | None:
+    """The width of the terminal on stdout; None when stdout is a pipe or a file."""
+    import shutil
+
+    from gdsim.progress import is_terminal
+
+    return shutil.get_terminal_size().columns if is_terminal(sys.stdout) else None
+
+
 def _set_verbosity(quiet: bool, verbose: bool) -> None:
     if quiet and verbose:
         _fail("--quiet and --verbose exclude each other")
@@ -211,7 +220,7 @@ def _report(
 
             click.echo(format_sweep_report(results))
         else:
-            click.echo(format_table(results))
+            click.echo(format_table(results, width=_terminal_width()))
         if out is not None:
             click.echo(f"\nresults written to {out}")
         for path in plots:

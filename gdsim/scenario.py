@@ -143,7 +143,7 @@ class RunSpec:
         return params
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Scenario:
     """A parsed scenario: its runs plus where it came from (for messages and checkpoints)."""
 
@@ -156,6 +156,9 @@ class Scenario:
     """The swept ``[[runs]]`` entries (:class:`gdsim.sweep.Sweep`), for summaries."""
     plot: PlotSettings = attrs.field(repr=False, factory=PlotSettings)
     """How its figures are drawn (the ``[plot]`` table)."""
+
+    def __repr__(self) -> str:  # one line: the runs' full components would fill a notebook
+        return f"Scenario(name={self.name!r}, runs={len(self.runs)}, source={self.source!r})"
 
 
 # --------------------------------------------------------------------------------------------
