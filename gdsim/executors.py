@@ -243,7 +243,12 @@ def _dask(
         from distributed import Client, LocalCluster, as_completed
         from distributed.utils import get_mp_context
     except ImportError:
-        raise ExecutorError("the dask executor needs Dask: pip install 'gdsim[dask]'") from None
+        from gdsim.extras import install_command
+
+        raise ExecutorError(
+            f"the dask executor needs Dask, which is not installed; install it with: "
+            f"{install_command('dask')}"
+        ) from None
     own: list[Any] = []
     futures: list[Any] = []
     results: list[list[RunResult] | None] = [None] * len(pieces)

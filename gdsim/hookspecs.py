@@ -62,12 +62,38 @@ def gdsim_transforms() -> list[type]:
 
 @hookspec
 def gdsim_schedules() -> list[type]:
-    """Return the learning-rate schedule classes (subclasses of ``Schedule``)."""
+    """Return the learning-rate schedule classes (subclasses of ``Schedule``).
+
+    A schedule implements ``init() -> state`` and ``learning_rate(state, step, grads, loss) ->
+    (lr, state)``, called once per step after the gradient transforms. To read a metric of the
+    model (reduce-on-plateau reads the validation loss), it also implements
+    ``monitors(objective) -> ("validation.loss", ...)`` and ``observe(state, epoch, metrics) ->
+    state``: the engine then calls ``observe`` after every step that ends an epoch, before the
+    observers, with those metrics at the parameters reached (evaluated when first read). Composite
+    schedules pass both through to the schedules they wrap. See :class:`gdsim.components.Schedule`
+    and ``docs/schedules.md``.
+    """
 
 
 @hookspec
 def gdsim_observers() -> list[type]:
     """Return the observer classes (subclasses of ``Observer``)."""
+
+
+@hookspec
+def gdsim_data_sources() -> list[type]:
+    """Return the data-source classes (subclasses of ``DataSource``): data sets a data-backed
+    objective can name in its ``data`` table."""
+
+
+@hookspec
+def gdsim_activations() -> list[type]:
+    """Return the activation classes (subclasses of ``Activation``) for the network objective."""
+
+
+@hookspec
+def gdsim_initializers() -> list[type]:
+    """Return the weight-initializer classes (subclasses of ``Initializer``) for the network."""
 
 
 # --- events ----------------------------------------------------------------------------------
@@ -105,5 +131,8 @@ COMPONENT_HOOKS: dict[str, str] = {
     "transform": "gdsim_transforms",
     "schedule": "gdsim_schedules",
     "observer": "gdsim_observers",
+    "data": "gdsim_data_sources",
+    "activation": "gdsim_activations",
+    "initializer": "gdsim_initializers",
 }
 """Which hook contributes which kind of component."""
