@@ -66,16 +66,16 @@ def inside(root: str | Path, *names: str) -> Path:
     return path
 
 
-def check_inside(path: str | Path, root: str | Path) -> Path:
+def check_inside(path: str | Path, root: str | Path, action: str = "write") -> Path:
     """``path`` when it lies under ``root`` once symbolic links and ``..`` are resolved."""
     path, root = Path(path), Path(root)
     for text in (str(path), str(root)):
         if "\x00" in text:
-            raise UnsafePathError(f"refusing to write {text!r}: it contains a NUL character")
+            raise UnsafePathError(f"refusing to {action} {text!r}: it contains a NUL character")
     real_root = root.resolve()
     real = path.resolve()
     if real != real_root and real_root not in real.parents:
-        raise UnsafePathError(f"refusing to write {path}: it is outside the folder {root}")
+        raise UnsafePathError(f"refusing to {action} {path}: it is outside the folder {root}")
     return path
 
 

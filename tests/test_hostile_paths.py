@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -115,3 +116,29 @@ def test_atomic_open_refuses_a_path_outside_its_root(tmp_path: Path) -> None:
         pass
     assert not (tmp_path / "escaped").exists()
     assert sorted(os.listdir(root)) == ["link"]
+
+
+def test_plot_reads_only_regular_files_inside_the_results_folder(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (tmp_path / "secret.csv").write_text("step,loss\n0,1.0\n")
+    (folder / "zero.csv").symlink_to("/dev/zero")
+    os.mkfifo(folder / "fifo.csv")
+    cases = (
+        ("../secret.csv", "outside the folder"),
+        ("/tmp/secret.csv", "outside the folder"),
+        ("zero.csv", "outside the folder"),  # a link to /dev/zero
+        ("fifo.csv", "not a regular file (a FIFO)"),
+    )
+    for target, message in cases:
+        summary = {"scenario": {"name": "s"}, "runs": [{"name": "a", "files": [target]}]}
+        (folder / "summary.json").write_text(json.dumps(summary))
+        result = CliRunner().invoke(main, ["plot", str(folder)])
+        assert result.exit_code == 2, (target, result.output)
+        assert "cannot read the trace" in result.output and message in result.output
+    (folder / "summary.json").unlink()
+    os.symlink("/dev/zero", folder / "summary.json")
+    result = CliRunner().invoke(main, ["plot", str(folder)])
+    assert result.exit_code == 2
+    assert "not a regular file" in result.output
