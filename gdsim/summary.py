@@ -118,6 +118,7 @@ def _stats(runs: list[RunResult], classes: list[int], minima: tuple[dict[str, An
         "diverged_rate": diverged / n if n else None,
         "reached": reached,
         "converged": len(converged),
+        "errors": sum(1 for r in runs if r.status == "error"),
         "steps_to_tolerance": {
             "median": float(np.median(converged)) if converged else None,
             "max": int(max(converged)) if converged else None,
@@ -210,7 +211,8 @@ def format_sweep_summary(results: Results, sweep: Sweep) -> str:
         f"sweep {summary['name']} ({summary['run']}, {sweep.mode}): {axes_text}, "
         f"{overall['runs']} runs",
         f"  reached the global minimum (within {sweep.tol:g}): {_pct(overall['success_rate'])};"
-        f" diverged: {_pct(overall['diverged_rate'])}; converged: {overall['converged']}",
+        f" diverged: {_pct(overall['diverged_rate'])}; converged: {overall['converged']}"
+        + (f"; raised an error: {overall['errors']}" if overall["errors"] else ""),
     ]
     if not summary["minima"]:
         lines.append("  (the objective lists no minima, so no run counts as a success)")
