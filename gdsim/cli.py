@@ -56,7 +56,11 @@ def _load(scenario: Path, registry: Registry) -> Any:
 
 
 def _run_failed(
-    exc: BaseException, source: str, scenario: Any = None, out: Path | None = None
+    exc: BaseException,
+    source: str,
+    scenario: Any = None,
+    out: Path | None = None,
+    force: bool = False,
 ) -> NoReturn:
     """Exit for an exception out of the runs: bad input 2, Ctrl-C 130, a component's bug 1.
 
@@ -66,7 +70,7 @@ def _run_failed(
     if isinstance(exc, GdsimError):
         _fail(str(exc))
     if isinstance(exc, KeyboardInterrupt):
-        _interrupted(scenario, getattr(exc, "results", None), out)
+        _interrupted(scenario, getattr(exc, "results", None), out, force)
     if not isinstance(exc, Exception) or os.environ.get("GDSIM_TRACEBACK"):
         raise exc
     _fail(
@@ -167,7 +171,9 @@ def _set_verbosity(quiet: bool, verbose: bool) -> None:
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
-def _interrupted(scenario: Any = None, partial: Any = None, out: Path | None = None) -> NoReturn:
+def _interrupted(
+    scenario: Any = None, partial: Any = None, out: Path | None = None, force: bool = False
+) -> NoReturn:
     """Keep what finished, say how to continue the rest, then exit 130 (as for SIGINT).
 
     The finished runs go to ``out`` (a partial results folder); the resume hint names only
@@ -185,7 +191,7 @@ def _interrupted(scenario: Any = None, partial: Any = None, out: Path | None = N
             from gdsim.outfolder import staged
 
             try:
-                with staged(out, force=True) as stage:
+                with staged(out, force) as stage:
                     write_results(partial, stage)
                 where = f"; their results are in {out}"
             except (OSError, GdsimError) as exc:
@@ -205,6 +211,17 @@ def _interrupted(scenario: Any = None, partial: Any = None, out: Path | None = N
     for folder in folders:
         click.echo(f"  continue with: gdsim resume {folder}", err=True)
     sys.exit(130)
+
+
+def _check_out(out: Path | None, force: bool) -> None:
+    """Refuse an unusable --out before any run starts, not after hours of work."""
+    from gdsim.outfolder import check_replaceable
+
+    if out is not None:
+        try:
+            check_replaceable(out, force)
+        except GdsimError as exc:
+            _fail(str(exc))
 
 
 def _write_folder(results: Any, out: Path, plot: bool, fmt: str, force: bool) -> list[Path]:
@@ -335,6 +352,7 @@ def run(
     from gdsim import api
 
     _set_verbosity(quiet, verbose)
+    _check_out(out, force)
     registry = _registry()
     loaded = _load(scenario, registry)
     names = [r.name for r in loaded.runs]
@@ -362,7 +380,7 @@ def run(
             progress=(bool(loaded.sweeps) or executor != "vectorised") and not quiet,
         )
     except BaseException as exc:
-        _run_failed(exc, str(scenario), loaded, out)
+        _run_failed(exc, str(scenario), loaded, out, force)
     _report(results, as_json, out, plot, fmt, quiet, force)
 
 
@@ -397,6 +415,7 @@ def resume(
     from gdsim import api
 
     _set_verbosity(quiet, verbose)
+    _check_out(out, force)
     registry = _registry()
     try:
         results = api.resume(
@@ -406,7 +425,7 @@ def resume(
             checkpoint_dir=checkpoint_dir,
         )
     except BaseException as exc:
-        _run_failed(exc, str(checkpoint), out=out)
+        _run_failed(exc, str(checkpoint), out=out, force=force)
     _report(results, as_json, out, plot, fmt, quiet, force)
 
 

@@ -260,7 +260,8 @@ def _dask(
             "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         )
         with dask.config.set({"distributed.worker.multiprocessing-method": method}):
-            get_mp_context()  # distributed's forkserver preload, set before the server starts
+            if get_mp_context is not None:  # its forkserver preload, before the server starts
+                get_mp_context()
             deaf_context()
             if client is None:
                 if scheduler:

@@ -49,7 +49,12 @@ def is_results_folder(folder: Path) -> bool:
 
 def check_replaceable(out: Path, force: bool = False) -> None:
     """Raise :class:`OutputFolderError` unless ``out`` may be replaced by new results."""
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
+    if out.is_symlink():
+        raise OutputFolderError(
+            f"{out}: is a symbolic link (replacing it would replace the link, not the folder "
+            "it points to); give that folder as --out"
+        )
+    if out.exists() and not out.is_dir():
         raise OutputFolderError(f"{out}: exists and is not a folder; choose another --out")
     if not out.exists():
         return

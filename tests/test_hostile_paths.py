@@ -79,6 +79,10 @@ def test_every_writer_stays_in_its_folder(tmp_path: Path, monkeypatch: pytest.Mo
     assert {"traces", "plots", ".json", ".png"} <= kinds
     assert len(list((work / "ck").rglob("step-*.npz"))) >= len(HOSTILE) - 1
     assert list((work / "out").glob("basin_*.png"))
+    result = CliRunner().invoke(main, ["plot", "out", "--animate", "--animate-format", "gif"])
+    assert result.exit_code == 0, result.output
+    assert list((work / "out" / "plots").glob("*.gif"))  # an animation, inside too
+    assert not [p for p in _files(tmp_path) - before if not any(a in p.parents for a in allowed)]
     # resuming writes beside the checkpoint, not where the stored dir points
     checkpoint = sorted((work / "ck").rglob("step-000000002.npz"))[0]
     elsewhere = tmp_path / "elsewhere"
