@@ -79,8 +79,19 @@ class Checkpoint(Observer):
         scenario = run.scenario.name if run.scenario is not None else "scenario"
         return inside(self.dir, folder_name(scenario), folder_name(run.name))
 
+    def run_started(self, run: RunContext) -> None:
+        self._clean(run)
+
     def step_completed(self, run: RunContext) -> None:
         self._save(run)
+
+    def _clean(self, run: RunContext) -> None:
+        """Remove what a killed writer left in this run's folder (``.step-….npz.XXXXXXXX.tmp``)."""
+        if self._cleaned or run.scenario is None:
+            return
+        with contextlib.suppress(OSError):
+            remove_stale_temporaries(self.folder(run), "step-*.npz")
+        self._cleaned = True
 
     def run_completed(self, run: RunContext, result: RunResult) -> None:
         if not self.at_end or result.status == "diverged":
@@ -98,9 +109,7 @@ class Checkpoint(Observer):
         folder = self.folder(run)
         path = inside(folder, f"step-{run.step:09d}.npz")
         try:
-            if not self._cleaned:  # what a killed writer left behind (.step-….npz.XXXXXXXX.tmp)
-                remove_stale_temporaries(folder, "step-*.npz")
-                self._cleaned = True
+            self._clean(run)
             ckpt.save(path, run, run.scenario, root=folder)
         except OSError as exc:
             raise GdsimError(f"run '{run.name}': cannot write checkpoint {path}: {exc}") from None
