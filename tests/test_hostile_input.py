@@ -156,3 +156,13 @@ def test_the_estimate_bounds_what_a_network_allocates() -> None:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak <= estimate.total
+
+
+def test_a_generated_data_set_too_large_for_memory_is_refused_before_drawing(
+    tmp_path: Path,
+) -> None:
+    text = MLP.format(width=3).replace("n = 200", "n = 10_000_000_000")
+    (tmp_path / "s.toml").write_text(text)
+    done = _bounded_gdsim(["validate", "s.toml"], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "objective.data.n: 10000000000 samples would need about" in done.stderr

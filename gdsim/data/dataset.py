@@ -276,9 +276,32 @@ class DataSpec:
         cached (read-only arrays), so runs that vary only the network share one data set;
         files are read afresh each time.
         """
+        self._check_size()
         if getattr(self.source, "cacheable", False):
             return _cached_build(self)
         return self._build()
+
+    def _check_size(self) -> None:
+        """Refuse a generated set too large for memory before drawing it (``n = 10**9``).
+
+        Sources with an integer ``n`` (and ``features``, default 2) are sized from those; the
+        samples are held about four times (drawn, split, standardised, the objective's view).
+        """
+        n = getattr(self.source, "n", None)
+        if not isinstance(n, int) or isinstance(n, bool):
+            return
+        from gdsim.memory import format_bytes, memory_limit
+
+        features = getattr(self.source, "features", 2)
+        width = (features if isinstance(features, int) else 2) + 1
+        need = 4 * n * width * 8
+        limit, why = memory_limit()
+        if need > limit:
+            raise ParamError(
+                "data.n",
+                f"{n} samples would need about {format_bytes(need)}, more than the "
+                f"{format_bytes(limit)} this process may use ({why})",
+            )
 
     def _build(self) -> Dataset:
         X, y = self.source.load(np.random.default_rng(self.seed))

@@ -208,6 +208,8 @@ class MLP(Objective):
             dataset = self.data.build()
         except DataError as exc:
             raise ParamError("data.path", str(exc)) from None
+        except ParamError:
+            raise  # names its own key (data.n: a set too large to draw)
         except ValueError as exc:
             raise ParamError("data.split", str(exc)) from None
         targets, outputs = self._prepare_targets(dataset)
