@@ -44,6 +44,8 @@ META = "meta.json"
 CHECKSUM = "checksum.sha256"
 """The member holding ``sha256:HEX`` over every other member's name and bytes."""
 MAX_META_BYTES = 64 * 1024 * 1024
+MAX_CHECKPOINT_BYTES = 64 * 1024**3
+"""The largest checkpoint file opened (its members are bounded by memory as well)."""
 MAX_JSON_DEPTH = 200
 """Deeper JSON is refused before parsing (the scenario inside nests at most 64 deep)."""
 ARRAY_KINDS = "fiub"
@@ -410,9 +412,14 @@ def load(path: str | Path) -> Checkpoint:
 
 def _read_members(path: Path, where: str) -> dict[str, bytes]:
     """Every member's bytes, after checking the declared sizes (a zip bomb is never inflated)."""
+    from gdsim.fileio import open_regular
     from gdsim.memory import format_bytes, memory_limit
 
-    with zipfile.ZipFile(path) as archive:
+    try:
+        handle = open_regular(path, MAX_CHECKPOINT_BYTES, "checkpoint file")
+    except ValueError as exc:  # a device, a FIFO, or too large
+        raise CheckpointError(f"{where}: cannot read the checkpoint: {exc}") from None
+    with handle, zipfile.ZipFile(handle) as archive:
         infos = archive.infolist()
         names = [i.filename for i in infos]
         if META not in names:

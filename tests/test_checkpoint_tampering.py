@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -187,3 +188,13 @@ def test_a_nul_in_the_checkpoint_dir_is_caught_at_validation(tmp_path: Path) -> 
     assert (
         "runs[0].observers[0].dir: expected a folder name without NUL characters" in result.output
     )
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_special_files_are_not_read_as_checkpoints(tmp_path: Path) -> None:
+    fifo = tmp_path / "step-000000001.npz"
+    os.mkfifo(fifo)
+    for path, kind in ((fifo, "a FIFO"), (Path("/dev/zero"), "a character device")):
+        result = CliRunner().invoke(main, ["resume", str(path)])  # would block or never end
+        assert result.exit_code == 2
+        assert f"not a regular file ({kind})" in result.output
