@@ -239,10 +239,9 @@ def _write_folder(results: Any, out: Path, plot: bool, fmt: str, force: bool) ->
         if plot:
             from gdsim import plotting
 
-            try:
-                plots = [
-                    out / p.relative_to(stage) for p in plotting.plot_folder(stage, format=fmt)
-                ]
+            try:  # from the results in memory: re-reading the folder would cost a second load
+                drawn = plotting.save_figures(plotting.plot_results(results), stage / "plots", fmt)
+                plots = [out / p.relative_to(stage) for p in drawn]
             except GdsimError as exc:  # the results are still worth keeping
                 plot_error = str(exc)
             except OSError as exc:

@@ -196,6 +196,10 @@ def _process_pool(
         if pool is not None:
             _stop_pool(pool)
         raise Interrupted(_finished(results)) from None
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
     pool.shutdown(wait=True)
     return _finished(results)
 
