@@ -111,6 +111,7 @@ def test_ctrl_c_keeps_finished_runs_and_cancels_the_rest(tmp_path: Path, executo
         while len(_final_checkpoints(ck)) < 3 and child.poll() is None:
             assert time.monotonic() < deadline, "no run finished"
             time.sleep(0.05)
+        assert child.poll() is None, child.communicate()[1]  # still running when interrupted
         os.killpg(child.pid, signal.SIGINT)
         _stdout, stderr = child.communicate(timeout=120)
     finally:
