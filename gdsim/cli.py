@@ -173,7 +173,8 @@ def _report(
             if sweeps:
                 from gdsim.summary import write_sweep_outputs
 
-                write_sweep_outputs(results, out)
+                # with --plot the basin map is drawn once, as plots/basins.png
+                write_sweep_outputs(results, out, maps=not plot)
         except OSError as exc:
             _fail(f"cannot write results to {out}: {exc}")
     plots: list[Path] = []

@@ -263,14 +263,17 @@ def format_sweep_report(results: Results, max_rows: int = MAX_TABLE_ROWS) -> str
     return "\n\n".join(parts)
 
 
-def write_sweep_outputs(results: Results, out: Path) -> list[Path]:
-    """Write ``sweeps.json`` and, when matplotlib is installed, one basin map PNG per sweep."""
+def write_sweep_outputs(results: Results, out: Path, maps: bool = True) -> list[Path]:
+    """Write ``sweeps.json`` and, when matplotlib is installed, one basin map PNG per sweep.
+
+    ``maps=False`` (``gdsim run --plot``) leaves the PNGs to the ``basins`` figure.
+    """
     from gdsim.basin import basin_grid, plot_basin_map
     from gdsim.fileio import write_json
 
     written = [out / "sweeps.json"]
     write_json(out / "sweeps.json", summarise(results))
-    for sweep in results.scenario.sweeps:
+    for sweep in results.scenario.sweeps if maps else ():
         grid = basin_grid(results, sweep)
         if grid is None:
             continue
