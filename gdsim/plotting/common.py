@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from gdsim.errors import GdsimError
 from gdsim.plotting.settings import PlotSettings
 
 if TYPE_CHECKING:
@@ -151,9 +150,9 @@ def require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise GdsimError(
-            "plots need matplotlib, which is not installed (pip install 'gdsim[plot]')"
-        ) from None
+        from gdsim.extras import missing_extra
+
+        raise missing_extra("plot", "plots", "matplotlib") from None
 
 
 def new_figure(width: float, height: float) -> Figure:
