@@ -141,8 +141,11 @@ def summarise_sweep(results: Results, sweep: Sweep) -> dict[str, Any]:
     axes = []
     for a, axis in enumerate(sweep.axes):
         rows = []
+        by_value: list[list[tuple[int, RunResult]]] = [[] for _ in axis.values]
+        for k, r in present:  # one pass per axis, not one per value
+            by_value[sweep.points[k][a]].append((k, r))
         for j, value in enumerate(axis.values):
-            sel = [(k, r) for k, r in present if sweep.points[k][a] == j]
+            sel = by_value[j]
             stats = _stats(
                 [r for _, r in sel], [int(matched.classes[k]) for k, _ in sel], matched.minima
             )
