@@ -11,6 +11,10 @@ and the ratio of the medians. Two pairs are timed:
   within 1.5x on ``scenarios/basin_map.toml``;
 - ``gdsim run SCENARIO --out DIR`` against ``... --out DIR --plot``: the figures alone.
 
+It also times, in fresh interpreters, importing ``matplotlib.figure`` with the Agg canvas (what
+gdsim's figures need) and then ``matplotlib.pyplot`` on top: the floor that any figure drawn
+with matplotlib adds to a run, and what avoiding pyplot saves.
+
 Interleaving (plain, plot, plain, plot, ...) spreads a busy machine's slow moments over both
 commands; the ratio of medians cancels the machine's speed.
 """
@@ -52,6 +56,28 @@ def pair(name: str, plain: list[str], plot: list[str], repeats: int, cwd: str) -
     return b / a
 
 
+IMPORTS = """
+import time
+t0 = time.perf_counter()
+import matplotlib.figure, matplotlib.backends.backend_agg
+t1 = time.perf_counter()
+import matplotlib.pyplot
+print(t1 - t0, time.perf_counter() - t1)
+"""
+
+
+def imports(repeats: int) -> None:
+    figure, pyplot = [], []
+    for _ in range(repeats):
+        done = subprocess.run([sys.executable, "-c", IMPORTS], capture_output=True, text=True)
+        a, b = (float(v) for v in done.stdout.split())
+        figure.append(a)
+        pyplot.append(b)
+    print("importing matplotlib (fresh interpreter)")
+    print(f"  matplotlib.figure + Agg canvas: median {statistics.median(figure):.3f} s")
+    print(f"  matplotlib.pyplot on top:       median {statistics.median(pyplot):.3f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenario", nargs="?", default=str(ROOT / "scenarios" / "basin_map.toml"))
@@ -69,6 +95,7 @@ def main() -> None:
             args.repeats,
             cwd,
         )
+    imports(args.repeats)
 
 
 if __name__ == "__main__":
