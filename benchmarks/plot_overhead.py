@@ -58,6 +58,7 @@ def pair(name: str, plain: list[str], plot: list[str], repeats: int, cwd: str) -
 
 IMPORTS = """
 import time
+import gdsim.cli  # numpy and the rest of what a run imports anyway
 t0 = time.perf_counter()
 import matplotlib.figure, matplotlib.backends.backend_agg
 t1 = time.perf_counter()
@@ -73,7 +74,7 @@ def imports(repeats: int) -> None:
         a, b = (float(v) for v in done.stdout.split())
         figure.append(a)
         pyplot.append(b)
-    print("importing matplotlib (fresh interpreter)")
+    print("importing matplotlib (fresh interpreter, after gdsim and numpy)")
     print(f"  matplotlib.figure + Agg canvas: median {statistics.median(figure):.3f} s")
     print(f"  matplotlib.pyplot on top:       median {statistics.median(pyplot):.3f} s")
 
