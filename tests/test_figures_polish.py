@@ -262,3 +262,30 @@ def test_paths_are_drawn_only_over_their_own_objective() -> None:
         "on another objective" in landscape.get_supxlabel() and "other" in landscape.get_supxlabel()
     )
     assert len(figures["curves"].subfigs) == 2
+
+
+def test_a_single_loss_panel_still_says_which_line_style_is_which_split() -> None:
+    regression = {"name": "mlp", "hidden": [4], "activation": "tanh", "loss": "mse", "data": SINE}
+    scenario = {
+        "scenario": {"name": "one"},
+        "objective": regression,
+        "defaults": {
+            "steps": 30,
+            "rule": "adam",
+            "schedule": {"name": "constant", "lr": 0.05},
+            "observers": [
+                {
+                    "name": "recorder",
+                    "every": 5,
+                    "params": False,
+                    "grad_norm": False,
+                    "metrics": ["train.loss", "validation.loss"],
+                }
+            ],
+        },
+        "runs": [{"name": "a"}, {"name": "b", "rule": "gd"}],
+    }
+    figure = gdsim.run(scenario).plot()["curves"]
+    (loss,) = figure.axes
+    texts = [t.get_text() for t in loss.get_legend().get_texts()]
+    assert texts[:2] == ["a", "b"] and "validation" in texts and "train" in texts

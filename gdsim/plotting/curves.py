@@ -594,14 +594,20 @@ def _split_key(axes: Sequence[Axes], runs: Sequence[RunData]) -> None:
     if not present:
         return
     ax = axes[1] if len(axes) > 1 else axes[0]
-    if ax is axes[0] and ax.get_legend() is not None:
-        return
     handles = [Line2D([], [], color="0.3", linestyle=SPLIT_STYLES[s]) for s in present]
     labels = list(present)
     if any(role == "batch" for r in runs for _, _, role in _loss_lines(r)):
         handles.insert(0, Line2D([], [], color="0.3", alpha=BATCH_ALPHA, linewidth=1.1))
         labels.insert(0, "training batches (loss):\nrunning mean")
-    legend_outside(ax, handles, labels, "data split")
+    runs_key = ax.get_legend()
+    if runs_key is None:
+        legend_outside(ax, handles, labels, "data split")
+        return
+    # one panel: the split key goes into the run key, under a heading of its own
+    old = list(runs_key.legend_handles)
+    names = [t.get_text() for t in runs_key.get_texts()]
+    blank = Line2D([], [], linestyle="", marker="")
+    legend_outside(ax, [*old, blank, *handles], [*names, "data split:", *labels], "run")
 
 
 def sorted_columns(names: Sequence[str]) -> list[str]:
