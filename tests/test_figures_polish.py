@@ -153,6 +153,8 @@ def test_many_minibatch_runs_get_a_loss_panel_each_and_keep_the_rate_panel() -> 
     assert len({str(line.get_color()) for line in lines_of(rate)}) == 8
     for ax, run in zip(panels, results.runs, strict=True):
         assert ax.get_title().startswith(run.name)
+        last = np.asarray(run.trace["validation.loss"], dtype=float)[-1]
+        assert ax.get_title().endswith(f"end: validation loss {last:.3g}")  # what is compared
         own = [line for line in lines_of(ax) if line.get_color() != OTHERS]
         behind = [line for line in lines_of(ax) if line.get_color() == OTHERS]
         assert len(behind) == 7  # the other runs' validation losses, in grey

@@ -235,7 +235,7 @@ def _loss_multiples(container: FigureBase, ctx: PlotContext, block: Block) -> li
         lr = np.asarray(run.trace.get("lr", []), dtype=np.float64)
         lr = lr[np.isfinite(lr)]
         rate = f", lr {lr[0]:.3g}" if lr.size and lr.min() == lr.max() else ""
-        ax.set_title(f"{run.name}\n({run.state}{rate})", fontsize=8)
+        ax.set_title(f"{run.name}\n({run.state}{rate}){_last_loss(run)}", fontsize=8)
         ax.grid(True, alpha=0.3)
     choose_scale(axes[0][0], series)
     for k in range(len(runs), rows * cols):
@@ -249,6 +249,16 @@ def _loss_multiples(container: FigureBase, ctx: PlotContext, block: Block) -> li
     _multiples_key(container, runs, distinct)
     own = "its colour" if distinct else "blue"
     return [f"each loss panel: one run ({own}) over all the others (grey); ✕ marks a divergence"]
+
+
+def _last_loss(run: RunData) -> str:
+    """``, end: validation 0.134``: the last evaluated loss, the number the panels compare."""
+    column, _, role = _loss_lines(run)[0]
+    if column == "loss" or role != "main":
+        return ""
+    values = np.asarray(run.trace.get(column, []), dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return f"\nend: {column.split('.')[0]} loss {values[-1]:.3g}" if values.size else ""
 
 
 def _main_loss(run: RunData, kind: str, ctx: PlotContext) -> tuple[np.ndarray, np.ndarray]:
