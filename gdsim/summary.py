@@ -276,8 +276,8 @@ def write_sweep_outputs(results: Results, out: Path, maps: bool = True) -> list[
 
     written = [out / "sweeps.json"]
     write_json(out / "sweeps.json", summarise(results))
-    for sweep in results.scenario.sweeps if maps else ():
-        grid = basin_grid(results, sweep)
+    for sweep in results.scenario.sweeps:
+        grid = basin_grid(results, sweep) if maps else None
         if grid is None:
             continue
         path = out / f"basin_{sweep.base}.png"
