@@ -142,8 +142,11 @@ def summarise_sweep(results: Results, sweep: Sweep) -> dict[str, Any]:
     axes = []
     for a, axis in enumerate(sweep.axes):
         rows = []
+        by_value: list[list[tuple[int, RunResult]]] = [[] for _ in axis.values]
+        for k, r in present:  # one pass per axis, not one per value
+            by_value[sweep.points[k][a]].append((k, r))
         for j, value in enumerate(axis.values):
-            sel = [(k, r) for k, r in present if sweep.points[k][a] == j]
+            sel = by_value[j]
             stats = _stats(
                 [r for _, r in sel], [int(matched.classes[k]) for k, _ in sel], matched.minima
             )
@@ -265,15 +268,18 @@ def format_sweep_report(results: Results, max_rows: int = MAX_TABLE_ROWS) -> str
     return "\n\n".join(parts)
 
 
-def write_sweep_outputs(results: Results, out: Path) -> list[Path]:
-    """Write ``sweeps.json`` and, when matplotlib is installed, one basin map PNG per sweep."""
+def write_sweep_outputs(results: Results, out: Path, maps: bool = True) -> list[Path]:
+    """Write ``sweeps.json`` and, when matplotlib is installed, one basin map PNG per sweep.
+
+    ``maps=False`` (``gdsim run --plot``) leaves the PNGs to the ``basins`` figure.
+    """
     from gdsim.basin import basin_grid, plot_basin_map
     from gdsim.fileio import inside, safe_name, write_json
 
     written = [inside(out, "sweeps.json")]
     write_json(written[0], summarise(results), root=out)
     for sweep in results.scenario.sweeps:
-        grid = basin_grid(results, sweep)
+        grid = basin_grid(results, sweep) if maps else None
         if grid is None:
             continue
         path = inside(out, f"basin_{safe_name(sweep.base)}.png")
