@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from gdsim import api, engine
@@ -44,6 +44,7 @@ def _mlp(loss: str, hidden: list[int], activation: str, features: int, seed: int
     seed=st.integers(0, 1000),
     use_batch=st.booleans(),
 )
+@example(loss="mse", hidden=[3, 4, 5], activation="elu", features=1, seed=3, use_batch=False)
 def test_backprop_equals_central_differences(
     loss: str, hidden: list[int], activation: str, features: int, seed: int, use_batch: bool
 ) -> None:
@@ -56,7 +57,10 @@ def test_backprop_equals_central_differences(
         X = mlp.dataset.X["train"] if batch is None else mlp.dataset.X["train"][batch]
         _, _, pre = mlp._forward(params, X)
         assume(all(np.min(np.abs(z)) > 1e-3 for z in pre))
-    _, grads = mlp.value_and_grad(params, batch)
+    loss, grads = mlp.value_and_grad(params, batch)
+    # the central difference carries rounding error of about eps·|f|/h besides its O(h²) error:
+    # losses in the thousands (mse on large outputs) make that the larger of the two
+    rounding = 8 * np.finfo(np.float64).eps * abs(float(loss)) / h
     assert set(grads) == set(params)
     for name, value in params.items():
         assert grads[name].shape == value.shape
@@ -67,7 +71,9 @@ def test_backprop_equals_central_differences(
             plus[name][idx] += h
             minus[name][idx] -= h
             numeric[idx] = (mlp.value(plus, batch) - mlp.value(minus, batch)) / (2 * h)
-        np.testing.assert_allclose(grads[name], numeric, rtol=1e-5, atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(
+            grads[name], numeric, rtol=1e-5, atol=1e-7 + rounding, err_msg=name
+        )
 
 
 def test_value_is_the_full_training_loss_and_matches_the_naive_formula() -> None:
