@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from gdsim import engine
+from gdsim import engine, loop
 from gdsim.components import Component
 from gdsim.estimators import FullBatch
-from gdsim.state import Params, global_norm
+from gdsim.state import Params
 
 if TYPE_CHECKING:
     import pluggy
@@ -129,6 +129,7 @@ def simulate(
     step_tol = _per_member(step_size, size, np.float64)
     out = Outcome()
     comps = [rule, schedule, *transforms]
+    estimator = FullBatch()
 
     def attach(rows: np.ndarray | None) -> None:
         by_slot: dict[int, dict[Any, np.ndarray]] = {}
@@ -162,16 +163,19 @@ def simulate(
     def at(value: Any, rows: Any) -> Any:
         return value[rows] if isinstance(value, np.ndarray) else value
 
-    attach(None)
     members = np.arange(size)  # original index of each live row
-    rule_state = comps[0].init(params)
-    schedule_state = comps[1].init()
-    transform_states = [t.init(params) for t in comps[2:]]
-    step = 0
-    prev_params: Params = params
-    next_end = int(np.min(budget)) if size else 0
-    check_grad = grad_tol is not None and bool(np.any(~np.isnan(grad_tol)))
-    check_step = step_tol is not None and bool(np.any(~np.isnan(step_tol)))
+
+    def unit_for_members() -> loop.Unit:
+        """The unit of work of the live members (their hyperparameters and tolerances)."""
+        attach(None if len(members) == size else members)
+        checks = loop.member_checks(
+            len(members),
+            params,
+            at(max_loss_m, members),
+            at(grad_tol, members),
+            at(step_tol, members),
+        )
+        return loop.make_unit(objective, estimator, comps[0], comps[1], comps[2:], None, checks)
 
     def live(rows: np.ndarray) -> Any:
         """Where rows ``rows`` of the live arrays go in the outcome."""
@@ -214,99 +218,75 @@ def simulate(
             if reason is not None:
                 out.reasons.update(dict.fromkeys(members[rows[good]].tolist(), reason))
 
-    def converge(mask: np.ndarray, tol: Any, label: str) -> np.ndarray:
-        rows = np.flatnonzero(mask)
+    def converge(rows: np.ndarray, tol: Any, label: str) -> None:
         tols = at(tol, members[rows])
         for value in np.unique(tols):
             sel = rows[tols == value] if np.ndim(tols) else rows
             finish(sel, engine.STATUS_CONVERGED, f"{label} <= {value:g}")
-        return rows
+
+    attach(None)
+    carry = loop.start(
+        params,
+        comps[0].init(params),
+        comps[1].init(),
+        estimator.init(objective, None),  # type: ignore[arg-type]
+        [t.init(params) for t in comps[2:]],
+    )
+    step = 0
+    prev_params: Params = params
+    next_end = int(np.min(budget)) if size else 0
+    unit = unit_for_members()
 
     with np.errstate(all="ignore"):
         while len(members):
-            gone: list[np.ndarray] = []
-            budget_end = step >= next_end
-            if budget_end:  # step budgets
-                ending = np.flatnonzero(np.broadcast_to(at(budget, members) <= step, len(members)))
-                finish(ending, engine.STATUS_COMPLETED, None)
-                gone.append(ending)
+            if step >= next_end:  # step budgets
+                rows = np.flatnonzero(np.broadcast_to(at(budget, members) <= step, len(members)))
+                finish(rows, engine.STATUS_COMPLETED, None)
             else:
-                loss, grads = objective.value_and_grad(params, None)
-                if step == 0 and not _per_row(loss, grads, params, len(members)):
-                    raise NotElementwise(f"objective '{objective.name}' mixes ensemble members")
-                if isinstance(max_loss_m, np.ndarray):
-                    bad_any = not np.all(np.abs(loss) <= max_loss_m[members])
-                else:  # two read-only reductions; NaN makes them fail too
-                    bad_any = not (np.max(loss) <= max_loss_m and np.min(loss) >= -max_loss_m)
-                if bad_any:
-                    bad = np.flatnonzero(~(np.abs(loss) <= at(max_loss_m, members)))
-                    diverge(bad, loss[bad])
-                    gone.append(bad)
-                if check_grad:
-                    mask = global_norm(grads, ensemble=True) <= at(grad_tol, members)
-                    if gone:
-                        mask[gone[0]] = False
-                    if mask.any():
-                        gone.append(converge(mask, grad_tol, "gradient norm"))
-            if gone:
-                removed = np.concatenate(gone) if len(gone) > 1 else gone[0]
-                if progress is not None:
-                    progress(len(removed))
-                if len(removed) == len(members):
-                    break
-                keep = np.setdiff1d(np.arange(len(members)), removed, assume_unique=True)
-                n = len(members)
-                members = members[keep]
-                params = _rows(params, keep)
-                prev_params = params if step == 0 else _rows(prev_params, keep)
-                rule_state, schedule_state, transform_states = _compact_states(
-                    keep, n, rule_state, schedule_state, transform_states
-                )
-                attach(members)
-                next_end = int(np.min(at(budget, members)))
-                if budget_end:
-                    continue  # the others' loss at this step is still to be computed
-                loss = loss[keep]
-                grads = _rows(grads, keep)
-
-            for i, transform in enumerate(comps[2:]):
-                grads, transform_states[i] = transform.apply(grads, transform_states[i], params)
-            lr, schedule_state = comps[1].learning_rate(schedule_state, step, grads, loss)
-            new_params, rule_state = comps[0].update(grads, rule_state, params, lr)
-            prev_params = params
-            params = new_params
-            step += 1
-            loss = grads = None  # free their buffers before the next step allocates new ones
-
-            if check_step:
-                moved = {k: params[k] - prev_params[k] for k in names}
-                mask = global_norm(moved, ensemble=True) <= at(step_tol, members)
-                if mask.any():
-                    rows = converge(mask, step_tol, "step size")
-                    if progress is not None:
-                        progress(len(rows))
-                    if len(rows) == len(members):
-                        break
-                    keep = np.flatnonzero(~mask)
-                    n = len(members)
-                    members = members[keep]
-                    params, prev_params = _rows(params, keep), _rows(prev_params, keep)
-                    rule_state, schedule_state, transform_states = _compact_states(
-                        keep, n, rule_state, schedule_state, transform_states
-                    )
-                    attach(members)
-                    next_end = int(np.min(at(budget, members)))
+                carry, event = unit(carry, next_end)
+                step, _, params, prev_params = carry[:4]
+                if event is None:
+                    continue  # the budget of some member: handled above
+                kind, rows = event
+                if kind == loop.DIVERGED:
+                    diverge(rows, carry[9][rows])
+                elif kind == loop.GRAD_NORM:
+                    converge(rows, grad_tol, kind)
+                else:
+                    converge(rows, step_tol, kind)
+            if progress is not None:
+                progress(len(rows))
+            if len(rows) == len(members):
+                break
+            keep = np.setdiff1d(np.arange(len(members)), rows, assume_unique=True)
+            carry = _compact(carry, keep, len(members))
+            step, _, params, prev_params = carry[:4]
+            members = members[keep]
+            next_end = int(np.min(at(budget, members)))
+            unit = unit_for_members()
     return out
 
 
-class NotElementwise(Exception):
-    """A component declared elementwise did not keep one row per member."""
+def _compact(carry: loop.Carry, keep: np.ndarray, size: int) -> loop.Carry:
+    """The carry of the members ``keep`` (of ``size``): every array with the member axis.
+
+    At step 0 the previous parameters are the parameters themselves, and stay so.
+    """
+    items = list(carry)
+    params = _rows(items[2], keep)
+    prev = params if items[3] is items[2] else _rows(items[3], keep)
+    items[2], items[3] = params, prev
+    items[4] = None  # the previous loss: recomputed on divergence, never kept
+    items[5:9] = _compact_states(keep, size, *items[5:9])
+    if items[15]:  # a step interrupted after its loss: the others' loss and gradient go on
+        items[9] = items[9][keep]
+        items[10] = _rows(items[10], keep)
+    else:
+        items[9] = items[10] = items[11] = None
+    return tuple(items)
 
 
-def _per_row(loss: Any, grads: Params, params: Params, rows: int) -> bool:
-    return np.shape(loss) == (rows,) and all(
-        np.shape(grads.get(k)) == np.shape(v) for k, v in params.items()
-    )
+NotElementwise = loop.NotElementwise
 
 
 def _per_member(value: Any, size: int, dtype: Any) -> Any:
