@@ -258,6 +258,58 @@ class Observer(Component):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
 
+    def for_members(self, size: int) -> MemberObserver | None:
+        """This observer's counterpart for an ensemble of ``size`` members, or None.
+
+        Runs whose observers all have one step together as one vectorised ensemble; the
+        counterpart sees every live member at once (member × time arrays) and must give each
+        member exactly the outputs this observer gives the run stepped alone. None (the
+        default): runs with this observer are stepped one by one.
+        """
+        return None
+
+
+@attrs.define(slots=True)
+class MemberStep:
+    """What a :class:`MemberObserver` sees of an ensemble after a step (or at the start).
+
+    The arrays hold the *live* members (those that have not ended), one row each;
+    ``members[r]`` is the index in the ensemble of live row ``r``, and ``rows`` are the live rows
+    this call is for (the members whose observer is due: every ``every`` steps, and at a
+    member's own step budget). ``loss``, ``grads`` and ``lr`` are those of the step just
+    completed (None at the start); ``lr`` is a scalar or an array with one row per live member.
+    """
+
+    step: int
+    members: np.ndarray
+    rows: np.ndarray
+    params: Params
+    loss: Any = None
+    grads: Params | None = None
+    lr: Any = None
+
+
+class MemberObserver:
+    """An observer of a whole vectorised ensemble: what :meth:`Observer.for_members` returns.
+
+    The ensemble calls :meth:`started` once, :meth:`step_completed` after each step some member
+    is due at (``every`` as for observers), and asks for each member's :meth:`outputs` once all
+    members ended, with the ensemble's :class:`gdsim.ensemble.Outcome` (status, final step and
+    parameters of every member), so that truncations on divergence can be done per member.
+    """
+
+    every: int = 1
+
+    def started(self, view: MemberStep) -> None:
+        """Called once before the first step, with every member."""
+
+    def step_completed(self, view: MemberStep) -> None:
+        """Called after a step at which the members ``view.rows`` are due."""
+
+    def outputs(self, member: int, outcome: Any) -> dict[str, Any]:
+        """What the observer stepped alone gives member ``member``'s result."""
+        return {}
+
 
 def overrides(obj: Any, base: type, method: str) -> bool:
     """True when ``obj``'s class overrides ``base.method`` (lets the engine skip no-op hooks)."""

@@ -32,7 +32,7 @@ import attrs
 import numpy as np
 
 from gdsim import engine, loop
-from gdsim.components import Component
+from gdsim.components import Component, MemberObserver, MemberStep
 from gdsim.estimators import FullBatch
 from gdsim.state import Params
 
@@ -111,6 +111,7 @@ def simulate(
     step_size: float | np.ndarray | None = None,
     hyper: Sequence[tuple[int, Any, np.ndarray]] = (),
     progress: Progress | None = None,
+    observers: Sequence[MemberObserver] = (),
 ) -> Outcome:
     """Step an ensemble (leading axis of every parameter) to the end of every member.
 
@@ -119,7 +120,8 @@ def simulate(
     hyperparameter arrays as ``(slot, field, array)``, slot 0 the rule, 1 the schedule, 2+ the
     transforms, ``field`` a name or a :data:`Path` into nested components (a warm-up's
     ``("inner", "lr")``); they are attached to the components here and follow the members when
-    some end.
+    some end. ``observers`` see every live member at once, after each step some member is due
+    at (their ``every``, and a member's own budget), as the engine calls a run's observers.
     """
     names = list(params)
     size = int(np.shape(params[names[0]])[0])
@@ -236,6 +238,26 @@ def simulate(
     prev_params: Params = params
     next_end = int(np.min(budget)) if size else 0
     unit = unit_for_members()
+    everys = sorted({max(1, int(obs.every)) for obs in observers})
+    for obs in observers:
+        obs.started(MemberStep(0, members, members, params))
+
+    def notify(carry: loop.Carry) -> None:
+        """Call the observers due at ``step`` with their rows (the engine's ``every`` test)."""
+        at_budget: Any = None
+        for obs in observers:
+            if step % max(1, int(obs.every)) == 0:
+                rows = np.arange(len(members))
+            else:
+                if at_budget is None:
+                    at_budget = np.flatnonzero(
+                        np.broadcast_to(at(budget, members) == step, len(members))
+                    )
+                rows = at_budget
+            if len(rows):
+                obs.step_completed(
+                    MemberStep(step, members, rows, params, carry[9], carry[10], carry[12])
+                )
 
     with np.errstate(all="ignore"):
         while len(members):
@@ -243,10 +265,15 @@ def simulate(
                 rows = np.flatnonzero(np.broadcast_to(at(budget, members) <= step, len(members)))
                 finish(rows, engine.STATUS_COMPLETED, None)
             else:
-                carry, event = unit(carry, next_end)
+                stop = next_end
+                for every in everys:
+                    stop = min(stop, step - step % every + every)
+                carry, event = unit(carry, stop)
                 step, _, params, prev_params = carry[:4]
+                if observers and carry[15] == 0:  # a step completed (not one interrupted)
+                    notify(carry)
                 if event is None:
-                    continue  # the budget of some member: handled above
+                    continue  # an observer's step, or the budget of some member (above)
                 kind, rows = event
                 if kind == loop.DIVERGED:
                     diverge(rows, carry[9][rows])
@@ -403,8 +430,9 @@ def _structure(component: Any) -> tuple[Any, ...]:
 
 def why_not(spec: RunSpec) -> str | None:
     """Why this run cannot join a vectorised ensemble, or None when it can."""
-    if spec.observers:
-        return "it has observers"
+    for obs in spec.observers:
+        if obs.for_members(1) is None:
+            return f"observer '{obs.name}' observes runs one at a time"
     if not spec.objective.elementwise or spec.objective.data_backed:
         return f"objective '{spec.objective.name}' is not elementwise"
     if type(spec.estimator) is not FullBatch:
@@ -465,6 +493,7 @@ def plan(specs: Sequence[RunSpec], inits: Sequence[Params]) -> list[list[int]]:
             tuple((k, v.shape) for k, v in inits[i].items()),
         ]
         key.extend(_structure(comp) for comp in _components(spec))
+        key.append(tuple(repr(obs) for obs in spec.observers))  # observers alike, floats too
         groups.setdefault(tuple(key), []).append(i)
     return list(groups.values())
 
@@ -504,6 +533,9 @@ def run_group(
             return values[0]
         return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
+    observers = [obs.for_members(len(specs)) for obs in first.observers]
+    if any(obs is None for obs in observers):
+        return None
     started = time.perf_counter()
     try:
         outcome = simulate(
@@ -518,6 +550,7 @@ def run_group(
             step_size=column(lambda s: s.tolerance.step_size),
             hyper=hyper,
             progress=progress,
+            observers=observers,  # type: ignore[arg-type]
         )
     except NotElementwise:
         return None  # the engine runs them one by one instead
@@ -545,8 +578,18 @@ def run_group(
             spec=spec,
         )
         result.expectations = evaluate(spec, result)
+        result.outputs = {
+            _output_key(first.observers, j): obs.outputs(i, outcome)  # type: ignore[union-attr]
+            for j, obs in enumerate(observers)
+        }
         results.append(result)
     return results
+
+
+def _output_key(observers: Sequence[Any], j: int) -> str:
+    """The engine's key of observer ``j``'s outputs (``i:name`` when two share a name)."""
+    name = observers[j].name
+    return f"{j}:{name}" if sum(1 for o in observers if o.name == name) > 1 else name
 
 
 def run_specs(
