@@ -409,23 +409,44 @@ class _Loader:
         groups: dict[str, list[int]] = {}
         for a, axis in enumerate(sweep.axes):
             groups.setdefault(_root(axis.path), []).append(a)
+        if any(root != "init" and root not in _SPEC_FIELDS for root in groups):
+            return _eager(sweep, template, load)  # the objective: everything depends on it
+        bad = [np.zeros(len(axis.values), dtype=bool) for axis in sweep.axes]
         parts: list[Part] = []
         for root, axes in groups.items():
-            part = None
-            if root == "init":
-                part = _init_part(sweep, table, axes)
-            elif root in _NUMBER_CHECKS:
-                part = _number_part(sweep, root, axes)
-            elif root not in _SPEC_FIELDS:  # the objective: everything depends on it
-                return _eager(sweep, template, load)
-            if part is None:  # a component (or a value the fast checks refused): run by run
-                built = {}
-                for combo in _combinations(sweep, axes):
-                    point = first.copy()
-                    point[axes] = combo
-                    built[combo] = getattr(load(point), _SPEC_FIELDS.get(root, root))
-                part = Built(_SPEC_FIELDS.get(root, root), built, tuple(axes))
-            parts.append(part)
+            if root == "init" or root in _NUMBER_CHECKS:
+                for a in axes:
+                    bad[a] = _refused(sweep.axes[a].values, root)
+                    if root == "init":  # anything but a number: checked as a run
+                        for j in np.flatnonzero(bad[a]):
+                            point = first.copy()
+                            point[a] = j
+                            bad[a][j] = _fails(load, point)
+                if root == "init":
+                    parts.append(_init_part(sweep, table, axes))
+                elif not any(bad[a].any() for a in axes):
+                    parts.append(_number_part(sweep, root, axes))
+                continue
+            field = _SPEC_FIELDS[root]  # a component: built once per value (or combination)
+            built = {}
+            for combo in _combinations(sweep, axes):
+                point = first.copy()
+                point[axes] = combo
+                try:
+                    built[combo] = getattr(load(point), field)
+                except ScenarioError:
+                    for a, j in zip(axes, combo, strict=True):
+                        bad[a][j] = True
+            parts.append(Built(field, built, tuple(axes)))
+        if any(b.any() for b in bad):
+            # report what validating point by point reports: the first point holding a
+            # refused value, at the first key its run's validation refuses
+            holds = np.zeros(len(sweep.points), dtype=bool)
+            for a, b in enumerate(bad):
+                holds |= b[sweep.points[:, a]]
+            for k in np.flatnonzero(holds):
+                load(sweep.points[k])
+            return _eager(sweep, template, load)  # (a refusal no point of the sweep has)
         return SweepRuns(sweep, template, parts)
 
     def merge_component(self, base: _Value, override: _Value) -> _Value:
@@ -821,25 +842,38 @@ def _numbers(values: Sequence[Any]) -> np.ndarray | None:
     return array if bool(np.all(np.isfinite(array))) else None
 
 
-_NUMBER_CHECKS: dict[str, Callable[[Sequence[Any]], bool]] = {
-    "steps": lambda vs: all(_is_integer(v) and v >= 1 for v in vs),
-    "seed": lambda vs: all(_is_integer(v) and v >= 0 for v in vs),
-    "max_loss": lambda vs: (a := _numbers(vs)) is not None and bool(np.all(a > 0)),
-    "tolerance": lambda vs: (a := _numbers(vs)) is not None and bool(np.all(a >= 0)),
+_NUMBER_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "steps": lambda v: _is_integer(v) and v >= 1,
+    "seed": lambda v: _is_integer(v) and v >= 0,
+    "max_loss": lambda v: (f := finite_float(v)) is not None and f > 0,
+    "tolerance": lambda v: (f := finite_float(v)) is not None and f >= 0,
+    "init": lambda v: finite_float(v) is not None,
 }
-"""The loader's checks of a run's own numbers, on a whole axis at once."""
+"""The loader's checks of a run's own numbers and of a starting value that is a number."""
 
 
-def _number_part(sweep: Sweep, root: str, axes: list[int]) -> Part | None:
-    """The part of the run's own numbers (steps, seed, max_loss, tolerances), checked as arrays;
-    None when some value fails (the run-by-run check then reports it)."""
+def _refused(values: Sequence[Any], root: str) -> np.ndarray:
+    """For each value of an axis under ``root``: True where the loader's check refuses it."""
+    if root in ("init", "max_loss", "tolerance"):
+        array = _numbers(values)  # a generator's floats: checked as one array
+        if array is not None:
+            if root == "max_loss":
+                return ~(array > 0)
+            return ~(array >= 0) if root == "tolerance" else np.zeros(len(values), dtype=bool)
     check = _NUMBER_CHECKS[root]
-    for a in axes:
-        axis = sweep.axes[a]
-        if root == "tolerance" and axis.path.split(".")[1:] not in (["grad_norm"], ["step_size"]):
-            return None
-        if not check(axis.values):
-            return None
+    return np.array([not check(v) for v in values], dtype=bool)
+
+
+def _fails(load: Callable[[np.ndarray], Any], point: np.ndarray) -> bool:
+    try:
+        load(point)
+    except ScenarioError:
+        return True
+    return False
+
+
+def _number_part(sweep: Sweep, root: str, axes: list[int]) -> Part:
+    """The part of the run's own numbers (steps, seed, max_loss, tolerances), all checked."""
     if root == "tolerance":
         return Tolerances(
             tuple(
@@ -856,20 +890,13 @@ def _number_part(sweep: Sweep, root: str, axes: list[int]) -> Part | None:
     return Number(root, tuple(convert(v) for v in sweep.axes[a].values), a)
 
 
-def _init_part(sweep: Sweep, table: Mapping[str, Any], axes: list[int]) -> Part | None:
-    """The part of the starting point: swept numbers put into the run's ``init`` table; None
-    unless every value is a finite number (arrays and others are checked run by run)."""
-    for a in axes:
-        if _numbers(sweep.axes[a].values) is None:
-            return None
-    init = table.get("init")
-    if not isinstance(init, Mapping):
-        return None
+def _init_part(sweep: Sweep, table: Mapping[str, Any], axes: list[int]) -> Part:
+    """The part of the starting point: the swept values put into the run's ``init`` table
+    (converted as the loader converts them)."""
+    init = table["init"]  # the axes are in the entry's own init table
     by_param: dict[str, list[int]] = {}
     for a in axes:
         name = sweep.axes[a].path[len("init.") :].split("[", 1)[0].split(".", 1)[0]
-        if name not in init:
-            return None
         by_param.setdefault(name, []).append(a)
     return StartingPoint(
         tuple(
