@@ -123,6 +123,8 @@ def resume(
 def _checkpoints_by_run(
     scenario: Scenario, resume: Sequence[str | Path | Checkpoint]
 ) -> dict[str, Checkpoint]:
+    if not resume:
+        return {}
     names = [r.name for r in scenario.runs]
     found: dict[str, Checkpoint] = {}
     for item in resume:

@@ -486,15 +486,18 @@ def _components(spec: RunSpec) -> list[Component]:
 def plan(specs: Sequence[RunSpec], inits: Sequence[Params]) -> list[list[int]]:
     """Split vectorisable runs into groups that can step together (indices into ``specs``)."""
     groups: dict[Any, list[int]] = {}
+    keys: dict[tuple[int, ...], tuple[Any, ...]] = {}  # by component identities
     for i, spec in enumerate(specs):
-        key: list[Any] = [
-            id(spec.objective),
-            _freeze(spec.estimator),
-            tuple((k, v.shape) for k, v in inits[i].items()),
-        ]
-        key.extend(_structure(comp) for comp in _components(spec))
-        key.append(tuple(repr(obs) for obs in spec.observers))  # observers alike, floats too
-        groups.setdefault(tuple(key), []).append(i)
+        ids = _component_ids(spec)
+        if ids not in keys:
+            keys[ids] = (
+                id(spec.objective),
+                _freeze(spec.estimator),
+                *(_structure(comp) for comp in _components(spec)),
+                tuple(repr(obs) for obs in spec.observers),  # observers alike, floats too
+            )
+        key = (keys[ids], tuple((k, v.shape) for k, v in inits[i].items()))
+        groups.setdefault(key, []).append(i)
     return list(groups.values())
 
 
@@ -606,11 +609,16 @@ def run_specs(
     results: list[RunResult | None] = [None] * len(specs)
     candidates: list[int] = []
     if vectorise and not hooks_watch_runs(pm):
-        candidates = [i for i, s in enumerate(specs) if why_not(s) is None]
+        reasons: dict[tuple[int, ...], str | None] = {}  # runs of a sweep share components
+        for i, s in enumerate(specs):
+            key = _component_ids(s)
+            if key not in reasons:
+                reasons[key] = why_not(s)
+            if reasons[key] is None:
+                candidates.append(i)
     if candidates:
-        inits = {
-            i: specs[i].initial_params(np.random.default_rng(specs[i].seed)) for i in candidates
-        }
+        starts: dict[tuple[int, int], Params] = {}
+        inits = {i: _initial_params(specs[i], starts) for i in candidates}
         order = list(candidates)
         for group in plan([specs[i] for i in order], [inits[i] for i in order]):
             idx = [order[g] for g in group]
@@ -627,6 +635,31 @@ def run_specs(
             if progress is not None:
                 progress(1)
     return [r for r in results if r is not None]
+
+
+def _component_ids(spec: RunSpec) -> tuple[int, ...]:
+    """The identities of a run's components (the runs of a sweep share most of them)."""
+    return (
+        id(spec.objective),
+        id(spec.estimator),
+        id(spec.rule),
+        id(spec.schedule),
+        *map(id, spec.transforms),
+        -1,
+        *map(id, spec.observers),
+    )
+
+
+def _initial_params(spec: RunSpec, starts: dict[tuple[int, int], Params]) -> Params:
+    """``spec.initial_params`` with a fresh generator seeded by ``spec.seed``; the objective's
+    default start is drawn once per objective and seed (the same draw every time)."""
+    key = (id(spec.objective), spec.seed)
+    if key not in starts:
+        starts[key] = spec.objective.init(np.random.default_rng(spec.seed))
+    params = dict(starts[key])
+    for name, value in spec.init.items():
+        params[name] = np.array(value, dtype=np.float64)
+    return params
 
 
 def identical(a: RunResult, b: RunResult) -> bool:

@@ -33,6 +33,7 @@ class SweepRuns(Sequence["RunSpec"]):
         self.sweep = sweep
         self.template = template
         self.parts = tuple(parts)
+        self._fields = {f.name: getattr(template, f.name) for f in attrs.fields(type(template))}
 
     def __len__(self) -> int:
         return len(self.sweep.points)
@@ -53,10 +54,11 @@ class SweepRuns(Sequence["RunSpec"]):
     def make(self, k: int) -> RunSpec:
         """The run of point ``k``."""
         point = self.sweep.points[k]
-        changes: dict[str, Any] = {"name": self.sweep.name(k)}
+        fields = dict(self._fields)
+        fields["name"] = self.sweep.name(k)
         for part in self.parts:
-            changes.update(part(self.template, point))
-        return attrs.evolve(self.template, **changes)
+            fields.update(part(self.template, point))
+        return type(self.template)(**fields)  # as attrs.evolve, without its look-ups
 
 
 class Runs(Sequence["RunSpec"]):
