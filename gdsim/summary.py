@@ -139,10 +139,14 @@ def summarise_sweep(results: Results, sweep: Sweep) -> dict[str, Any]:
         [r for _, r in present], [int(matched.classes[k]) for k, _ in present], matched.minima
     )
     axes = []
+    points = np.asarray(sweep.points)[[k for k, _ in present]].reshape(len(present), -1)
     for a, axis in enumerate(sweep.axes):
         rows = []
+        # the runs with each value of the axis, by one sort (not one scan per value)
+        order = np.argsort(points[:, a], kind="stable")
+        bounds = np.searchsorted(points[order, a], np.arange(len(axis.values) + 1))
         for j, value in enumerate(axis.values):
-            sel = [(k, r) for k, r in present if sweep.points[k][a] == j]
+            sel = [present[i] for i in order[bounds[j] : bounds[j + 1]].tolist()]
             stats = _stats(
                 [r for _, r in sel], [int(matched.classes[k]) for k, _ in sel], matched.minima
             )
