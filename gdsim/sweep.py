@@ -15,10 +15,12 @@ Any value of a run (a hyperparameter, an initial value, the seed, the step budge
 reaching it in the sweep summary. Each point becomes an ordinary run named
 ``base[label=value,…]`` (``momentum[mu=0.9,x=-5]``), where ``base`` is the run's name.
 
-Expansion happens on the parsed TOML, *before* the loader validates components, so every point
-is validated like a hand-written run; errors raised for a point name the original key path. The
-:class:`Sweep` records travel with the scenario so that summaries and basin maps can regroup the
-results by axis value.
+Expansion reads the sweep tables on the parsed TOML into columns (:class:`Sweep`: the axes' values
+and one row of value indices per point); the loader then validates the entry by axis
+(:meth:`gdsim.scenario._Loader.sweep_runs`) and makes each point's run only when it is read
+(:mod:`gdsim.runs`), so a million points cost two index arrays. Errors name the original key
+path and the point. The :class:`Sweep` records travel with the scenario so that summaries and
+basin maps can regroup the results by axis value.
 """
 
 from __future__ import annotations
