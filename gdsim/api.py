@@ -11,6 +11,7 @@ from gdsim import engine
 from gdsim.checkpoint import Checkpoint, restore
 from gdsim.checkpoint import load as load_checkpoint
 from gdsim.components import Observer
+from gdsim.ensemble import paused_gc
 from gdsim.errors import CheckpointError, ScenarioError
 from gdsim.registry import Registry, default_registry
 from gdsim.results import Results, RunResult
@@ -60,7 +61,8 @@ def run(
     if not isinstance(scenario, Scenario):
         scenario = load(scenario, registry=registry)
     checkpoints = _checkpoints_by_run(scenario, resume)
-    specs = [s for s in scenario.runs if only is None or s.name in only]
+    with paused_gc():  # a sweep's runs are made here, possibly a million of them
+        specs = [s for s in scenario.runs if only is None or s.name in only]
     here = [s for s in specs if s.name in checkpoints or extra_observers is not None]
     elsewhere = [s for s in specs if not (s.name in checkpoints or extra_observers is not None)]
     results: dict[str, RunResult] = {}

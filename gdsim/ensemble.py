@@ -21,11 +21,13 @@ are not elementwise, hyperparameters that are not floats) are stepped one by one
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import gc
 import time
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -505,8 +507,6 @@ def run_group(
     specs: Sequence[RunSpec], inits: Sequence[Params], progress: Progress | None = None
 ) -> list[RunResult] | None:
     """Run runs of one :func:`plan` group as an ensemble; None if they cannot share arrays."""
-    from gdsim.expectations import evaluate
-    from gdsim.results import RunResult
 
     first = specs[0]
     names = list(inits[0])
@@ -564,19 +564,45 @@ def run_group(
             return None
         raise
     elapsed = (time.perf_counter() - started) / len(specs)
+    with paused_gc():
+        return _results(specs, names, outcome, observers, elapsed)
+
+
+def _results(
+    specs: Sequence[RunSpec],
+    names: list[str],
+    outcome: Outcome,
+    observers: Sequence[Any],
+    elapsed: float,
+) -> list[RunResult]:
+    """One result per member of an ensemble, from its outcome arrays."""
+    from gdsim.expectations import evaluate
+    from gdsim.results import RunResult
+
+    first = specs[0]
     results = []
+    # the outcome's columns as Python lists: one conversion, not one numpy look-up per field
+    codes, steps, losses = (
+        outcome.code.tolist(),
+        outcome.steps.tolist(),
+        outcome.final_loss.tolist(),
+    )
+    finals = [(k, outcome.final_params[k]) for k in names]
+    diverged = CODE[engine.STATUS_DIVERGED]
     for i, spec in enumerate(specs):
+        code, count = codes[i], steps[i]
+        gone = code == diverged
         result = RunResult(
             name=spec.name,
-            status=outcome.status(i),
-            steps=int(outcome.steps[i]),
-            epochs=int(outcome.steps[i]),
-            final_params={k: np.array(outcome.final_params[k][i], dtype=np.float64) for k in names},
-            final_loss=float(outcome.final_loss[i]) if outcome.has_loss(i) else None,
-            final_step=outcome.final_step(i),
+            status=CODES[code],
+            steps=count,
+            epochs=count,
+            final_params={k: np.array(column[i], dtype=np.float64) for k, column in finals},
+            final_loss=None if gone and count == 0 else losses[i],
+            final_step=max(count - 1, 0) if gone else count,
             seed=spec.seed,
             stop_reason=outcome.reasons.get(i),
-            diverged_at=outcome.diverged_at(i),
+            diverged_at=count if gone else None,
             elapsed=elapsed,
             spec=spec,
         )
@@ -587,6 +613,20 @@ def run_group(
         }
         results.append(result)
     return results
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a million acyclic objects are made: each full
+    collection walks every live object, which makes building them quadratic-ish (reference
+    counting still frees everything as usual)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _output_key(observers: Sequence[Any], j: int) -> str:
@@ -618,7 +658,8 @@ def run_specs(
                 candidates.append(i)
     if candidates:
         starts: dict[tuple[int, int], Params] = {}
-        inits = {i: _initial_params(specs[i], starts) for i in candidates}
+        with paused_gc():
+            inits = {i: _initial_params(specs[i], starts) for i in candidates}
         order = list(candidates)
         for group in plan([specs[i] for i in order], [inits[i] for i in order]):
             idx = [order[g] for g in group]
