@@ -115,8 +115,11 @@ def format_basin_map(grid: BasinGrid, max_columns: int = 120) -> str:
     return "\n".join(lines)
 
 
-def plot_basin_map(grid: BasinGrid, path: str | Path) -> Path:
-    """Draw the grid as a PNG at ``path`` (atomically); raises ImportError without matplotlib."""
+def plot_basin_map(grid: BasinGrid, path: str | Path, root: str | Path | None = None) -> Path:
+    """Draw the grid as a PNG at ``path`` (atomically, under ``root`` when given).
+
+    Raises ImportError without matplotlib.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -157,7 +160,7 @@ def plot_basin_map(grid: BasinGrid, path: str | Path) -> Path:
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     path = Path(path)
-    with atomic_open(path, "wb") as handle:
+    with atomic_open(path, "wb", root=root) as handle:
         fig.savefig(handle, format="png", dpi=120)
     plt.close(fig)
     return path

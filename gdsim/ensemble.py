@@ -35,6 +35,7 @@ import numpy as np
 
 from gdsim import engine, loop
 from gdsim.components import Component, MemberObserver, MemberStep
+from gdsim.errors import Interrupted
 from gdsim.estimators import FullBatch
 from gdsim.state import Params
 
@@ -557,12 +558,11 @@ def run_group(
         )
     except NotElementwise:
         return None  # the engine runs them one by one instead
-    except (ValueError, TypeError):
+    except Exception:
         # a component that branches on a swept hyperparameter ("if self.momentum > 0") cannot
-        # take it as an array; stepping the runs one by one gives the same results
-        if hyper:
-            return None
-        raise
+        # take it as an array; stepping the runs one by one gives the same results, and a
+        # component that fails fails each run alone, with status "error", not the group
+        return None
     elapsed = (time.perf_counter() - started) / len(specs)
     with paused_gc():
         return _results(specs, names, outcome, observers, elapsed)
@@ -647,6 +647,23 @@ def run_specs(
     ``scenario`` is handed to the runs stepped one by one (checkpoint observers save it).
     """
     results: list[RunResult | None] = [None] * len(specs)
+    try:
+        _run_specs(specs, results, pm, vectorise, progress, scenario)
+    except KeyboardInterrupt as exc:
+        finished = [r for r in results if r is not None]
+        raise Interrupted(finished + getattr(exc, "runs", [])) from None
+    return [r for r in results if r is not None]
+
+
+def _run_specs(
+    specs: Sequence[RunSpec],
+    results: list[RunResult | None],
+    pm: pluggy.PluginManager | None,
+    vectorise: bool,
+    progress: Progress | None,
+    scenario: Scenario | None,
+) -> None:
+    """Fill ``results`` in place, so that an interrupted caller keeps what finished."""
     candidates: list[int] = []
     if vectorise and not hooks_watch_runs(pm):
         reasons: dict[tuple[int, ...], str | None] = {}  # runs of a sweep share components
@@ -675,7 +692,6 @@ def run_specs(
             results[i] = engine.run(spec, pm=pm, scenario=scenario)
             if progress is not None:
                 progress(1)
-    return [r for r in results if r is not None]
 
 
 def _component_ids(spec: RunSpec) -> tuple[int, ...]:

@@ -74,6 +74,7 @@ class SweepRuns:
     final_loss: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0))
     converged: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=bool))
     present: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=bool))
+    errors: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=bool))
 
 
 def _matched(results: Results, sweep: Sweep) -> tuple[RunResult | None, ...]:
@@ -125,6 +126,7 @@ def collect(results: Results, sweep: Sweep) -> SweepRuns:
     converged = np.zeros(n, dtype=bool)
     present = np.zeros(n, dtype=bool)
     diverged = np.zeros(n, dtype=bool)
+    errors = np.zeros(n, dtype=bool)
     for k, run in enumerate(runs):
         if run is None or run.spec is None:
             continue
@@ -132,6 +134,7 @@ def collect(results: Results, sweep: Sweep) -> SweepRuns:
         steps[k] = run.steps
         converged[k] = run.status == "converged"
         diverged[k] = run.status == "diverged"
+        errors[k] = run.status == "error"
         if not diverged[k] and run.final_loss is not None:
             final_loss[k] = run.final_loss
         # a run may override the objective (even sweep it): use that run's own minima
@@ -157,7 +160,9 @@ def collect(results: Results, sweep: Sweep) -> SweepRuns:
         found = _classify_all([runs[k] for k in members], own, sweep.tol)  # type: ignore[misc]
         classes[rows] = np.where(found >= 0, np.asarray(cache[key] + [0])[found], found)
     classes[diverged] = DIVERGED
-    return SweepRuns(sweep, runs, tuple(minima), classes, steps, final_loss, converged, present)
+    return SweepRuns(
+        sweep, runs, tuple(minima), classes, steps, final_loss, converged, present, errors
+    )
 
 
 def _classify_all(runs: list[RunResult], minima: list[dict[str, Any]], tol: float) -> np.ndarray:
@@ -205,6 +210,7 @@ def _stats(matched: SweepRuns, rows: np.ndarray) -> dict[str, Any]:
         "diverged_rate": diverged / n if n else None,
         "reached": reached,
         "converged": len(converged),
+        "errors": int(matched.errors[rows].sum()),
         "steps_to_tolerance": {
             "median": float(np.median(converged)) if len(converged) else None,
             "max": int(converged.max()) if len(converged) else None,
@@ -296,7 +302,8 @@ def format_sweep_summary(results: Results, sweep: Sweep) -> str:
         f"sweep {summary['name']} ({summary['run']}, {sweep.mode}): {axes_text}, "
         f"{overall['runs']} runs",
         f"  reached the global minimum (within {sweep.tol:g}): {_pct(overall['success_rate'])};"
-        f" diverged: {_pct(overall['diverged_rate'])}; converged: {overall['converged']}",
+        f" diverged: {_pct(overall['diverged_rate'])}; converged: {overall['converged']}"
+        + (f"; raised an error: {overall['errors']}" if overall["errors"] else ""),
     ]
     if not summary["minima"]:
         lines.append("  (the objective lists no minima, so no run counts as a success)")
@@ -352,17 +359,17 @@ def format_sweep_report(results: Results, max_rows: int = MAX_TABLE_ROWS) -> str
 def write_sweep_outputs(results: Results, out: Path) -> list[Path]:
     """Write ``sweeps.json`` and, when matplotlib is installed, one basin map PNG per sweep."""
     from gdsim.basin import basin_grid, plot_basin_map
-    from gdsim.fileio import write_json
+    from gdsim.fileio import inside, safe_name, write_json
 
-    written = [out / "sweeps.json"]
-    write_json(out / "sweeps.json", summarise(results))
+    written = [inside(out, "sweeps.json")]
+    write_json(written[0], summarise(results), root=out)
     for sweep in results.scenario.sweeps:
         grid = basin_grid(results, sweep)
         if grid is None:
             continue
-        path = out / f"basin_{sweep.base}.png"
+        path = inside(out, f"basin_{safe_name(sweep.base)}.png")
         try:
-            plot_basin_map(grid, path)
+            plot_basin_map(grid, path, root=out)
         except ImportError:
             continue
         written.append(path)
