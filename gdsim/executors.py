@@ -157,7 +157,12 @@ def execute(
     if executor == "vectorised" or not specs:
         return run_specs(specs, pm=pm, progress=progress, scenario=scenario)
     n_workers = workers or os.cpu_count() or 1
-    pieces = chunks(list(specs), n_workers * CHUNKS_PER_WORKER)
+    count = n_workers * CHUNKS_PER_WORKER
+    from gdsim.runs import Runs
+
+    # a scenario's runs go out as columns (a sweep's template and index slices), made into run
+    # objects by the worker; anything else as lists of runs
+    pieces: list[Any] = specs.pieces(count) if isinstance(specs, Runs) else chunks(specs, count)
     if executor == "process":
         return _process_pool(pieces, n_workers, progress, scenario)
     return _dask(pieces, n_workers, scheduler, client, progress, scenario)

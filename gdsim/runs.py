@@ -12,6 +12,7 @@ file order.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,12 @@ class SweepRuns(Sequence["RunSpec"]):
         for k in range(len(self)):
             yield self.make(k)
 
+    def slice(self, start: int, stop: int) -> SweepRuns:
+        """The runs of points ``start`` to ``stop`` (what an executor ships: the template,
+        the parts and a slice of the index columns, not run objects)."""
+        part = attrs.evolve(self.sweep, points=self.sweep.points[start:stop])
+        return SweepRuns(part, self.template, self.parts)
+
     def make(self, k: int) -> RunSpec:
         """The run of point ``k``."""
         point = self.sweep.points[k]
@@ -89,6 +96,31 @@ class Runs(Sequence["RunSpec"]):
                 yield from entry
             else:
                 yield entry
+
+    def pieces(self, count: int) -> list[Runs]:
+        """The runs cut into at most ``count`` contiguous, nearly equal pieces (order kept);
+        a sweep's share of a piece is a :meth:`SweepRuns.slice`, made into runs where used."""
+        total = len(self)
+        count = max(1, min(count, total))
+        size, extra = divmod(total, count)
+        bounds = [0]
+        for i in range(count):
+            bounds.append(bounds[-1] + size + (1 if i < extra else 0))
+        out = []
+        for lo, hi in itertools.pairwise(bounds):
+            items: list[RunSpec | SweepRuns] = []
+            for entry, start in zip(self.items, self.starts[:-1].tolist(), strict=True):
+                end = start + (len(entry) if isinstance(entry, SweepRuns) else 1)
+                a, b = max(lo, start), min(hi, end)
+                if a >= b:
+                    continue
+                if isinstance(entry, SweepRuns):
+                    items.append(entry.slice(a - start, b - start))
+                else:
+                    items.append(entry)
+            if items:
+                out.append(Runs(items))
+        return out
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, str):
