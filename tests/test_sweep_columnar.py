@@ -4,9 +4,11 @@ that validating every point as a run of its own gives."""
 from __future__ import annotations
 
 import itertools
+import pickle
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -150,3 +152,23 @@ def test_a_million_points_cost_columns_not_runs() -> None:
     assert last.name == "m[mu=0.99,x=5]" and last.rule.mu == 0.99
     assert float(last.init["x"]) == 5.0
     assert loaded.sweeps[0].points.dtype == np.int64
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 50])
+def test_pieces_for_workers_cover_the_runs_in_order(count: int) -> None:
+    raw = {
+        "objective": {"name": "quartic"},
+        "runs": [
+            {"name": "a", "init": {"x": 1.0}},
+            {"name": "s", "init": {"x": {"linspace": [-2, 2, 5]}}, "steps": {"values": [3, 4]}},
+            {"name": "b", "init": {"x": 2.0}},
+            {"name": "t", "rule": {"name": "momentum", "mu": {"values": [0.1, 0.5, 0.9]}}},
+        ],
+    }
+    runs = load_mapping(raw).runs
+    pieces = runs.pieces(count)  # type: ignore[attr-defined]
+    assert len(pieces) == min(count, len(runs))
+    assert max(map(len, pieces)) - min(map(len, pieces)) <= 1
+    made = [spec for piece in pieces for spec in pickle.loads(pickle.dumps(piece))]
+    assert [s.name for s in made] == [s.name for s in runs]
+    assert all(same_spec(a, b) for a, b in zip(made, runs, strict=True))
