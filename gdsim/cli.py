@@ -235,7 +235,8 @@ def _write_folder(results: Any, out: Path, plot: bool, fmt: str, force: bool) ->
         if results.scenario.sweeps:
             from gdsim.summary import write_sweep_outputs
 
-            write_sweep_outputs(results, stage)
+            # with --plot the basin map is drawn once, as plots/basins.png
+            write_sweep_outputs(results, stage, maps=not plot)
         if plot:
             from gdsim import plotting
 

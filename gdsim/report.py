@@ -221,8 +221,11 @@ def write_results(results: Results, out: Path, parquet: bool | None = None) -> N
     definition (so ``gdsim plot`` can redraw the objective), each run's result, the files
     written and what other observers reported (early stopping's best step, checkpoint files).
     """
-    if parquet is None:
-        parquet = _has_pyarrow()
+    if parquet is None:  # importing pyarrow costs tens of ms: only when a trace needs it
+        traced = any(
+            isinstance(d, dict) and d.get("trace") for r in results.runs for d in r.outputs.values()
+        )
+        parquet = traced and _has_pyarrow()
     out.mkdir(parents=True, exist_ok=True)
     summary = results.to_dict()
     summary["scenario"]["definition"] = _definition(results)

@@ -356,15 +356,18 @@ def format_sweep_report(results: Results, max_rows: int = MAX_TABLE_ROWS) -> str
     return "\n\n".join(parts)
 
 
-def write_sweep_outputs(results: Results, out: Path) -> list[Path]:
-    """Write ``sweeps.json`` and, when matplotlib is installed, one basin map PNG per sweep."""
+def write_sweep_outputs(results: Results, out: Path, maps: bool = True) -> list[Path]:
+    """Write ``sweeps.json`` and, when matplotlib is installed, one basin map PNG per sweep.
+
+    ``maps=False`` (``gdsim run --plot``) leaves the PNGs to the ``basins`` figure.
+    """
     from gdsim.basin import basin_grid, plot_basin_map
     from gdsim.fileio import inside, safe_name, write_json
 
     written = [inside(out, "sweeps.json")]
     write_json(written[0], summarise(results), root=out)
     for sweep in results.scenario.sweeps:
-        grid = basin_grid(results, sweep)
+        grid = basin_grid(results, sweep) if maps else None
         if grid is None:
             continue
         path = inside(out, f"basin_{safe_name(sweep.base)}.png")

@@ -71,14 +71,19 @@ def test_every_writer_stays_in_its_folder(tmp_path: Path, monkeypatch: pytest.Mo
     result = CliRunner().invoke(main, ["run", "s.toml", "--out", "out", "--plot", "-q"])
     assert result.exit_code == 0, result.output
     new = _files(tmp_path) - before
-    allowed = (work / "out", work / "ck")
+    allowed = (work / "out", work / "out_no_plot", work / "ck")
     outside = [p for p in new if not any(a in p.parents for a in allowed)]
     assert not outside
     kinds = {p.relative_to(work).parts[1] if p.parts[-2] != "out" else p.suffix for p in new}
-    # every kind of file was written: traces, plots, checkpoint folders, summary and basin map
-    assert {"traces", "plots", ".json", ".png"} <= kinds
+    # every kind of file was written: traces, plots (with the basin map), checkpoints, summary
+    assert {"traces", "plots", ".json"} <= kinds
     assert len(list((work / "ck").rglob("step-*.npz"))) >= len(HOSTILE) - 1
-    assert list((work / "out").glob("basin_*.png"))
+    assert (work / "out" / "plots" / "basins.png").exists()
+    # without --plot the basin map is written beside the summary, under its safe name
+    result = CliRunner().invoke(main, ["run", "s.toml", "--out", "out_no_plot", "-q"])
+    assert result.exit_code == 0, result.output
+    assert list((work / "out_no_plot").glob("basin_*.png"))
+    assert not [p for p in _files(tmp_path) - before if not any(a in p.parents for a in allowed)]
     result = CliRunner().invoke(main, ["plot", "out", "--animate", "--animate-format", "gif"])
     assert result.exit_code == 0, result.output
     assert list((work / "out" / "plots").glob("*.gif"))  # an animation, inside too
