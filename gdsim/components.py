@@ -309,6 +309,19 @@ class MemberStep:
     loss: Any = None
     grads: Params | None = None
     lr: Any = None
+    objective: Any = None
+    """The ensemble's objective (shared by every member)."""
+    stopping: np.ndarray | None = None
+    """For each live row: True when the member already ends at this step (a tolerance, or an
+    earlier observer's request), as a run's ``stop_status`` is set; None at the start."""
+    stops: list[tuple[np.ndarray, list[str], str]] = attrs.field(factory=list)
+
+    def request_stop(self, rows: np.ndarray, reasons: list[str], status: str) -> None:
+        """End the members of live rows ``rows`` after this step, as ``run.request_stop``."""
+        if self.stopping is None:
+            raise ValueError("members can be stopped after a step, not before the first")
+        self.stopping[rows] = True
+        self.stops.append((rows, reasons, status))
 
 
 class MemberObserver:
@@ -327,6 +340,9 @@ class MemberObserver:
 
     def step_completed(self, view: MemberStep) -> None:
         """Called after a step at which the members ``view.rows`` are due."""
+
+    def run_completed(self, member: int, result: RunResult) -> None:
+        """Called once per member with its result, before :meth:`outputs` (may amend it)."""
 
     def outputs(self, member: int, outcome: Any) -> dict[str, Any]:
         """What the observer stepped alone gives member ``member``'s result."""

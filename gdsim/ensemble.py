@@ -60,7 +60,12 @@ EVENT_HOOKS = (
 # --------------------------------------------------------------------------------------------
 # the vectorised core
 
-CODES = (engine.STATUS_COMPLETED, engine.STATUS_CONVERGED, engine.STATUS_DIVERGED)
+CODES = (
+    engine.STATUS_COMPLETED,
+    engine.STATUS_CONVERGED,
+    engine.STATUS_DIVERGED,
+    "stopped_early",  # an observer's request (early stopping)
+)
 CODE = {status: i for i, status in enumerate(CODES)}
 
 
@@ -201,8 +206,16 @@ def simulate(
         for i, value in zip(members[rows].tolist(), losses.tolist(), strict=True):
             out.reasons[i] = f"loss became {value!r} at step {step}"
 
-    def finish(rows: np.ndarray, status: str, reason: str | None) -> None:
-        """The engine's ``_finish`` for members ending without divergence at ``step``."""
+    def finish(rows: np.ndarray, status: str, reason: str | list[str] | None) -> None:
+        """The engine's ``_finish`` for members ending without divergence at ``step``
+        (``reason`` one for all, or one per row)."""
+
+        def reasons(sel: np.ndarray) -> dict[int, str]:
+            ids = members[rows[sel]].tolist()
+            if isinstance(reason, list):
+                return dict(zip(ids, [reason[j] for j in sel.tolist()], strict=True))
+            return dict.fromkeys(ids, reason)
+
         everyone = len(rows) == len(members)
         sub = params if everyone else _rows(params, rows)
         final_loss = objective.value(sub, None)
@@ -213,7 +226,7 @@ def simulate(
         if ok.all():
             write(live(rows), status, step, sub, final_loss)
             if reason is not None:
-                out.reasons.update(dict.fromkeys(members[rows].tolist(), reason))
+                out.reasons.update(reasons(np.arange(len(rows))))
             return
         bad = np.flatnonzero(~ok)
         diverge(rows[bad], final_loss[bad])  # the engine re-checks the final loss
@@ -221,7 +234,7 @@ def simulate(
         if len(good):
             write(members[rows[good]], status, step, _rows(sub, good), final_loss[good])
             if reason is not None:
-                out.reasons.update(dict.fromkeys(members[rows[good]].tolist(), reason))
+                out.reasons.update(reasons(good))
 
     def converge(rows: np.ndarray, tol: Any, label: str) -> None:
         tols = at(tol, members[rows])
@@ -243,10 +256,15 @@ def simulate(
     unit = unit_for_members()
     everys = sorted({max(1, int(obs.every)) for obs in observers})
     for obs in observers:
-        obs.started(MemberStep(0, members, members, params))
+        obs.started(MemberStep(0, members, members, params, objective=objective))
 
-    def notify(carry: loop.Carry) -> None:
-        """Call the observers due at ``step`` with their rows (the engine's ``every`` test)."""
+    def notify(carry: loop.Carry, ending: Any) -> list[tuple[np.ndarray, list[str], str]]:
+        """Call the observers due at ``step`` with their rows (the engine's ``every`` test);
+        the members some observer asked to stop (``ending``: rows already ending)."""
+        stopping = np.zeros(len(members), dtype=bool)
+        if ending is not None:
+            stopping[ending] = True
+        stops: list[tuple[np.ndarray, list[str], str]] = []
         at_budget: Any = None
         for obs in observers:
             if step % max(1, int(obs.every)) == 0:
@@ -258,9 +276,12 @@ def simulate(
                     )
                 rows = at_budget
             if len(rows):
-                obs.step_completed(
-                    MemberStep(step, members, rows, params, carry[9], carry[10], carry[12])
+                view = MemberStep(
+                    step, members, rows, params, carry[9], carry[10], carry[12], objective
                 )
+                view.stopping, view.stops = stopping, stops
+                obs.step_completed(view)
+        return stops
 
     with np.errstate(all="ignore"):
         while len(members):
@@ -273,17 +294,26 @@ def simulate(
                     stop = min(stop, step - step % every + every)
                 carry, event = unit(carry, stop)
                 step, _, params, prev_params = carry[:4]
+                stops = []
                 if observers and carry[15] == 0:  # a step completed (not one interrupted)
-                    notify(carry)
-                if event is None:
+                    ending = event[1] if event is not None else None  # step size: decided
+                    stops = notify(carry, ending)
+                if event is None and not stops:
                     continue  # an observer's step, or the budget of some member (above)
-                kind, rows = event
-                if kind == loop.DIVERGED:
-                    diverge(rows, carry[9][rows])
-                elif kind == loop.GRAD_NORM:
-                    converge(rows, grad_tol, kind)
-                else:
-                    converge(rows, step_tol, kind)
+                ended = []
+                if event is not None:
+                    kind, rows = event
+                    if kind == loop.DIVERGED:
+                        diverge(rows, carry[9][rows])
+                    elif kind == loop.GRAD_NORM:
+                        converge(rows, grad_tol, kind)
+                    else:
+                        converge(rows, step_tol, kind)
+                    ended.append(rows)
+                for rows, reasons, status in stops:  # in the order the observers asked
+                    finish(rows, status, reasons)
+                    ended.append(rows)
+                rows = np.sort(np.concatenate(ended)) if len(ended) > 1 else ended[0]
             if progress is not None:
                 progress(len(rows))
             if len(rows) == len(members):
@@ -607,6 +637,8 @@ def _results(
             spec=spec,
         )
         result.expectations = evaluate(spec, result)
+        for obs in observers:
+            obs.run_completed(i, result)
         result.outputs = {
             _output_key(first.observers, j): obs.outputs(i, outcome)  # type: ignore[union-attr]
             for j, obs in enumerate(observers)

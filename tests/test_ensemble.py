@@ -184,7 +184,11 @@ def test_runs_with_observers_fall_back_to_the_engine() -> None:
     raw = {
         "objective": {"name": "quartic"},
         "runs": [
-            {"name": "a", "init": {"x": 1.0}, "observers": [{"name": "early_stopping"}]},
+            {
+                "name": "a",
+                "init": {"x": 1.0},
+                "observers": [{"name": "early_stopping", "unit": "epoch"}],
+            },
             {"name": "b", "init": {"x": 2.0}},
             {"name": "c", "init": {"x": 3.0}, "schedule": {"name": "grad_control"}},
             {"name": "d", "init": {"x": 4.0}},

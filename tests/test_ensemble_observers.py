@@ -1,9 +1,9 @@
 """Observers inside a vectorised ensemble: every member gets the outputs of its run stepped alone.
 
-The recorder (traces as member × time arrays) and the loss target run inside the ensemble's
-loop; these tests check, for random ensembles, observer settings and stop points (budgets,
-tolerances, divergence), that each member's result *and* observer outputs equal, bit for bit,
-those of the same run stepped alone by the engine.
+The recorder (traces as member × time arrays), the loss target and early stopping (per member)
+run inside the ensemble's loop; these tests check, for random ensembles, observer settings and
+stop points (budgets, tolerances, divergence, early stops), that each member's result *and*
+observer outputs equal, bit for bit, those of the same run stepped alone by the engine.
 """
 
 from __future__ import annotations
@@ -62,7 +62,18 @@ def observers(draw: st.DrawFn) -> list[dict[str, Any]]:
         chosen.append(recorder)
     if draw(st.booleans()):
         chosen.append({"name": "loss_target", "loss": draw(st.sampled_from([0.5, 2.0, 6.0]))})
-    return chosen
+    for _ in range(draw(st.integers(0, 2))):
+        chosen.append(
+            {
+                "name": "early_stopping",
+                "patience": draw(st.integers(1, 4)),
+                "every": draw(st.integers(1, 4)),
+                "min_delta": draw(st.sampled_from([0.0, 0.01, 1.0])),
+                "mode": draw(st.sampled_from(["min", "max"])),
+                "restore_best": draw(st.booleans()),
+            }
+        )
+    return draw(st.permutations(chosen))
 
 
 @st.composite
@@ -154,7 +165,11 @@ def test_observers_that_watch_runs_one_at_a_time_still_fall_back() -> None:
     raw = {
         "objective": {"name": "quartic"},
         "runs": [
-            {"name": "a", "init": {"x": 1.0}, "observers": [{"name": "early_stopping"}]},
+            {
+                "name": "a",
+                "init": {"x": 1.0},
+                "observers": [{"name": "early_stopping", "unit": "epoch"}],
+            },
             {"name": "b", "init": {"x": 2.0}, "observers": [{"name": "recorder"}]},
             {"name": "c", "init": {"x": 3.0}, "observers": [{"name": "recorder"}]},
         ],
