@@ -11,6 +11,7 @@ from gdsim import engine
 from gdsim.checkpoint import Checkpoint, restore
 from gdsim.checkpoint import load as load_checkpoint
 from gdsim.components import Observer
+from gdsim.ensemble import paused_gc
 from gdsim.errors import CheckpointError, Interrupted, ScenarioError
 from gdsim.registry import Registry, default_registry
 from gdsim.results import Results, RunResult
@@ -66,9 +67,20 @@ def run(
     if not isinstance(scenario, Scenario):
         scenario = load(scenario, registry=registry)
     checkpoints = _checkpoints_by_run(scenario, resume)
-    specs = [s for s in scenario.runs if only is None or s.name in only]
-    here = [s for s in specs if s.name in checkpoints or extra_observers is not None]
-    elsewhere = [s for s in specs if not (s.name in checkpoints or extra_observers is not None)]
+    # every run to another process: they go as the scenario's columns, made into runs there
+    shipped = (
+        executor != "vectorised" and only is None and not checkpoints and extra_observers is None
+    )
+    specs: Sequence[RunSpec] = scenario.runs
+    if not shipped:
+        with paused_gc():  # a sweep's runs are made here, possibly a million of them
+            specs = [s for s in scenario.runs if only is None or s.name in only]
+
+    def stepped_here(spec: RunSpec) -> bool:
+        return spec.name in checkpoints or extra_observers is not None
+
+    here = [] if shipped else [s for s in specs if stepped_here(s)]
+    elsewhere = specs if shipped else [s for s in specs if not stepped_here(s)]
     results: dict[str, RunResult] = {}
     try:
         for spec in here:
@@ -94,9 +106,13 @@ def run(
             results.update((r.name, r) for r in done)
     except KeyboardInterrupt as exc:  # keep what finished, in scenario order
         results.update((r.name, r) for r in getattr(exc, "runs", []))
-        finished = [results[s.name] for s in specs if s.name in results]
+        finished = (
+            list(results.values())
+            if shipped
+            else [results[s.name] for s in specs if s.name in results]
+        )
         raise Interrupted(finished, Results(scenario=scenario, runs=finished)) from None
-    runs = [results[s.name] for s in specs]
+    runs = list(results.values()) if shipped else [results[s.name] for s in specs]
     for result in runs:
         resumed = checkpoints.get(result.name)
         log.info(
@@ -158,6 +174,8 @@ def resume(
 def _checkpoints_by_run(
     scenario: Scenario, resume: Sequence[str | Path | Checkpoint]
 ) -> dict[str, Checkpoint]:
+    if not resume:
+        return {}
     names = [r.name for r in scenario.runs]
     found: dict[str, Checkpoint] = {}
     for item in resume:

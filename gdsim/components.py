@@ -280,6 +280,74 @@ class Observer(Component):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
 
+    def for_members(self, size: int) -> MemberObserver | None:
+        """This observer's counterpart for an ensemble of ``size`` members, or None.
+
+        Runs whose observers all have one step together as one vectorised ensemble; the
+        counterpart sees every live member at once (member × time arrays) and must give each
+        member exactly the outputs this observer gives the run stepped alone. None (the
+        default): runs with this observer are stepped one by one.
+        """
+        return None
+
+
+@attrs.define(slots=True)
+class MemberStep:
+    """What a :class:`MemberObserver` sees of an ensemble after a step (or at the start).
+
+    The arrays hold the *live* members (those that have not ended), one row each;
+    ``members[r]`` is the index in the ensemble of live row ``r``, and ``rows`` are the live rows
+    this call is for (the members whose observer is due: every ``every`` steps, and at a
+    member's own step budget). ``loss``, ``grads`` and ``lr`` are those of the step just
+    completed (None at the start); ``lr`` is a scalar or an array with one row per live member.
+    """
+
+    step: int
+    members: np.ndarray
+    rows: np.ndarray
+    params: Params
+    loss: Any = None
+    grads: Params | None = None
+    lr: Any = None
+    objective: Any = None
+    """The ensemble's objective (shared by every member)."""
+    stopping: np.ndarray | None = None
+    """For each live row: True when the member already ends at this step (a tolerance, or an
+    earlier observer's request), as a run's ``stop_status`` is set; None at the start."""
+    stops: list[tuple[np.ndarray, list[str], str]] = attrs.field(factory=list)
+
+    def request_stop(self, rows: np.ndarray, reasons: list[str], status: str) -> None:
+        """End the members of live rows ``rows`` after this step, as ``run.request_stop``."""
+        if self.stopping is None:
+            raise ValueError("members can be stopped after a step, not before the first")
+        self.stopping[rows] = True
+        self.stops.append((rows, reasons, status))
+
+
+class MemberObserver:
+    """An observer of a whole vectorised ensemble: what :meth:`Observer.for_members` returns.
+
+    The ensemble calls :meth:`started` once, :meth:`step_completed` after each step some member
+    is due at (``every`` as for observers), and asks for each member's :meth:`outputs` once all
+    members ended, with the ensemble's :class:`gdsim.ensemble.Outcome` (status, final step and
+    parameters of every member), so that truncations on divergence can be done per member.
+    """
+
+    every: int = 1
+
+    def started(self, view: MemberStep) -> None:
+        """Called once before the first step, with every member."""
+
+    def step_completed(self, view: MemberStep) -> None:
+        """Called after a step at which the members ``view.rows`` are due."""
+
+    def run_completed(self, member: int, result: RunResult) -> None:
+        """Called once per member with its result, before :meth:`outputs` (may amend it)."""
+
+    def outputs(self, member: int, outcome: Any) -> dict[str, Any]:
+        """What the observer stepped alone gives member ``member``'s result."""
+        return {}
+
 
 class DataSource(Component):
     """A data set: ``load(rng)`` returns the features ``X`` (n, d) and the targets ``y`` (n,).

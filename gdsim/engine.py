@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
+from gdsim import loop
 from gdsim.components import (
     ComponentState,
-    EpochMetrics,
     Estimator,
     GradientTransform,
     Objective,
@@ -33,7 +33,7 @@ from gdsim.components import (
     UpdateRule,
     overrides,
 )
-from gdsim.state import Params, State, all_finite, global_norm
+from gdsim.state import Params, State, all_finite
 
 if TYPE_CHECKING:
     import pluggy
@@ -199,21 +199,16 @@ def _duplicate_names(observers: list[Observer], obs: Observer) -> bool:
 
 
 def _loop(ctx: RunContext, hook: Any) -> None:
-    """The hot loop. Local names avoid attribute look-ups; only due observers are called."""
+    """Drive the run's unit of work (:mod:`gdsim.loop`) from one observer call to the next.
+
+    A unit steps until the next step some observer is due at (or the budget); this function
+    turns the unit's events into the run's fate and calls the due observers.
+    """
     spec = ctx.spec
     state = ctx.state
     budget = spec.steps
-    max_loss = spec.max_loss
     grad_tol = spec.tolerance.grad_norm
     step_tol = spec.tolerance.step_size
-
-    value_and_grad = ctx.objective.value_and_grad
-    next_batch = ctx.estimator.next_batch
-    learning_rate = ctx.schedule.learning_rate
-    update = ctx.rule.update
-    transforms = list(enumerate(ctx.transforms))
-    transform_states = ctx.transform_states  # updated in place: checkpoints read it from ctx
-    rng = state.rng
 
     step_observers: list[tuple[int, Callable[[RunContext], None]]] = [
         (max(1, int(getattr(obs, "every", 1))), obs.step_completed)
@@ -229,67 +224,66 @@ def _loop(ctx: RunContext, hook: Any) -> None:
     if hook is not None and hook.gdsim_step_completed.get_hookimpls():
         step_observers.append((1, lambda run: hook.gdsim_step_completed(run=run)))
     epoch_observers = [obs for obs in ctx.observers if overrides(obs, Observer, "epoch_completed")]
-    # metrics a schedule reads (reduce-on-plateau): handed to it at each epoch's end
-    monitored = tuple(ctx.schedule.monitors(ctx.objective))
-    observe = ctx.schedule.observe
     fire_epoch_hook = hook is not None and bool(hook.gdsim_epoch_completed.get_hookimpls())
+    everys = sorted({every for every, _ in step_observers + last_observers})
+    watched = bool(step_observers or last_observers)
 
-    params = state.params
-    rule_state = ctx.rule_state
-    schedule_state = ctx.schedule_state
-    estimator_state = ctx.estimator_state
+    unit = loop.make_unit(
+        ctx.objective,
+        ctx.estimator,
+        ctx.rule,
+        ctx.schedule,
+        ctx.transforms,
+        state.rng,
+        loop.scalar_checks(spec.max_loss, grad_tol, step_tol),
+        stop_at_epoch=bool(epoch_observers or fire_epoch_hook),
+    )
+    carry = loop.start(
+        state.params,
+        ctx.rule_state,
+        ctx.schedule_state,
+        ctx.estimator_state,
+        ctx.transform_states,  # updated in place: checkpoints read it from ctx
+        step=state.step,
+        epoch=state.epoch,
+        prev_params=ctx.prev_params,  # None unless resumed from a checkpoint
+        prev_loss=ctx.prev_loss,
+    )
     step = state.step
-    prev_params, prev_loss = params, None
-    if ctx.prev_params is not None:  # resumed from a checkpoint
-        prev_params, prev_loss = ctx.prev_params, ctx.prev_loss
     if ctx.stop_status is not None:  # resumed from a checkpoint of a run that had ended
         budget = step
 
     while step < budget:
-        batch, estimator_state, ends_epoch = next_batch(estimator_state, rng)
-        loss, grads = value_and_grad(params, batch)
-        if not abs(loss) <= max_loss:  # also catches NaN
-            ctx.diverged_at = step
-            ctx.stop_status = STATUS_DIVERGED
-            ctx.stop_reason = f"loss became {float(loss)!r} at step {step}"
-            break
-        if grad_tol is not None and global_norm(grads) <= grad_tol:
-            ctx.loss, ctx.grads = loss, grads
-            ctx.stop_status = STATUS_CONVERGED
-            ctx.stop_reason = f"gradient norm <= {grad_tol:g}"
-            break
-        raw_grads = grads
-        for i, transform in transforms:
-            grads, transform_states[i] = transform.apply(grads, transform_states[i], params)
-        lr, schedule_state = learning_rate(schedule_state, step, grads, loss)
-        new_params, rule_state = update(grads, rule_state, params, lr)
-        prev_params, prev_loss = params, loss
-        params = new_params
-        step += 1
-
-        if ends_epoch:
-            state.epoch += 1
-            if monitored:
-                metrics = EpochMetrics(ctx.objective, params, monitored)
-                schedule_state = observe(schedule_state, state.epoch, metrics)
-        # decided before the observers run, so that a checkpoint taken now records it
-        converged = (
-            step_tol is not None
-            and global_norm({k: params[k] - prev_params[k] for k in params}) <= step_tol
-        )
-        if converged:
+        stop = budget
+        for every in everys:
+            due = step - step % every + every
+            if due < stop:
+                stop = due
+        carry, event = unit(carry, stop)
+        (step, epoch, params, prev_params, prev_loss, rule_state, schedule_state) = carry[:7]
+        converged = False
+        if event is not None:
+            kind = event[0]
+            if kind == loop.DIVERGED:
+                ctx.diverged_at = step
+                ctx.stop_status = STATUS_DIVERGED
+                ctx.stop_reason = f"loss became {float(carry[9])!r} at step {step}"
+                break
+            if kind == loop.GRAD_NORM:
+                ctx.loss, ctx.grads = carry[9], carry[10]
+                ctx.stop_status = STATUS_CONVERGED
+                ctx.stop_reason = f"gradient norm <= {grad_tol:g}"
+                break
+            # decided before the observers run, so that a checkpoint taken now records it
+            converged = True
             ctx.request_stop(f"step size <= {step_tol:g}", STATUS_CONVERGED)
-        if (
-            step_observers
-            or last_observers
-            or (ends_epoch and (epoch_observers or fire_epoch_hook))
-        ):
-            state.params, state.step = params, step
+        ends_epoch = carry[14]
+        if watched or (ends_epoch and (epoch_observers or fire_epoch_hook)):
+            state.params, state.step, state.epoch = params, step, epoch
             ctx.rule_state, ctx.schedule_state = rule_state, schedule_state
-            ctx.estimator_state = estimator_state
-            ctx.loss, ctx.grads, ctx.lr = loss, grads, lr
+            ctx.estimator_state = carry[7]
+            ctx.loss, ctx.grads, ctx.raw_grads, ctx.lr, ctx.batch = carry[9:14]
             ctx.prev_params, ctx.prev_loss = prev_params, prev_loss
-            ctx.raw_grads, ctx.batch = raw_grads, batch
             for every, notify in step_observers:
                 if step % every == 0 or step == budget:
                     notify(ctx)
@@ -306,9 +300,10 @@ def _loop(ctx: RunContext, hook: Any) -> None:
         if converged:
             break
 
-    state.params, state.step = params, step
+    (step, epoch, params, prev_params, prev_loss, rule_state, schedule_state) = carry[:7]
+    state.params, state.step, state.epoch = params, step, epoch
     ctx.rule_state, ctx.schedule_state = rule_state, schedule_state
-    ctx.estimator_state = estimator_state
+    ctx.estimator_state = carry[7]
     ctx.prev_params, ctx.prev_loss = prev_params, prev_loss
     _finish(ctx, prev_params, prev_loss)
 

@@ -21,21 +21,23 @@ are not elementwise, hyperparameters that are not floats) are stepped one by one
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import gc
 import time
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 
-from gdsim import engine
-from gdsim.components import Component
+from gdsim import engine, loop
+from gdsim.components import Component, MemberObserver, MemberStep
 from gdsim.errors import Interrupted
 from gdsim.estimators import FullBatch
-from gdsim.state import Params, global_norm
+from gdsim.state import Params
 
 if TYPE_CHECKING:
     import pluggy
@@ -58,7 +60,12 @@ EVENT_HOOKS = (
 # --------------------------------------------------------------------------------------------
 # the vectorised core
 
-CODES = (engine.STATUS_COMPLETED, engine.STATUS_CONVERGED, engine.STATUS_DIVERGED)
+CODES = (
+    engine.STATUS_COMPLETED,
+    engine.STATUS_CONVERGED,
+    engine.STATUS_DIVERGED,
+    "stopped_early",  # an observer's request (early stopping)
+)
 CODE = {status: i for i, status in enumerate(CODES)}
 
 
@@ -112,6 +119,7 @@ def simulate(
     step_size: float | np.ndarray | None = None,
     hyper: Sequence[tuple[int, Any, np.ndarray]] = (),
     progress: Progress | None = None,
+    observers: Sequence[MemberObserver] = (),
 ) -> Outcome:
     """Step an ensemble (leading axis of every parameter) to the end of every member.
 
@@ -120,7 +128,8 @@ def simulate(
     hyperparameter arrays as ``(slot, field, array)``, slot 0 the rule, 1 the schedule, 2+ the
     transforms, ``field`` a name or a :data:`Path` into nested components (a warm-up's
     ``("inner", "lr")``); they are attached to the components here and follow the members when
-    some end.
+    some end. ``observers`` see every live member at once, after each step some member is due
+    at (their ``every``, and a member's own budget), as the engine calls a run's observers.
     """
     names = list(params)
     size = int(np.shape(params[names[0]])[0])
@@ -130,6 +139,7 @@ def simulate(
     step_tol = _per_member(step_size, size, np.float64)
     out = Outcome()
     comps = [rule, schedule, *transforms]
+    estimator = FullBatch()
 
     def attach(rows: np.ndarray | None) -> None:
         by_slot: dict[int, dict[Any, np.ndarray]] = {}
@@ -163,16 +173,19 @@ def simulate(
     def at(value: Any, rows: Any) -> Any:
         return value[rows] if isinstance(value, np.ndarray) else value
 
-    attach(None)
     members = np.arange(size)  # original index of each live row
-    rule_state = comps[0].init(params)
-    schedule_state = comps[1].init()
-    transform_states = [t.init(params) for t in comps[2:]]
-    step = 0
-    prev_params: Params = params
-    next_end = int(np.min(budget)) if size else 0
-    check_grad = grad_tol is not None and bool(np.any(~np.isnan(grad_tol)))
-    check_step = step_tol is not None and bool(np.any(~np.isnan(step_tol)))
+
+    def unit_for_members() -> loop.Unit:
+        """The unit of work of the live members (their hyperparameters and tolerances)."""
+        attach(None if len(members) == size else members)
+        checks = loop.member_checks(
+            len(members),
+            params,
+            at(max_loss_m, members),
+            at(grad_tol, members),
+            at(step_tol, members),
+        )
+        return loop.make_unit(objective, estimator, comps[0], comps[1], comps[2:], None, checks)
 
     def live(rows: np.ndarray) -> Any:
         """Where rows ``rows`` of the live arrays go in the outcome."""
@@ -193,8 +206,16 @@ def simulate(
         for i, value in zip(members[rows].tolist(), losses.tolist(), strict=True):
             out.reasons[i] = f"loss became {value!r} at step {step}"
 
-    def finish(rows: np.ndarray, status: str, reason: str | None) -> None:
-        """The engine's ``_finish`` for members ending without divergence at ``step``."""
+    def finish(rows: np.ndarray, status: str, reason: str | list[str] | None) -> None:
+        """The engine's ``_finish`` for members ending without divergence at ``step``
+        (``reason`` one for all, or one per row)."""
+
+        def reasons(sel: np.ndarray) -> dict[int, str]:
+            ids = members[rows[sel]].tolist()
+            if isinstance(reason, list):
+                return dict(zip(ids, [reason[j] for j in sel.tolist()], strict=True))
+            return dict.fromkeys(ids, reason)
+
         everyone = len(rows) == len(members)
         sub = params if everyone else _rows(params, rows)
         final_loss = objective.value(sub, None)
@@ -205,7 +226,7 @@ def simulate(
         if ok.all():
             write(live(rows), status, step, sub, final_loss)
             if reason is not None:
-                out.reasons.update(dict.fromkeys(members[rows].tolist(), reason))
+                out.reasons.update(reasons(np.arange(len(rows))))
             return
         bad = np.flatnonzero(~ok)
         diverge(rows[bad], final_loss[bad])  # the engine re-checks the final loss
@@ -213,101 +234,119 @@ def simulate(
         if len(good):
             write(members[rows[good]], status, step, _rows(sub, good), final_loss[good])
             if reason is not None:
-                out.reasons.update(dict.fromkeys(members[rows[good]].tolist(), reason))
+                out.reasons.update(reasons(good))
 
-    def converge(mask: np.ndarray, tol: Any, label: str) -> np.ndarray:
-        rows = np.flatnonzero(mask)
+    def converge(rows: np.ndarray, tol: Any, label: str) -> None:
         tols = at(tol, members[rows])
         for value in np.unique(tols):
             sel = rows[tols == value] if np.ndim(tols) else rows
             finish(sel, engine.STATUS_CONVERGED, f"{label} <= {value:g}")
-        return rows
+
+    attach(None)
+    carry = loop.start(
+        params,
+        comps[0].init(params),
+        comps[1].init(),
+        estimator.init(objective, None),  # type: ignore[arg-type]
+        [t.init(params) for t in comps[2:]],
+    )
+    step = 0
+    prev_params: Params = params
+    next_end = int(np.min(budget)) if size else 0
+    unit = unit_for_members()
+    everys = sorted({max(1, int(obs.every)) for obs in observers})
+    for obs in observers:
+        obs.started(MemberStep(0, members, members, params, objective=objective))
+
+    def notify(carry: loop.Carry, ending: Any) -> list[tuple[np.ndarray, list[str], str]]:
+        """Call the observers due at ``step`` with their rows (the engine's ``every`` test);
+        the members some observer asked to stop (``ending``: rows already ending)."""
+        stopping = np.zeros(len(members), dtype=bool)
+        if ending is not None:
+            stopping[ending] = True
+        stops: list[tuple[np.ndarray, list[str], str]] = []
+        at_budget: Any = None
+        for obs in observers:
+            if step % max(1, int(obs.every)) == 0:
+                rows = np.arange(len(members))
+            else:
+                if at_budget is None:
+                    at_budget = np.flatnonzero(
+                        np.broadcast_to(at(budget, members) == step, len(members))
+                    )
+                rows = at_budget
+            if len(rows):
+                view = MemberStep(
+                    step, members, rows, params, carry[9], carry[10], carry[12], objective
+                )
+                view.stopping, view.stops = stopping, stops
+                obs.step_completed(view)
+        return stops
 
     with np.errstate(all="ignore"):
         while len(members):
-            gone: list[np.ndarray] = []
-            budget_end = step >= next_end
-            if budget_end:  # step budgets
-                ending = np.flatnonzero(np.broadcast_to(at(budget, members) <= step, len(members)))
-                finish(ending, engine.STATUS_COMPLETED, None)
-                gone.append(ending)
+            if step >= next_end:  # step budgets
+                rows = np.flatnonzero(np.broadcast_to(at(budget, members) <= step, len(members)))
+                finish(rows, engine.STATUS_COMPLETED, None)
             else:
-                loss, grads = objective.value_and_grad(params, None)
-                if step == 0 and not _per_row(loss, grads, params, len(members)):
-                    raise NotElementwise(f"objective '{objective.name}' mixes ensemble members")
-                if isinstance(max_loss_m, np.ndarray):
-                    bad_any = not np.all(np.abs(loss) <= max_loss_m[members])
-                else:  # two read-only reductions; NaN makes them fail too
-                    bad_any = not (np.max(loss) <= max_loss_m and np.min(loss) >= -max_loss_m)
-                if bad_any:
-                    bad = np.flatnonzero(~(np.abs(loss) <= at(max_loss_m, members)))
-                    diverge(bad, loss[bad])
-                    gone.append(bad)
-                if check_grad:
-                    mask = global_norm(grads, ensemble=True) <= at(grad_tol, members)
-                    if gone:
-                        mask[gone[0]] = False
-                    if mask.any():
-                        gone.append(converge(mask, grad_tol, "gradient norm"))
-            if gone:
-                removed = np.concatenate(gone) if len(gone) > 1 else gone[0]
-                if progress is not None:
-                    progress(len(removed))
-                if len(removed) == len(members):
-                    break
-                keep = np.setdiff1d(np.arange(len(members)), removed, assume_unique=True)
-                n = len(members)
-                members = members[keep]
-                params = _rows(params, keep)
-                prev_params = params if step == 0 else _rows(prev_params, keep)
-                rule_state, schedule_state, transform_states = _compact_states(
-                    keep, n, rule_state, schedule_state, transform_states
-                )
-                attach(members)
-                next_end = int(np.min(at(budget, members)))
-                if budget_end:
-                    continue  # the others' loss at this step is still to be computed
-                loss = loss[keep]
-                grads = _rows(grads, keep)
-
-            for i, transform in enumerate(comps[2:]):
-                grads, transform_states[i] = transform.apply(grads, transform_states[i], params)
-            lr, schedule_state = comps[1].learning_rate(schedule_state, step, grads, loss)
-            new_params, rule_state = comps[0].update(grads, rule_state, params, lr)
-            prev_params = params
-            params = new_params
-            step += 1
-            loss = grads = None  # free their buffers before the next step allocates new ones
-
-            if check_step:
-                moved = {k: params[k] - prev_params[k] for k in names}
-                mask = global_norm(moved, ensemble=True) <= at(step_tol, members)
-                if mask.any():
-                    rows = converge(mask, step_tol, "step size")
-                    if progress is not None:
-                        progress(len(rows))
-                    if len(rows) == len(members):
-                        break
-                    keep = np.flatnonzero(~mask)
-                    n = len(members)
-                    members = members[keep]
-                    params, prev_params = _rows(params, keep), _rows(prev_params, keep)
-                    rule_state, schedule_state, transform_states = _compact_states(
-                        keep, n, rule_state, schedule_state, transform_states
-                    )
-                    attach(members)
-                    next_end = int(np.min(at(budget, members)))
+                stop = next_end
+                for every in everys:
+                    stop = min(stop, step - step % every + every)
+                carry, event = unit(carry, stop)
+                step, _, params, prev_params = carry[:4]
+                stops = []
+                if observers and carry[15] == 0:  # a step completed (not one interrupted)
+                    ending = event[1] if event is not None else None  # step size: decided
+                    stops = notify(carry, ending)
+                if event is None and not stops:
+                    continue  # an observer's step, or the budget of some member (above)
+                ended = []
+                if event is not None:
+                    kind, rows = event
+                    if kind == loop.DIVERGED:
+                        diverge(rows, carry[9][rows])
+                    elif kind == loop.GRAD_NORM:
+                        converge(rows, grad_tol, kind)
+                    else:
+                        converge(rows, step_tol, kind)
+                    ended.append(rows)
+                for rows, reasons, status in stops:  # in the order the observers asked
+                    finish(rows, status, reasons)
+                    ended.append(rows)
+                rows = np.sort(np.concatenate(ended)) if len(ended) > 1 else ended[0]
+            if progress is not None:
+                progress(len(rows))
+            if len(rows) == len(members):
+                break
+            keep = np.setdiff1d(np.arange(len(members)), rows, assume_unique=True)
+            carry = _compact(carry, keep, len(members))
+            step, _, params, prev_params = carry[:4]
+            members = members[keep]
+            next_end = int(np.min(at(budget, members)))
+            unit = unit_for_members()
     return out
 
 
-class NotElementwise(Exception):
-    """A component declared elementwise did not keep one row per member."""
+def _compact(carry: loop.Carry, keep: np.ndarray, size: int) -> loop.Carry:
+    """The carry of the members ``keep`` (of ``size``): every array with the member axis.
+
+    At step 0 the previous parameters are the parameters themselves, and stay so.
+    """
+    items = list(carry)
+    params = _rows(items[2], keep)
+    prev = params if items[3] is items[2] else _rows(items[3], keep)
+    items[2], items[3] = params, prev
+    items[4] = None  # the previous loss: recomputed on divergence, never kept
+    items[5:9] = _compact_states(keep, size, *items[5:9])
+    if items[15]:  # a step interrupted after its loss: the others' loss and gradient go on
+        items[9] = items[9][keep]
+        items[10] = _rows(items[10], keep)
+    else:
+        items[9] = items[10] = items[11] = None
+    return tuple(items)
 
 
-def _per_row(loss: Any, grads: Params, params: Params, rows: int) -> bool:
-    return np.shape(loss) == (rows,) and all(
-        np.shape(grads.get(k)) == np.shape(v) for k, v in params.items()
-    )
+NotElementwise = loop.NotElementwise
 
 
 def _per_member(value: Any, size: int, dtype: Any) -> Any:
@@ -424,8 +463,9 @@ def _structure(component: Any) -> tuple[Any, ...]:
 
 def why_not(spec: RunSpec) -> str | None:
     """Why this run cannot join a vectorised ensemble, or None when it can."""
-    if spec.observers:
-        return "it has observers"
+    for obs in spec.observers:
+        if obs.for_members(1) is None:
+            return f"observer '{obs.name}' observes runs one at a time"
     if not spec.objective.elementwise or spec.objective.data_backed:
         return f"objective '{spec.objective.name}' is not elementwise"
     if type(spec.estimator) is not FullBatch:
@@ -479,14 +519,18 @@ def _components(spec: RunSpec) -> list[Component]:
 def plan(specs: Sequence[RunSpec], inits: Sequence[Params]) -> list[list[int]]:
     """Split vectorisable runs into groups that can step together (indices into ``specs``)."""
     groups: dict[Any, list[int]] = {}
+    keys: dict[tuple[int, ...], tuple[Any, ...]] = {}  # by component identities
     for i, spec in enumerate(specs):
-        key: list[Any] = [
-            id(spec.objective),
-            _freeze(spec.estimator),
-            tuple((k, v.shape) for k, v in inits[i].items()),
-        ]
-        key.extend(_structure(comp) for comp in _components(spec))
-        groups.setdefault(tuple(key), []).append(i)
+        ids = _component_ids(spec)
+        if ids not in keys:
+            keys[ids] = (
+                id(spec.objective),
+                _freeze(spec.estimator),
+                *(_structure(comp) for comp in _components(spec)),
+                tuple(repr(obs) for obs in spec.observers),  # observers alike, floats too
+            )
+        key = (keys[ids], tuple((k, v.shape) for k, v in inits[i].items()))
+        groups.setdefault(key, []).append(i)
     return list(groups.values())
 
 
@@ -494,8 +538,6 @@ def run_group(
     specs: Sequence[RunSpec], inits: Sequence[Params], progress: Progress | None = None
 ) -> list[RunResult] | None:
     """Run runs of one :func:`plan` group as an ensemble; None if they cannot share arrays."""
-    from gdsim.expectations import evaluate
-    from gdsim.results import RunResult
 
     first = specs[0]
     names = list(inits[0])
@@ -525,6 +567,9 @@ def run_group(
             return values[0]
         return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
+    observers = [obs.for_members(len(specs)) for obs in first.observers]
+    if any(obs is None for obs in observers):
+        return None
     started = time.perf_counter()
     try:
         outcome = simulate(
@@ -539,6 +584,7 @@ def run_group(
             step_size=column(lambda s: s.tolerance.step_size),
             hyper=hyper,
             progress=progress,
+            observers=observers,  # type: ignore[arg-type]
         )
     except NotElementwise:
         return None  # the engine runs them one by one instead
@@ -548,25 +594,77 @@ def run_group(
         # component that fails fails each run alone, with status "error", not the group
         return None
     elapsed = (time.perf_counter() - started) / len(specs)
+    with paused_gc():
+        return _results(specs, names, outcome, observers, elapsed)
+
+
+def _results(
+    specs: Sequence[RunSpec],
+    names: list[str],
+    outcome: Outcome,
+    observers: Sequence[Any],
+    elapsed: float,
+) -> list[RunResult]:
+    """One result per member of an ensemble, from its outcome arrays."""
+    from gdsim.expectations import evaluate
+    from gdsim.results import RunResult
+
+    first = specs[0]
     results = []
+    # the outcome's columns as Python lists: one conversion, not one numpy look-up per field
+    codes, steps, losses = (
+        outcome.code.tolist(),
+        outcome.steps.tolist(),
+        outcome.final_loss.tolist(),
+    )
+    finals = [(k, outcome.final_params[k]) for k in names]
+    diverged = CODE[engine.STATUS_DIVERGED]
     for i, spec in enumerate(specs):
+        code, count = codes[i], steps[i]
+        gone = code == diverged
         result = RunResult(
             name=spec.name,
-            status=outcome.status(i),
-            steps=int(outcome.steps[i]),
-            epochs=int(outcome.steps[i]),
-            final_params={k: np.array(outcome.final_params[k][i], dtype=np.float64) for k in names},
-            final_loss=float(outcome.final_loss[i]) if outcome.has_loss(i) else None,
-            final_step=outcome.final_step(i),
+            status=CODES[code],
+            steps=count,
+            epochs=count,
+            final_params={k: np.array(column[i], dtype=np.float64) for k, column in finals},
+            final_loss=None if gone and count == 0 else losses[i],
+            final_step=max(count - 1, 0) if gone else count,
             seed=spec.seed,
             stop_reason=outcome.reasons.get(i),
-            diverged_at=outcome.diverged_at(i),
+            diverged_at=count if gone else None,
             elapsed=elapsed,
             spec=spec,
         )
         result.expectations = evaluate(spec, result)
+        for obs in observers:
+            obs.run_completed(i, result)
+        result.outputs = {
+            _output_key(first.observers, j): obs.outputs(i, outcome)  # type: ignore[union-attr]
+            for j, obs in enumerate(observers)
+        }
         results.append(result)
     return results
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a million acyclic objects are made: each full
+    collection walks every live object, which makes building them quadratic-ish (reference
+    counting still frees everything as usual)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _output_key(observers: Sequence[Any], j: int) -> str:
+    """The engine's key of observer ``j``'s outputs (``i:name`` when two share a name)."""
+    name = observers[j].name
+    return f"{j}:{name}" if sum(1 for o in observers if o.name == name) > 1 else name
 
 
 def run_specs(
@@ -600,11 +698,17 @@ def _run_specs(
     """Fill ``results`` in place, so that an interrupted caller keeps what finished."""
     candidates: list[int] = []
     if vectorise and not hooks_watch_runs(pm):
-        candidates = [i for i, s in enumerate(specs) if why_not(s) is None]
+        reasons: dict[tuple[int, ...], str | None] = {}  # runs of a sweep share components
+        for i, s in enumerate(specs):
+            key = _component_ids(s)
+            if key not in reasons:
+                reasons[key] = why_not(s)
+            if reasons[key] is None:
+                candidates.append(i)
     if candidates:
-        inits = {
-            i: specs[i].initial_params(np.random.default_rng(specs[i].seed)) for i in candidates
-        }
+        starts: dict[tuple[int, int], Params] = {}
+        with paused_gc():
+            inits = {i: _initial_params(specs[i], starts) for i in candidates}
         order = list(candidates)
         for group in plan([specs[i] for i in order], [inits[i] for i in order]):
             idx = [order[g] for g in group]
@@ -620,6 +724,31 @@ def _run_specs(
             results[i] = engine.run(spec, pm=pm, scenario=scenario)
             if progress is not None:
                 progress(1)
+
+
+def _component_ids(spec: RunSpec) -> tuple[int, ...]:
+    """The identities of a run's components (the runs of a sweep share most of them)."""
+    return (
+        id(spec.objective),
+        id(spec.estimator),
+        id(spec.rule),
+        id(spec.schedule),
+        *map(id, spec.transforms),
+        -1,
+        *map(id, spec.observers),
+    )
+
+
+def _initial_params(spec: RunSpec, starts: dict[tuple[int, int], Params]) -> Params:
+    """``spec.initial_params`` with a fresh generator seeded by ``spec.seed``; the objective's
+    default start is drawn once per objective and seed (the same draw every time)."""
+    key = (id(spec.objective), spec.seed)
+    if key not in starts:
+        starts[key] = spec.objective.init(np.random.default_rng(spec.seed))
+    params = dict(starts[key])
+    for name, value in spec.init.items():
+        params[name] = np.array(value, dtype=np.float64)
+    return params
 
 
 def identical(a: RunResult, b: RunResult) -> bool:

@@ -4,7 +4,10 @@ Every executor hands out the same work, :func:`gdsim.ensemble.run_specs` over a 
 and every run's result depends only on its own specification, so the results are the same bit
 for bit whichever executor ran them and however the runs were chunked. The pool and Dask help
 when runs cannot be vectorised (observers, data-backed objectives) or when one process is not
-enough. Dask is an optional extra (``pip install 'gdsim[dask]'``) imported only when chosen.
+enough. A scenario's runs (:class:`gdsim.runs.Runs`) are cut with ``Runs.pieces``: a sweep's
+share of a chunk is shipped as columns (its template, validated parts and index slice) and made
+into run objects by the worker. Dask is an optional extra (``pip install 'gdsim[dask]'``)
+imported only when chosen.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
+
+import attrs
 
 from gdsim.ensemble import run_specs
 from gdsim.errors import GdsimError, Interrupted
@@ -157,7 +162,14 @@ def execute(
     if executor == "vectorised" or not specs:
         return run_specs(specs, pm=pm, progress=progress, scenario=scenario)
     n_workers = workers or os.cpu_count() or 1
-    pieces = chunks(list(specs), n_workers * CHUNKS_PER_WORKER)
+    count = n_workers * CHUNKS_PER_WORKER
+    if scenario is not None:  # workers need its name and definition (checkpoints), not its runs
+        scenario = attrs.evolve(scenario, runs=(), sweeps=())
+    from gdsim.runs import Runs
+
+    # a scenario's runs go out as columns (a sweep's template and index slices), made into run
+    # objects by the worker; anything else as lists of runs
+    pieces: list[Any] = specs.pieces(count) if isinstance(specs, Runs) else chunks(specs, count)
     if executor == "process":
         return _process_pool(pieces, n_workers, progress, scenario)
     return _dask(pieces, n_workers, scheduler, client, progress, scenario)

@@ -52,6 +52,8 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "Activation",
         "Initializer",
         "EpochMetrics",
+        "MemberObserver",
+        "MemberStep",
         "ParamInfo",
         "describe_params",
         "param",

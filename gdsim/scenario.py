@@ -22,7 +22,7 @@ import numbers
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,11 @@ from gdsim.errors import ParamError, PluginError, ScenarioError, did_you_mean
 from gdsim.fileio import read_regular
 from gdsim.plotting.settings import PlotSettings, parse_plot_table
 from gdsim.registry import Registry, UnknownComponentError, default_registry, using_registry
+from gdsim.runs import Built, Number, Part, Runs, StartingPoint, SweepRuns, Tolerances
 from gdsim.state import Params
+
+if typing.TYPE_CHECKING:
+    from gdsim.sweep import Expansion, Sweep
 
 TOP_LEVEL_KEYS = ("scenario", "objective", "defaults", "runs", "plot")
 SCENARIO_KEYS = ("name", "description")
@@ -292,15 +296,10 @@ def load_mapping(
     registry = registry or default_registry()
     from gdsim.sweep import expand
 
-    expansion = expand(raw, source)  # sweeps become plain runs, validated like any other
-    try:
-        with using_registry(registry):  # names inside components resolve against it too
-            scenario = _Loader(registry, source).scenario(expansion.raw, default_name)
-    except ScenarioError as exc:
-        raise expansion.translate(exc) from None
-    return (
-        attrs.evolve(scenario, raw=raw, sweeps=expansion.sweeps) if expansion.sweeps else scenario
-    )
+    expansion = expand(raw, source)  # sweeps are read, their points validated by axis
+    with using_registry(registry):  # names inside components resolve against it too
+        scenario = _Loader(registry, source).scenario(raw, default_name, expansion)
+    return attrs.evolve(scenario, sweeps=expansion.sweeps) if expansion.sweeps else scenario
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,7 +346,9 @@ class _Loader:
 
     # -- scenario -----------------------------------------------------------------------------
 
-    def scenario(self, raw: Mapping[str, Any], default_name: str) -> Scenario:
+    def scenario(
+        self, raw: Mapping[str, Any], default_name: str, expansion: Expansion | None = None
+    ) -> Scenario:
         self.check_keys(raw, TOP_LEVEL_KEYS, "")
         meta = self.table(raw.get("scenario", {}), "scenario")
         self.check_keys(meta, SCENARIO_KEYS, "scenario")
@@ -361,7 +362,10 @@ class _Loader:
             raise self.error("objective", "missing required key (expected an objective)")
         objective = self.component("objective", _Value(raw["objective"], "objective"), None)
         assert isinstance(objective, Objective)
+        entries = expansion.entries if expansion is not None else ()
         defaults = self.table(raw.get("defaults", {}), "defaults")
+        if entries and expansion is not None and expansion.defaults is not None:
+            defaults = expansion.defaults  # without its ``sweep`` key
         self.check_keys(defaults, tuple(k for k in RUN_KEYS if k != "name"), "defaults")
         if "runs" not in raw:
             raise self.error("runs", "missing required key (expected at least one [[runs]])")
@@ -373,21 +377,24 @@ class _Loader:
         if not runs_raw:
             raise self.error("runs", "expected at least one run, got none")
         self.objective_given = _Value(raw["objective"], "objective")
-        runs: list[RunSpec] = []
-        seen: dict[str, str] = {}
-        for i, run_raw in enumerate(runs_raw):
-            spec = self.run(objective, defaults, run_raw, f"runs[{i}]", i)
-            if spec.name in seen:
-                raise self.error(
-                    f"runs[{i}].name",
-                    f"duplicate run name '{spec.name}' (already used by {seen[spec.name]})",
-                )
-            seen[spec.name] = f"runs[{i}]"
-            runs.append(spec)
+        runs: list[RunSpec | SweepRuns] = []
+        names = _Names()
+        for i, (run_raw, sweep) in enumerate(entries or [(r, None) for r in runs_raw]):
+            if sweep is None:
+                spec = self.run(objective, defaults, run_raw, f"runs[{i}]", i)
+                names.add_run(spec.name, i, self)
+                runs.append(spec)
+            else:
+                swept = self.sweep_runs(objective, defaults, run_raw, sweep, i)
+                names.add_sweep(swept, i, self)
+                if isinstance(swept, list):
+                    runs.extend(swept)
+                else:
+                    runs.append(swept)
         return Scenario(
             name=name,
             description=description,
-            runs=tuple(runs),
+            runs=Runs(runs) if entries else tuple(runs),  # type: ignore[arg-type]
             source=self.source,
             raw=raw,
             plot=plot,
@@ -469,6 +476,82 @@ class _Loader:
             allow_divergence=allow,
             expect=expect,
         )
+
+    def sweep_runs(
+        self,
+        objective: Objective,
+        defaults: Mapping[str, Any],
+        table: Mapping[str, Any],
+        sweep: Sweep,
+        index: int,
+    ) -> SweepRuns | list[RunSpec]:
+        """Validate a swept entry by axis, not by point: its runs, made when read.
+
+        The first point is validated as a whole run (the template). Then each axis is checked
+        on its own values, the other axes at their first value: starting points and the run's
+        numbers (steps, seed, max_loss, tolerances) as arrays, at once; a component's parameter
+        by building the component once per value, with the run around it (a cross-field
+        check sees the whole component: axes into the same component are validated on their
+        combinations). An error names the file's key path and the point, as for a run.
+        """
+        path = f"runs[{index}]"
+        first = np.zeros(len(sweep.axes), dtype=np.int64)
+
+        def load(point: np.ndarray) -> RunSpec:
+            raw = sweep.raw_point(table, point)
+            try:
+                return self.run(objective, defaults, raw, path, index)
+            except ScenarioError as exc:
+                raise ScenarioError(
+                    f"{exc.message} (in sweep point '{raw['name']}')",
+                    path=exc.path,
+                    file=exc.file,
+                    suggestion=exc.suggestion,
+                ) from None
+
+        template = load(first)
+        groups: dict[str, list[int]] = {}
+        for a, axis in enumerate(sweep.axes):
+            groups.setdefault(_root(axis.path), []).append(a)
+        if any(root != "init" and root not in _SPEC_FIELDS for root in groups):
+            return _eager(sweep, template, load)  # the objective: everything depends on it
+        bad = [np.zeros(len(axis.values), dtype=bool) for axis in sweep.axes]
+        parts: list[Part] = []
+        for root, axes in groups.items():
+            if root == "init" or root in _NUMBER_CHECKS:
+                for a in axes:
+                    bad[a] = _refused(sweep.axes[a].values, root)
+                    if root == "init":  # anything but a number: checked as a run
+                        for j in np.flatnonzero(bad[a]):
+                            point = first.copy()
+                            point[a] = j
+                            bad[a][j] = _fails(load, point)
+                if root == "init":
+                    parts.append(_init_part(sweep, table, axes))
+                elif not any(bad[a].any() for a in axes):
+                    parts.append(_number_part(sweep, root, axes))
+                continue
+            field = _SPEC_FIELDS[root]  # a component: built once per value (or combination)
+            built = {}
+            for combo in _combinations(sweep, axes):
+                point = first.copy()
+                point[axes] = combo
+                try:
+                    built[combo] = getattr(load(point), field)
+                except ScenarioError:
+                    for a, j in zip(axes, combo, strict=True):
+                        bad[a][j] = True
+            parts.append(Built(field, built, tuple(axes)))
+        if any(b.any() for b in bad):
+            # report what validating point by point reports: the first point holding a
+            # refused value, at the first key its run's validation refuses
+            holds = np.zeros(len(sweep.points), dtype=bool)
+            for a, b in enumerate(bad):
+                holds |= b[sweep.points[:, a]]
+            for k in np.flatnonzero(holds):
+                load(sweep.points[k])
+            return _eager(sweep, template, load)  # (a refusal no point of the sweep has)
+        return SweepRuns(sweep, template, parts)
 
     def merge_component(self, base: _Value, override: _Value) -> _Value:
         """Merge a run's component table over the default one when the names agree."""
@@ -777,6 +860,181 @@ class _Loader:
         if "max_steps" in table:
             kwargs["max_steps"] = self.integer(_Value(table["max_steps"], at("max_steps")), 0)
         return Expectations(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# swept entries, checked by axis
+
+
+class _Names:
+    """Run names seen so far, with sweeps' names made only where one might clash."""
+
+    def __init__(self) -> None:
+        self.plain: dict[str, int] = {}
+        self.sweeps: list[tuple[int, SweepRuns]] = []
+        self._made: dict[int, dict[str, int]] = {}
+
+    def _names_of(self, entry: int, swept: SweepRuns) -> dict[str, int]:
+        if entry not in self._made:
+            self._made[entry] = {n: k for k, n in enumerate(swept.sweep.runs)}
+        return self._made[entry]
+
+    def _owner(self, name: str) -> str | None:
+        if name in self.plain:
+            return f"runs[{self.plain[name]}]"
+        for entry, swept in self.sweeps:
+            if name.startswith(swept.sweep.base + "[") and name in self._names_of(entry, swept):
+                return f"sweep point '{name}' of runs[{entry}]"
+        return None
+
+    def add_run(self, name: str, entry: int, loader: _Loader) -> None:
+        owner = self._owner(name)
+        if owner is not None:
+            raise loader.error(
+                f"runs[{entry}].name", f"duplicate run name '{name}' (already used by {owner})"
+            )
+        self.plain[name] = entry
+
+    def add_sweep(self, swept: SweepRuns | list[RunSpec], entry: int, loader: _Loader) -> None:
+        if isinstance(swept, list):  # validated point by point
+            for spec in swept:
+                owner = self._owner(spec.name)
+                if owner is not None:
+                    raise loader.error(
+                        f"runs[{entry}].name",
+                        f"duplicate run name '{spec.name}' (already used by {owner}) "
+                        f"(in sweep point '{spec.name}')",
+                    )
+                self.plain[spec.name] = entry
+            return
+        base = swept.sweep.base + "["
+        clash = any(n.startswith(base) for n in self.plain) or any(
+            s.sweep.base + "[" == base for _, s in self.sweeps
+        )
+        if clash:
+            for name in swept.sweep.runs:
+                owner = self._owner(name)
+                if owner is not None:
+                    raise loader.error(
+                        f"runs[{entry}].name",
+                        f"duplicate run name '{name}' (already used by {owner}) "
+                        f"(in sweep point '{name}')",
+                    )
+        self.sweeps.append((entry, swept))
+
+
+_SPEC_FIELDS = {
+    "rule": "rule",
+    "schedule": "schedule",
+    "estimator": "estimator",
+    "transforms": "transforms",
+    "observers": "observers",
+    "allow_divergence": "allow_divergence",
+    "steps": "steps",
+    "seed": "seed",
+    "max_loss": "max_loss",
+    "tolerance": "tolerance",
+}
+"""Run keys a swept value may sit under (besides ``init``), and the RunSpec field each sets."""
+
+
+def _root(path: str) -> str:
+    """The run key a sweep axis sits under: ``rule`` for ``rule.inner.beta1``."""
+    return path.split(".", 1)[0].split("[", 1)[0]
+
+
+def _combinations(sweep: Sweep, axes: list[int]) -> list[tuple[int, ...]]:
+    """The distinct index combinations the sweep's points take on ``axes``, in point order."""
+    if len(axes) == 1:
+        return [(j,) for j in range(len(sweep.axes[axes[0]].values))]
+    if sweep.mode == "zip":
+        return [(j,) * len(axes) for j in range(len(sweep.points))]
+    return [tuple(int(v) for v in row) for row in np.unique(sweep.points[:, axes], axis=0)]
+
+
+def _numbers(values: Sequence[Any]) -> np.ndarray | None:
+    """The values as a float64 array when all are finite real numbers (not booleans)."""
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return None
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except OverflowError:
+        return None
+    return array if bool(np.all(np.isfinite(array))) else None
+
+
+_NUMBER_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "steps": lambda v: _is_integer(v) and v >= 1,
+    "seed": lambda v: _is_integer(v) and v >= 0,
+    "max_loss": lambda v: (f := finite_float(v)) is not None and f > 0,
+    "tolerance": lambda v: (f := finite_float(v)) is not None and f >= 0,
+    "init": lambda v: finite_float(v) is not None,
+}
+"""The loader's checks of a run's own numbers and of a starting value that is a number."""
+
+
+def _refused(values: Sequence[Any], root: str) -> np.ndarray:
+    """For each value of an axis under ``root``: True where the loader's check refuses it."""
+    if root in ("init", "max_loss", "tolerance"):
+        array = _numbers(values)  # a generator's floats: checked as one array
+        if array is not None:
+            if root == "max_loss":
+                return ~(array > 0)
+            return ~(array >= 0) if root == "tolerance" else np.zeros(len(values), dtype=bool)
+    check = _NUMBER_CHECKS[root]
+    return np.array([not check(v) for v in values], dtype=bool)
+
+
+def _fails(load: Callable[[np.ndarray], Any], point: np.ndarray) -> bool:
+    try:
+        load(point)
+    except ScenarioError:
+        return True
+    return False
+
+
+def _number_part(sweep: Sweep, root: str, axes: list[int]) -> Part:
+    """The part of the run's own numbers (steps, seed, max_loss, tolerances), all checked."""
+    if root == "tolerance":
+        return Tolerances(
+            tuple(
+                (
+                    sweep.axes[a].path.split(".")[1],
+                    tuple(float(v) for v in sweep.axes[a].values),
+                    a,
+                )
+                for a in axes
+            )
+        )
+    (a,) = axes  # one axis per key
+    convert = int if root in ("steps", "seed") else float
+    return Number(root, tuple(convert(v) for v in sweep.axes[a].values), a)
+
+
+def _init_part(sweep: Sweep, table: Mapping[str, Any], axes: list[int]) -> Part:
+    """The part of the starting point: the swept values put into the run's ``init`` table
+    (converted as the loader converts them)."""
+    init = table["init"]  # the axes are in the entry's own init table
+    by_param: dict[str, list[int]] = {}
+    for a in axes:
+        name = sweep.axes[a].path[len("init.") :].split("[", 1)[0].split(".", 1)[0]
+        by_param.setdefault(name, []).append(a)
+    return StartingPoint(
+        tuple(
+            (
+                name,
+                init[name],
+                tuple((sweep.axes[a].path, sweep.axes[a].values, a) for a in swept),
+            )
+            for name, swept in by_param.items()
+        )
+    )
+
+
+def _eager(sweep: Sweep, template: RunSpec, load: Callable[[np.ndarray], RunSpec]) -> Any:
+    """Every point validated as a run of its own (an axis into the objective changes what
+    everything else is checked against)."""
+    return [template] + [load(point) for point in sweep.points[1:]]
 
 
 def _component_kind(hint: Any) -> str | None:

@@ -8,6 +8,7 @@ about it, components that reduce over a parameter must reduce over the trailing 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -40,7 +41,10 @@ def global_norm(tree: Params, ensemble: bool = False) -> Any:
     if ensemble:
         total = sum(np.sum(np.square(v).reshape(v.shape[0], -1), axis=1) for v in tree.values())
         return np.sqrt(total)
-    return float(np.sqrt(sum(_squared_sum(v) for v in tree.values())))
+    total = 0.0
+    for v in tree.values():
+        total += _squared_sum(v)
+    return math.sqrt(total)  # correctly rounded, as numpy's sqrt: the same bits
 
 
 def _squared_sum(value: Any) -> float:

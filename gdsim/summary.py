@@ -60,25 +60,83 @@ def _short(value: Any) -> str:
 
 @attrs.frozen
 class SweepRuns:
-    """A sweep with its results matched up, and the class of every run."""
+    """A sweep with its results matched up, and the class of every run.
+
+    ``steps``, ``final_loss`` (NaN where there is none), ``converged`` and ``present`` are
+    columns over the sweep's points, so that statistics per axis value are array operations.
+    """
 
     sweep: Sweep
     runs: tuple[RunResult | None, ...]
     minima: tuple[dict[str, Any], ...]
     classes: np.ndarray
+    steps: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=np.int64))
+    final_loss: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0))
+    converged: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=bool))
+    present: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=bool))
+    errors: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=bool))
+
+
+def _matched(results: Results, sweep: Sweep) -> tuple[RunResult | None, ...]:
+    """The result of each of the sweep's points (None for runs left out with ``--run``).
+
+    Results come in scenario order, so when every run is there the sweep's results are a slice
+    of them (checked at both ends); otherwise they are matched by name.
+    """
+    runs = results.runs
+    start = _offset(results, sweep)
+    n = len(sweep.points)
+    if (
+        start is not None
+        and start + n <= len(runs)
+        and runs[start].name == sweep.name(0)
+        and runs[start + n - 1].name == sweep.name(n - 1)
+    ):
+        return tuple(runs[start : start + n])
+    by_name = {r.name: r for r in runs}
+    return tuple(by_name.get(name) for name in sweep.runs)
+
+
+def _offset(results: Results, sweep: Sweep) -> int | None:
+    """Where the sweep's runs start among the scenario's runs, when all of them ran."""
+    scenario_runs = results.scenario.runs
+    if len(results.runs) != len(scenario_runs):
+        return None
+    from gdsim.runs import Runs
+    from gdsim.runs import SweepRuns as Made
+
+    if isinstance(scenario_runs, Runs):
+        for item, start in zip(scenario_runs.items, scenario_runs.starts.tolist(), strict=False):
+            if isinstance(item, Made) and item.sweep is sweep:
+                return int(start)
+    return None
 
 
 def collect(results: Results, sweep: Sweep) -> SweepRuns:
-    """Match a sweep's run names to results (runs left out with ``--run`` are None)."""
-    by_name = {r.name: r for r in results.runs}
-    runs = tuple(by_name.get(name) for name in sweep.runs)
+    """Match a sweep's runs to results (runs left out with ``--run`` are None), classify them."""
+    runs = _matched(results, sweep)
     minima: list[dict[str, Any]] = []  # the union over the runs' objectives, first seen first
     index: dict[str, int] = {}
     cache: dict[Any, list[int]] = {}
-    classes = np.full(len(runs), NONE, dtype=np.int64)
+    by_objective: dict[Any, list[int]] = {}
+    n = len(runs)
+    classes = np.full(n, NONE, dtype=np.int64)
+    steps = np.zeros(n, dtype=np.int64)
+    final_loss = np.full(n, np.nan)
+    converged = np.zeros(n, dtype=bool)
+    present = np.zeros(n, dtype=bool)
+    diverged = np.zeros(n, dtype=bool)
+    errors = np.zeros(n, dtype=bool)
     for k, run in enumerate(runs):
         if run is None or run.spec is None:
             continue
+        present[k] = True
+        steps[k] = run.steps
+        converged[k] = run.status == "converged"
+        diverged[k] = run.status == "diverged"
+        errors[k] = run.status == "error"
+        if not diverged[k] and run.final_loss is not None:
+            final_loss[k] = run.final_loss
         # a run may override the objective (even sweep it): use that run's own minima
         objective = run.spec.objective
         try:
@@ -95,33 +153,67 @@ def collect(results: Results, sweep: Sweep) -> SweepRuns:
                     minima.append(minimum)
                 positions.append(index[label])
             cache[key] = positions
+        by_objective.setdefault(key, []).append(k)
+    for key, members in by_objective.items():
+        rows = np.asarray(members)
         own = [minima[i] for i in cache[key]]
-        found = classify(run, own, sweep.tol)
-        classes[k] = cache[key][found] if found >= 0 else found
-    return SweepRuns(sweep, runs, tuple(minima), classes)
-
-
-def _stats(runs: list[RunResult], classes: list[int], minima: tuple[dict[str, Any], ...]) -> dict:
-    globals_ = {i for i, m in enumerate(minima) if m.get("kind") == "global"}
-    n = len(runs)
-    success = sum(1 for c in classes if c in globals_)
-    diverged = sum(1 for c in classes if c == DIVERGED)
-    converged = [r.steps for r in runs if r.status == "converged"]
-    losses = np.array(
-        [r.final_loss for r in runs if r.status != "diverged" and r.final_loss is not None],
-        dtype=np.float64,
+        found = _classify_all([runs[k] for k in members], own, sweep.tol)  # type: ignore[misc]
+        classes[rows] = np.where(found >= 0, np.asarray(cache[key] + [0])[found], found)
+    classes[diverged] = DIVERGED
+    return SweepRuns(
+        sweep, runs, tuple(minima), classes, steps, final_loss, converged, present, errors
     )
-    reached = {minimum_label(m): sum(1 for c in classes if c == i) for i, m in enumerate(minima)}
+
+
+def _classify_all(runs: list[RunResult], minima: list[dict[str, Any]], tol: float) -> np.ndarray:
+    """:func:`classify` for many runs at once: the index into ``minima`` or ``NONE``."""
+    best = np.full(len(runs), NONE, dtype=np.int64)
+    best_distance = np.full(len(runs), np.inf)
+    finals: dict[str, np.ndarray | None] = {}
+    for i, minimum in enumerate(minima):
+        distance = np.zeros(len(runs))
+        for name, value in minimum["params"].items():
+            if name not in finals:
+                try:
+                    finals[name] = np.stack(
+                        [np.asarray(r.final_params[name], dtype=np.float64) for r in runs]
+                    )
+                except (KeyError, ValueError):  # a run without it (or of another shape)
+                    finals[name] = None
+            final = finals[name]
+            if final is None:
+                return np.array([classify(r, minima, tol) for r in runs], dtype=np.int64)
+            target = np.asarray(value, dtype=np.float64)
+            diff = np.abs(final - target).reshape(len(runs), -1).max(axis=1, initial=0.0)
+            distance = np.maximum(distance, diff)
+        better = (distance <= tol) & (distance < best_distance)
+        best[better], best_distance[better] = i, distance[better]
+    return best
+
+
+def _stats(matched: SweepRuns, rows: np.ndarray) -> dict[str, Any]:
+    """Statistics over the runs ``rows`` (indices into the sweep's points, present ones)."""
+    minima = matched.minima
+    classes = matched.classes[rows]
+    globals_ = [i for i, m in enumerate(minima) if m.get("kind") == "global"]
+    n = len(rows)
+    success = int(np.isin(classes, globals_).sum())
+    diverged = int((classes == DIVERGED).sum())
+    converged = matched.steps[rows][matched.converged[rows]]
+    losses = matched.final_loss[rows]
+    losses = losses[~np.isnan(losses)]
+    counts = np.bincount(classes[classes >= 0], minlength=len(minima))
+    reached = {minimum_label(m): int(counts[i]) for i, m in enumerate(minima)}
     return {
         "runs": n,
         "success_rate": success / n if n else None,
         "diverged_rate": diverged / n if n else None,
         "reached": reached,
         "converged": len(converged),
-        "errors": sum(1 for r in runs if r.status == "error"),
+        "errors": int(matched.errors[rows].sum()),
         "steps_to_tolerance": {
-            "median": float(np.median(converged)) if converged else None,
-            "max": int(max(converged)) if converged else None,
+            "median": float(np.median(converged)) if len(converged) else None,
+            "max": int(converged.max()) if len(converged) else None,
         },
         "final_loss": {
             "min": float(losses.min()) if losses.size else None,
@@ -135,21 +227,17 @@ def _stats(runs: list[RunResult], classes: list[int], minima: tuple[dict[str, An
 def summarise_sweep(results: Results, sweep: Sweep) -> dict[str, Any]:
     """The JSON-ready summary of one sweep: overall and per value of every axis."""
     matched = collect(results, sweep)
-    present = [(k, r) for k, r in enumerate(matched.runs) if r is not None]
-    overall = _stats(
-        [r for _, r in present], [int(matched.classes[k]) for k, _ in present], matched.minima
-    )
+    present = np.flatnonzero(matched.present)
+    overall = _stats(matched, present)
     axes = []
+    points = np.asarray(sweep.points)[present].reshape(len(present), -1)
     for a, axis in enumerate(sweep.axes):
         rows = []
-        by_value: list[list[tuple[int, RunResult]]] = [[] for _ in axis.values]
-        for k, r in present:  # one pass per axis, not one per value
-            by_value[sweep.points[k][a]].append((k, r))
+        # the runs with each value of the axis, by one sort (not one scan per value)
+        order = np.argsort(points[:, a], kind="stable")
+        bounds = np.searchsorted(points[order, a], np.arange(len(axis.values) + 1))
         for j, value in enumerate(axis.values):
-            sel = by_value[j]
-            stats = _stats(
-                [r for _, r in sel], [int(matched.classes[k]) for k, _ in sel], matched.minima
-            )
+            stats = _stats(matched, present[order[bounds[j] : bounds[j + 1]]])
             rows.append({"value": to_jsonable(value), "text": axis.texts[j], **stats})
         axes.append(
             {"path": axis.path, "label": axis.label, "initial_value": axis.is_init, "rows": rows}

@@ -15,18 +15,19 @@ Any value of a run (a hyperparameter, an initial value, the seed, the step budge
 reaching it in the sweep summary. Each point becomes an ordinary run named
 ``base[label=value,…]`` (``momentum[mu=0.9,x=-5]``), where ``base`` is the run's name.
 
-Expansion happens on the parsed TOML, *before* the loader validates components, so every point
-is validated like a hand-written run; errors raised for a point name the original key path. The
-:class:`Sweep` records travel with the scenario so that summaries and basin maps can regroup the
-results by axis value.
+Expansion reads the sweep tables on the parsed TOML into columns (:class:`Sweep`: the axes' values
+and one row of value indices per point); the loader then validates the entry by axis
+(:meth:`gdsim.scenario._Loader.sweep_runs`) and makes each point's run only when it is read
+(:mod:`gdsim.runs`), so a million points cost two index arrays. Errors name the original key
+path and the point. The :class:`Sweep` records travel with the scenario so that summaries and
+basin maps can regroup the results by axis value.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -67,59 +68,88 @@ class Axis:
 
 @attrs.frozen
 class Sweep:
-    """One swept ``[[runs]]`` entry and the runs it expanded to, in order."""
+    """One swept ``[[runs]]`` entry: its axes and its points, as columns.
+
+    A point is a row of :attr:`points` (the index of its value on every axis); its run and its
+    name (:meth:`name`) are made only when asked for, so a sweep of a million points costs two
+    integer arrays, not a million Python objects.
+    """
 
     index: int
     base: str
     mode: str
     axes: tuple[Axis, ...]
-    runs: tuple[str, ...]
-    points: tuple[tuple[int, ...], ...]
-    """For each run, the index of its value on every axis."""
+    points: np.ndarray = attrs.field(eq=False)
+    """Shape (points, axes): for each run, the index of its value on every axis."""
     tol: float = DEFAULT_TOL
+
+    def __len__(self) -> int:
+        return len(self.points)
 
     def value(self, run: int, axis: int) -> Any:
         """The value of ``axis`` at the ``run``-th point."""
         return self.axes[axis].values[self.points[run][axis]]
 
+    def name(self, run: int) -> str:
+        """The ``run``-th point's run name, ``base[label=value,…]``."""
+        return self._name(self.points[run])
+
+    def _name(self, point: Sequence[int]) -> str:
+        label = ",".join(
+            f"{a.label}={a.texts[int(j)]}" for a, j in zip(self.axes, point, strict=True)
+        )
+        return f"{self.base}[{label}]"
+
+    @property
+    def runs(self) -> PointNames:
+        """The run names of the points, in order (made one by one when read)."""
+        return PointNames(self)
+
+    def raw_point(self, run: Mapping[str, Any], point: Sequence[int]) -> dict[str, Any]:
+        """The ``[[runs]]`` table ``run`` with each sweep table replaced by its value at
+        ``point`` (value indices, one per axis), named by the point."""
+        values = {a.path: a.values[int(j)] for a, j in zip(self.axes, point, strict=True)}
+        plain = {k: v for k, v in run.items() if k != "sweep"}
+        return {**_substitute(plain, "", values), "name": self._name(point)}
+
+
+class PointNames(Sequence[str]):
+    """The run names of a sweep's points, made when read."""
+
+    def __init__(self, sweep: Sweep) -> None:
+        self.sweep = sweep
+
+    def __len__(self) -> int:
+        return len(self.sweep.points)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self.sweep.name(i) for i in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        return self.sweep.name(k)
+
+    def __eq__(self, other: object) -> bool:  # compares like the tuple of names it was
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
 
 @attrs.frozen
 class Expansion:
-    """A scenario mapping with its sweeps expanded, and how to map errors back to it."""
+    """A scenario's ``[[runs]]`` entries with their sweeps read (not yet validated)."""
 
     raw: Mapping[str, Any]
     sweeps: tuple[Sweep, ...] = ()
-    origins: tuple[tuple[int, str | None], ...] = ()
-    """For each expanded run: its ``[[runs]]`` index in the file and its sweep point name."""
-
-    def translate(self, exc: ScenarioError) -> ScenarioError:
-        """Rewrite an error about an expanded run to name the file's ``runs[i]`` and point.
-
-        Expanded indices in the message (``already used by runs[5]``) are rewritten too, so
-        that every ``runs[i]`` the user reads is an entry of the file.
-        """
-        match = re.match(r"runs\[(\d+)\](.*)", exc.path or "")
-        if not self.sweeps or match is None or int(match.group(1)) >= len(self.origins):
-            return exc
-        index, point = self.origins[int(match.group(1))]
-
-        def mention(found: re.Match[str]) -> str:
-            k = int(found.group(1))
-            if k >= len(self.origins):
-                return found.group(0)
-            other, other_point = self.origins[k]
-            if other_point is None:
-                return f"runs[{other}]"
-            return f"sweep point '{other_point}' of runs[{other}]"
-
-        message = re.sub(r"runs\[(\d+)\]", mention, exc.message)
-        message += f" (in sweep point '{point}')" if point else ""
-        return ScenarioError(
-            message,
-            path=f"runs[{index}]{match.group(2)}",
-            file=exc.file,
-            suggestion=exc.suggestion,
-        )
+    entries: tuple[tuple[Mapping[str, Any], Sweep | None], ...] = ()
+    """For each ``[[runs]]`` entry of the file: its table (named, without ``sweep``) and its
+    sweep (None for a plain run). Empty when the scenario has no sweep."""
+    defaults: Mapping[str, Any] | None = None
+    """``[defaults]`` without its ``sweep`` key."""
 
 
 def expand(raw: Mapping[str, Any], source: str = "<mapping>") -> Expansion:
@@ -149,8 +179,7 @@ def expand(raw: Mapping[str, Any], source: str = "<mapping>") -> Expansion:
         return Expansion(raw)
 
     _check_total(runs, swept, default_mode, source)
-    new_runs: list[dict[str, Any]] = []
-    origins: list[tuple[int, str | None]] = []
+    entries: list[tuple[Mapping[str, Any], Sweep | None]] = []
     sweeps: list[Sweep] = []
     for i, run in enumerate(runs):
         path = f"runs[{i}]"
@@ -158,8 +187,7 @@ def expand(raw: Mapping[str, Any], source: str = "<mapping>") -> Expansion:
         base = run.get("name", f"run{i}")
         plain = {k: v for k, v in run.items() if k != "sweep"}
         if not swept[i]:
-            new_runs.append({**plain, "name": base})
-            origins.append((i, None))
+            entries.append(({**plain, "name": base}, None))
             continue
         if not isinstance(base, str):
             base = f"run{i}"  # the loader reports the bad name on the first point
@@ -180,7 +208,7 @@ def expand(raw: Mapping[str, Any], source: str = "<mapping>") -> Expansion:
                     path=f"{path}.sweep",
                     file=source,
                 )
-            points = [tuple(j for _ in axes) for j in range(len(axes[0].values))]
+            points = np.repeat(np.arange(len(axes[0].values))[:, None], len(axes), axis=1)
         else:
             total = math.prod(len(a.values) for a in axes)
             if total > MAX_POINTS:
@@ -191,31 +219,16 @@ def expand(raw: Mapping[str, Any], source: str = "<mapping>") -> Expansion:
                     path=path,
                     file=source,
                 )
-            points = list(itertools.product(*(range(len(a.values)) for a in axes)))
-        names = []
-        for point in points:
-            label = ",".join(f"{a.label}={a.texts[j]}" for a, j in zip(axes, point, strict=True))
-            name = f"{base}[{label}]"
-            values = {a.path: a.values[j] for a, j in zip(axes, point, strict=True)}
-            new_runs.append({**_substitute(plain, "", values), "name": name})
-            origins.append((i, name))
-            names.append(name)
-        sweeps.append(
-            Sweep(
-                index=i,
-                base=base,
-                mode=mode,
-                axes=axes,
-                runs=tuple(names),
-                points=tuple(points),
-                tol=tol,
-            )
-        )
-    new_raw = dict(raw)
-    new_raw["runs"] = new_runs
+            # first-written axis slowest, as itertools.product
+            grids = np.meshgrid(*(np.arange(len(a.values)) for a in axes), indexing="ij")
+            points = np.stack([g.ravel() for g in grids], axis=1)
+        sweep = Sweep(index=i, base=base, mode=mode, axes=axes, points=points, tol=tol)
+        sweeps.append(sweep)
+        entries.append(({**plain, "name": base}, sweep))
+    kept = defaults
     if isinstance(defaults, Mapping) and "sweep" in defaults:
-        new_raw["defaults"] = {k: v for k, v in defaults.items() if k != "sweep"}
-    return Expansion(new_raw, tuple(sweeps), tuple(origins))
+        kept = {k: v for k, v in defaults.items() if k != "sweep"}
+    return Expansion(raw, tuple(sweeps), tuple(entries), kept)
 
 
 def _check_total(runs: list[Any], swept: list[bool], default_mode: Any, source: str) -> None:

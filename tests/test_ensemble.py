@@ -184,18 +184,22 @@ def test_runs_with_observers_fall_back_to_the_engine() -> None:
     raw = {
         "objective": {"name": "quartic"},
         "runs": [
-            {"name": "a", "init": {"x": 1.0}, "observers": [{"name": "recorder"}]},
+            {
+                "name": "a",
+                "init": {"x": 1.0},
+                "observers": [{"name": "early_stopping", "unit": "epoch"}],
+            },
             {"name": "b", "init": {"x": 2.0}},
             {"name": "c", "init": {"x": 3.0}, "schedule": {"name": "grad_control"}},
             {"name": "d", "init": {"x": 4.0}},
         ],
     }
     specs = list(load_mapping(raw).runs)
-    assert why_not(specs[0]) == "it has observers"
+    assert why_not(specs[0]) == "observer 'early_stopping' observes runs one at a time"
     assert "grad_control" in (why_not(specs[2]) or "")
     results = run_specs(specs)
     assert [r.name for r in results] == ["a", "b", "c", "d"]
-    assert "recorder" in results[0].outputs
+    assert "early_stopping" in results[0].outputs
     assert_same(results, [engine.run(s) for s in specs])
 
 

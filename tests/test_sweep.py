@@ -72,10 +72,11 @@ def test_point_count_is_the_product_or_the_common_length(sizes: list[int], mode:
     run: dict[str, Any] = {"sweep": mode}
     for key, n in zip(keys, sizes, strict=False):
         run[key] = {"values": [10 + i for i in range(n)]}
-    expansion = expand(scenario(run))
+    (sweep,) = expand(scenario(run)).sweeps
     expected = int(np.prod(sizes)) if mode == "cross" else sizes[0]
-    assert len(expansion.raw["runs"]) == expected
-    assert len({r["name"] for r in expansion.raw["runs"]}) == expected
+    assert sweep.points.shape == (expected, len(sizes))
+    assert len(set(sweep.runs)) == expected
+    assert len(load_mapping(scenario(run)).runs) == expected
 
 
 def test_random_draws_are_reproducible_from_their_seed() -> None:

@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import numpy as np
 
-from gdsim.components import Observer, param
+from gdsim.components import MemberObserver, MemberStep, Objective, Observer, overrides, param
 from gdsim.errors import ParamError
 from gdsim.hookspecs import hookimpl
 from gdsim.observers.recorder import check_metric, read_metric, split_metric
 from gdsim.validators import int_at_least, non_negative, one_of
 
 if TYPE_CHECKING:
-    from gdsim.components import Objective
     from gdsim.engine import RunContext
     from gdsim.results import RunResult
 
@@ -140,6 +139,11 @@ class EarlyStopping(Observer):
             "evaluations": self._evaluations,
         }
 
+    def for_members(self, size: int) -> MemberObserver | None:
+        if self.unit != "step":
+            return None  # epoch observers run after the step observers: stepped alone
+        return MemberEarlyStopping(self, size)
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "best": self._best,
@@ -159,6 +163,98 @@ class EarlyStopping(Observer):
         self._wait = int(state["wait"])
         self._evaluations = int(state["evaluations"])
         self._stopped_at = int(state["stopped_at"])
+
+
+class MemberEarlyStopping(MemberObserver):
+    """Early stopping of every member of an ensemble at once: its best value, best step, wait
+    and best parameters are columns, and a member that stops is ended by the ensemble with
+    status ``stopped_early``, as the run stepped alone is ended by the engine.
+
+    It reads the train loss of an objective whose metrics are its loss (the analytic ones);
+    any other metric makes the ensemble's runs step one by one.
+    """
+
+    def __init__(self, config: EarlyStopping, size: int) -> None:
+        self.config = config
+        self.every = config.every
+        self.best = np.full(size, np.nan)
+        self.best_step = np.full(size, -1, dtype=np.int64)
+        self.wait = np.zeros(size, dtype=np.int64)
+        self.evaluations = np.zeros(size, dtype=np.int64)
+        self.stopped_at = np.full(size, -1, dtype=np.int64)
+        self.best_params: dict[str, np.ndarray] = {}
+        self.objective: Any = None
+        self.metric = ""
+
+    def started(self, view: MemberStep) -> None:
+        from gdsim.loop import NotElementwise
+
+        self.objective = view.objective
+        self.metric = self.config._resolve(view.objective)
+        if self.metric != "train.loss" or overrides(view.objective, Objective, "metrics"):
+            raise NotElementwise(f"early stopping on {self.metric} reads runs one at a time")
+        self.best_params = {
+            k: np.full((len(self.best), *np.shape(v)[1:]), np.nan) for k, v in view.params.items()
+        }
+        self._evaluate(view)
+
+    def step_completed(self, view: MemberStep) -> None:
+        self._evaluate(view)
+
+    def _evaluate(self, view: MemberStep) -> None:
+        c = self.config
+        rows, idx = view.rows, view.members[view.rows]
+        with np.errstate(all="ignore"):
+            value = np.asarray(self.objective.value(view.params, None), dtype=np.float64)[rows]
+        self.evaluations[idx] += 1
+        best = self.best[idx]
+        first = (self.best_step[idx] < 0) | np.isnan(best)
+        better = value < best - c.min_delta if c.mode == "min" else value > best + c.min_delta
+        improves = np.where(first, ~np.isnan(value), better)
+        up = idx[improves]
+        self.best[up], self.best_step[up], self.wait[up] = value[improves], view.step, 0
+        for k, column in self.best_params.items():
+            column[up] = view.params[k][rows[improves]]
+        still = idx[~improves]
+        self.wait[still] += 1
+        if view.stopping is None:
+            return  # at the start (no member has waited long enough: patience >= 1)
+        due = ~improves & (self.wait[idx] >= c.patience) & ~view.stopping[rows]
+        if due.any():
+            ids = idx[due]
+            self.stopped_at[ids] = view.step
+            reasons = [
+                f"{self.metric} did not improve for {c.patience} evaluations "
+                f"(best {float(self.best[i])!r} at step {int(self.best_step[i])})"
+                for i in ids.tolist()
+            ]
+            view.request_stop(rows[due], reasons, STATUS_STOPPED_EARLY)
+
+    def run_completed(self, member: int, result: RunResult) -> None:
+        if not (
+            self.config.restore_best
+            and result.status == STATUS_STOPPED_EARLY
+            and self.best_step[member] >= 0
+        ):
+            return
+        from gdsim.expectations import evaluate
+
+        best = {k: np.array(v[member], dtype=np.float64) for k, v in self.best_params.items()}
+        result.final_params = best
+        result.final_loss = float(self.objective.value(best, None))
+        result.final_step = int(self.best_step[member])
+        if result.spec is not None:
+            result.expectations = evaluate(result.spec, result)
+
+    def outputs(self, member: int, outcome: Any) -> dict[str, Any]:
+        found = self.best_step[member] >= 0
+        return {
+            "best": None if np.isnan(self.best[member]) else float(self.best[member]),
+            "best_step": int(self.best_step[member]) if found else None,
+            "best_epoch": int(self.best_step[member]) if found else None,  # full batch
+            "stopped_at": int(self.stopped_at[member]) if self.stopped_at[member] >= 0 else None,
+            "evaluations": int(self.evaluations[member]),
+        }
 
 
 @hookimpl

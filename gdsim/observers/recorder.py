@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import numpy as np
 
-from gdsim.components import Observer, param
+from gdsim.components import MemberObserver, MemberStep, Observer, param
 from gdsim.errors import GdsimError, ParamError
 from gdsim.hookspecs import hookimpl
 from gdsim.state import global_norm
@@ -208,6 +208,11 @@ class Recorder(Observer):
             trace[f"params.{k}"] = np.asarray(self._params[k], dtype=np.float64)
         return {"trace": trace}
 
+    def for_members(self, size: int) -> MemberObserver | None:
+        if self.metrics:
+            return None  # metrics are read per run, through the objective's metrics contract
+        return MemberRecorder(self, size)
+
     def state_dict(self) -> dict[str, Any]:
         return self.outputs()["trace"]
 
@@ -223,6 +228,99 @@ class Recorder(Observer):
             if key.startswith("params.")
         }
         self._metrics = {m: [float(v) for v in state[m]] for m in self.metrics if m in state}
+
+
+class MemberRecorder(MemberObserver):
+    """The recorder of a whole ensemble: one record per due step, member × time arrays.
+
+    Each record holds a value for every member of the ensemble (NaN where a member was not
+    due), and a mask of the members it is a row of; a member's trace is its column of the
+    records it was due at, cut at its last finite iterate as :meth:`Recorder.diverged` cuts a
+    run's — so each member gets the trace of the run stepped alone, bit for bit.
+    """
+
+    def __init__(self, recorder: Recorder, size: int) -> None:
+        self.every = recorder.every
+        self.size = size
+        self.recorder = recorder
+        self._steps: list[int] = []
+        self._due: list[np.ndarray] = []
+        self._columns: dict[str, list[np.ndarray]] = {"loss": [], "lr": []}
+        if recorder.grad_norm:
+            self._columns["grad_norm"] = []
+        self._names: tuple[str, ...] = ()
+        self._stacked: dict[str, np.ndarray] | None = None
+
+    def started(self, view: MemberStep) -> None:
+        if self.recorder.params:
+            limit = self.recorder.max_param_size
+            self._names = tuple(
+                k for k, v in view.params.items() if np.size(v) // max(len(v), 1) <= limit
+            )
+            for k in self._names:
+                self._columns[f"params.{k}"] = []
+        self._record(view, None)
+
+    def step_completed(self, view: MemberStep) -> None:
+        self._record(view, view)
+
+    def _record(self, view: MemberStep, step: MemberStep | None) -> None:
+        rows, idx = view.rows, view.members[view.rows]
+        live = len(view.members)
+        due = np.zeros(self.size, dtype=bool)
+        due[idx] = True
+        self._steps.append(view.step)
+        self._due.append(due)
+
+        def put(name: str, values: Any) -> None:
+            column = np.full((self.size, *np.shape(values)[1:]), np.nan)
+            column[idx] = values[rows]
+            self._columns[name].append(column)
+
+        nan = np.full(live, np.nan)
+        if step is None:
+            put("loss", nan)
+            put("lr", nan)
+            if "grad_norm" in self._columns:
+                put("grad_norm", nan)
+        else:
+            put("loss", np.asarray(step.loss, dtype=np.float64))
+            lr = np.asarray(step.lr, dtype=np.float64)
+            put("lr", np.broadcast_to(lr, live) if lr.ndim == 0 else lr.reshape(live, -1)[:, 0])
+            if "grad_norm" in self._columns:
+                put("grad_norm", global_norm(step.grads, ensemble=True))  # type: ignore[arg-type]
+        for k in self._names:
+            put(f"params.{k}", view.params[k])
+
+    def outputs(self, member: int, outcome: Any) -> dict[str, Any]:
+        if self._stacked is None:
+            self._stacked = {name: np.stack(c) for name, c in self._columns.items()}
+            self._stacked["step"] = np.asarray(self._steps, dtype=np.int64)
+            self._stacked["due"] = np.stack(self._due)
+            self._columns.clear()
+            self._due.clear()
+        stacked = self._stacked
+        rows = np.flatnonzero(stacked["due"][:, member])
+        steps = stacked["step"][rows]
+        extra: dict[str, Any] | None = None
+        if outcome.diverged_at(member) is not None:  # Recorder.diverged, per member
+            last = outcome.final_step(member)
+            rows = rows[steps <= last]
+            steps = steps[steps <= last]
+            if not (len(steps) and steps[-1] == last):
+                extra = {k: outcome.final_params[k][member] for k in self._names}
+                steps = np.append(steps, last)
+        trace: dict[str, np.ndarray] = {"step": steps}
+        for name in ("loss", "lr", "grad_norm"):
+            if name in stacked:
+                values = stacked[name][rows, member]
+                trace[name] = values if extra is None else np.append(values, np.nan)
+        for k in self._names:
+            values = stacked[f"params.{k}"][rows, member]
+            if extra is not None:
+                values = np.concatenate([values, np.asarray(extra[k])[None]])
+            trace[f"params.{k}"] = values
+        return {"trace": trace}
 
 
 @hookimpl

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import numpy as np
 
-from gdsim.components import Observer, param
+from gdsim.components import MemberObserver, MemberStep, Observer, param
 from gdsim.hookspecs import hookimpl
 from gdsim.validators import number_in
 
@@ -49,12 +49,34 @@ class LossTarget(Observer):
     def outputs(self) -> dict[str, Any]:
         return {"loss_target": self.loss, "steps_to_target": self._hit}
 
+    def for_members(self, size: int) -> MemberObserver | None:
+        return MemberLossTarget(self.loss, size)
+
     def state_dict(self) -> dict[str, Any]:
         return {"hit": -1 if self._hit is None else self._hit}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         hit = int(np.asarray(state["hit"]))
         self._hit = None if hit < 0 else hit
+
+
+class MemberLossTarget(MemberObserver):
+    """The loss target of a whole ensemble: the first hit of every member, as one array."""
+
+    def __init__(self, loss: float, size: int) -> None:
+        self.loss = loss
+        self.hit = np.full(size, -1, dtype=np.int64)
+
+    def step_completed(self, view: MemberStep) -> None:
+        idx = view.members[view.rows]
+        new = (self.hit[idx] < 0) & (np.asarray(view.loss)[view.rows] <= self.loss)
+        self.hit[idx[new]] = view.step - 1
+
+    def outputs(self, member: int, outcome: Any) -> dict[str, Any]:
+        hit = int(self.hit[member])
+        if hit < 0 and outcome.has_loss(member) and outcome.final_loss[member] <= self.loss:
+            hit = outcome.final_step(member)
+        return {"loss_target": self.loss, "steps_to_target": None if hit < 0 else hit}
 
 
 @hookimpl
