@@ -15,6 +15,9 @@ from gdsim.errors import CheckpointError, ScenarioError
 from gdsim.registry import Registry, default_registry
 from gdsim.results import Results, RunResult
 from gdsim.scenario import RunSpec, Scenario, load_file, load_mapping
+from gdsim.weights import SavedWeights, evaluate, load_weights
+
+__all__ = ["SavedWeights", "evaluate", "load", "load_weights", "resume", "run"]
 
 log = logging.getLogger("gdsim")
 
@@ -52,7 +55,9 @@ def run(
     ``resume`` lists checkpoints (files, run folders or loaded ones): each run that has one
     continues from it, bit-identically to a run never interrupted. ``extra_observers`` adds
     observers that are not part of the scenario (progress bars); checkpoints do not save them.
-    Resumed runs, and every run when ``extra_observers`` is given, step one by one here.
+    Resumed runs, and every run when ``extra_observers`` is given, step one by one here. Runs
+    that start from saved weights (``init = { from = "…" }``) run last, one by one in this
+    process, so that they can load what the scenario's other runs saved.
     """
     from gdsim.executors import Progress, execute
 
@@ -61,10 +66,14 @@ def run(
         scenario = load(scenario, registry=registry)
     checkpoints = _checkpoints_by_run(scenario, resume)
     specs = [s for s in scenario.runs if only is None or s.name in only]
-    here = [s for s in specs if s.name in checkpoints or extra_observers is not None]
-    elsewhere = [s for s in specs if not (s.name in checkpoints or extra_observers is not None)]
+    # runs that start from saved weights go last, one by one: they may load what the others saved
+    later = [s for s in specs if s.init_from is not None]
+    first = [s for s in specs if s.init_from is None]
+    here = [s for s in first if s.name in checkpoints or extra_observers is not None]
+    elsewhere = [s for s in first if not (s.name in checkpoints or extra_observers is not None)]
     results: dict[str, RunResult] = {}
-    for spec in here:
+
+    def run_here(spec: RunSpec) -> None:
         if spec.name in checkpoints:
             ctx = restore(checkpoints[spec.name], spec, scenario)
         else:
@@ -73,6 +82,9 @@ def run(
         if extra_observers is not None:
             ctx.observers.extend(extra_observers(spec))
         results[spec.name] = engine.run(spec, pm=registry.pm, context=ctx)
+
+    for spec in here:
+        run_here(spec)
     if elsewhere:
         counter = Progress(len(elsewhere)) if progress else None
         try:
@@ -83,6 +95,8 @@ def run(
             if counter is not None:
                 counter.close()
         results.update((r.name, r) for r in done)
+    for spec in later:
+        run_here(spec)
     runs = [results[s.name] for s in specs]
     for result in runs:
         resumed = checkpoints.get(result.name)

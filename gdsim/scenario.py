@@ -41,6 +41,7 @@ from gdsim.components import (
 from gdsim.errors import ParamError, PluginError, ScenarioError, did_you_mean
 from gdsim.registry import Registry, UnknownComponentError, default_registry
 from gdsim.state import Params
+from gdsim.weights import InitFrom
 
 TOP_LEVEL_KEYS = ("scenario", "objective", "defaults", "runs")
 SCENARIO_KEYS = ("name", "description")
@@ -73,6 +74,8 @@ LIST_COMPONENT_KEYS = {"transforms": "transform", "observers": "observer"}
 TABLE_KEYS = ("init", "tolerance", "expect")
 """Run keys whose tables are merged key by key over the defaults."""
 TOLERANCE_KEYS = ("grad_norm", "step_size")
+INIT_FROM_KEYS = ("from", "run")
+"""Keys of ``init`` that load saved weights instead of naming a parameter."""
 EXPECT_KEYS = ("status", "params", "loss", "loss_below", "max_steps", "rtol", "atol")
 DEFAULT_RUN: dict[str, Any] = {
     "estimator": "full_batch",
@@ -133,10 +136,15 @@ class RunSpec:
     max_loss: float = 1e100
     allow_divergence: bool = False
     expect: Expectations = Expectations()
+    init_from: InitFrom | None = None
+    """Saved weights to start from (``init = { from = "…" }``), read when the run starts."""
 
     def initial_params(self, rng: np.random.Generator) -> Params:
-        """The objective's defaults (drawn from ``rng``) overridden by the run's ``init``."""
+        """The objective's defaults (drawn from ``rng``), overridden by saved weights
+        (``init.from``) and then by the run's own ``init`` values."""
         params = self.objective.init(rng)
+        if self.init_from is not None:
+            params.update(self.init_from.params(self.objective, params))
         for name, value in self.init.items():
             params[name] = np.array(value, dtype=np.float64)
         return params
@@ -330,6 +338,7 @@ class _Loader:
             + [(f"{merged['transforms'].path}[{j}]", t) for j, t in enumerate(transforms)]
             + [(f"{merged['observers'].path}[{j}]", o) for j, o in enumerate(observers)],
         )
+        init_from = self.init_from(merged.get("init"))
         init = self.init(objective, merged.get("init"))
         tolerance = self.tolerance(merged.get("tolerance"))
         expect = self.expectations(merged.get("expect"), init, objective)
@@ -348,6 +357,7 @@ class _Loader:
             max_loss=max_loss,
             allow_divergence=allow,
             expect=expect,
+            init_from=init_from,
         )
 
     def merge_component(self, base: _Value, override: _Value) -> _Value:
@@ -543,7 +553,32 @@ class _Loader:
         if given is None:
             return {}
         table = self.table(given.value, given.path)
+        table = {k: v for k, v in table.items() if k not in INIT_FROM_KEYS}
         return self.param_arrays(objective, table, lambda name: self.key_path(given, name))
+
+    def init_from(self, given: _Value | None) -> InitFrom | None:
+        """``init = { from = "PATH", run = "NAME" }``: saved weights to start from."""
+        if given is None or not isinstance(given.value, Mapping):
+            return None
+        table = given.value
+        if "from" not in table:
+            if "run" in table:
+                raise self.error(
+                    self.key_path(given, "run"), "'run' picks saved weights: give 'from' too"
+                )
+            return None
+        where = {k: self.key_path(given, k) for k in INIT_FROM_KEYS}
+        path = table["from"]
+        if not isinstance(path, str) or not path.strip():
+            raise self.error(
+                where["from"],
+                "expected the path of a checkpoint (file or run folder) or of a results "
+                f"folder, got {_describe(path)}",
+            )
+        run = table.get("run")
+        if run is not None and (not isinstance(run, str) or not run):
+            raise self.error(where["run"], f"expected a run name, got {_describe(run)}")
+        return InitFrom(path=path, run=run, where=f"{self.source}: {where['from']}")
 
     def param_shapes(self, objective: Objective) -> dict[str, tuple[int, ...]]:
         """The objective's parameter names and shapes (cached: a sweep shares one objective)."""
