@@ -76,7 +76,17 @@ TABLE_KEYS = ("init", "tolerance", "expect")
 TOLERANCE_KEYS = ("grad_norm", "step_size")
 INIT_FROM_KEYS = ("from", "run")
 """Keys of ``init`` that load saved weights instead of naming a parameter."""
-EXPECT_KEYS = ("status", "params", "loss", "loss_below", "max_steps", "rtol", "atol")
+EXPECT_KEYS = (
+    "status",
+    "params",
+    "loss",
+    "loss_below",
+    "max_steps",
+    "rtol",
+    "atol",
+    "metrics_below",
+    "metrics_above",
+)
 DEFAULT_RUN: dict[str, Any] = {
     "estimator": "full_batch",
     "rule": "gd",
@@ -107,6 +117,10 @@ class Expectations:
     max_steps: int | None = None
     rtol: float = 1e-9
     atol: float = 1e-12
+    metrics_below: Mapping[str, float] = attrs.field(factory=dict)
+    """Upper bounds on the final parameters' metrics, e.g. ``{"validation.loss": 0.3}``."""
+    metrics_above: Mapping[str, float] = attrs.field(factory=dict)
+    """Lower bounds on the final parameters' metrics, e.g. ``{"test.accuracy": 0.9}``."""
 
     def is_empty(self) -> bool:
         return not (
@@ -115,6 +129,8 @@ class Expectations:
             or self.loss is not None
             or self.loss_below is not None
             or self.max_steps is not None
+            or self.metrics_below
+            or self.metrics_above
         )
 
 
@@ -666,7 +682,25 @@ class _Loader:
                 kwargs[key] = self.number(_Value(table[key], at(key)), low=0.0)
         if "max_steps" in table:
             kwargs["max_steps"] = self.integer(_Value(table["max_steps"], at("max_steps")), 0)
+        for key in ("metrics_below", "metrics_above"):
+            if key in table:
+                kwargs[key] = self.metric_bounds(table[key], at(key), objective)
         return Expectations(**kwargs)
+
+    def metric_bounds(self, value: Any, path: str, objective: Objective) -> dict[str, float]:
+        """``{ "validation.loss" = 0.3, … }``: bounds on metrics the objective offers."""
+        from gdsim.observers.recorder import check_metric
+
+        table = self.table(value, path)
+        bounds = {}
+        for name, bound in table.items():
+            where = f'{path}."{name}"'
+            try:
+                check_metric(objective, name, "metric")
+            except ParamError as exc:
+                raise self.error(where, exc.message) from None
+            bounds[name] = self.number(_Value(bound, where))
+        return bounds
 
 
 def _component_kind(hint: Any) -> str | None:

@@ -90,7 +90,12 @@ def _from_checkpoint(path: Path, run: str | None) -> SavedWeights:
     params = loaded.state.get("params")
     if not isinstance(params, dict):
         raise WeightsError(f"{loaded.path}: corrupt checkpoint (no parameters)")
-    objective = loaded.meta.get("fingerprint", {}).get("objective", {}).get("name", "?")
+    fingerprint = loaded.meta.get("fingerprint", {})
+    objective = fingerprint.get("objective", {}).get("name", "?")
+    step = loaded.step
+    best = _restored_best(loaded.meta, loaded.state)
+    if best is not None:
+        params, step = best
     return SavedWeights(
         params={k: np.array(v, dtype=np.float64) for k, v in params.items()},
         run=loaded.run,
@@ -98,8 +103,25 @@ def _from_checkpoint(path: Path, run: str | None) -> SavedWeights:
         definition=loaded.scenario_definition,
         path=loaded.path,
         kind="checkpoint",
-        step=loaded.step,
+        step=step,
     )
+
+
+def _restored_best(meta: Mapping[str, Any], state: Mapping[str, Any]) -> tuple[dict, int] | None:
+    """The best parameters of a run that stopped early with ``restore_best`` (what the run
+    reported as its result), from the early-stopping observer's saved state; else None."""
+    if meta.get("status") != "stopped_early":
+        return None
+    settings = meta.get("fingerprint", {}).get("observers", [])
+    saved = state.get("observers", [])
+    for setting, observer in zip(settings, saved, strict=False):
+        if not isinstance(setting, dict) or setting.get("name") != "early_stopping":
+            continue
+        inner = observer.get("state", {}) if isinstance(observer, dict) else {}
+        best = inner.get("best_params")
+        if setting.get("restore_best", True) and isinstance(best, dict) and best:
+            return best, int(inner.get("best_step", meta.get("step", 0)))
+    return None
 
 
 def _from_results(folder: Path, run: str | None) -> SavedWeights:
