@@ -82,7 +82,8 @@ class Nesterov(_VelocityRule):
     ) -> tuple[Params, ComponentState]:
         mu = self.mu
         v = self._velocity(grads, state, lr)
-        return {k: x + mu * v[k] - lr * grads[k] for k, x in params.items()}, {"v": v}
+        # x + (μv − αg), summed in the lecture's order (``val += mu*mom + grad``)
+        return {k: x + (mu * v[k] - lr * grads[k]) for k, x in params.items()}, {"v": v}
 
 
 @attrs.frozen
