@@ -3,10 +3,10 @@
 Defaults follow the lecture's code: ε = 1e-6, placed inside the square root for AdaGrad and
 RMSProp and outside it for Adam, and Adam's moments are bias-corrected; with the defaults
 AdaGrad and Adam are bit for bit the lecture's, and so is RMSProp with ``beta = 0.1`` (the
-lecture's ρ; the default β = 0.9 is Hinton's recommended value). The options select the other published forms (ε outside the root as
-in the papers and PyTorch, AMSGrad, centred RMSProp, RMSProp with momentum, and the *coupled*
-weight decay of ``torch.optim``: g ← g + λ x before anything else). Decoupled decay is AdamW,
-in the ``gdsim-optimizers`` plugin.
+lecture's ρ; the default β = 0.9 is Hinton's recommended value). The options select the other
+published forms (ε outside the root as in the papers and PyTorch, AMSGrad, centred RMSProp,
+RMSProp with momentum, and the *coupled* weight decay of ``torch.optim``: g ← g + λ x before
+anything else). Decoupled decay is AdamW, in the ``gdsim-optimizers`` plugin.
 """
 
 from __future__ import annotations
