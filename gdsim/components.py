@@ -13,6 +13,7 @@ without pickle.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -141,12 +142,27 @@ class GradientTransform(Component):
 
 
 class Schedule(Component):
-    """Gives the learning rate of each step; stateful so that feedback rules fit."""
+    """Gives the learning rate of each step; stateful so that feedback rules fit.
+
+    The engine calls :meth:`learning_rate` once per step, after the gradient transforms and
+    before the update rule, with the 0-based step about to be taken, that step's (transformed)
+    gradient and its loss on the step's batch. A schedule that needs a metric of the model (say
+    the validation loss, for reduce-on-plateau) names it in :meth:`monitors`; the engine then
+    calls :meth:`observe` after every epoch with those metrics at the parameters reached, and the
+    state it returns is what the next :meth:`learning_rate` call receives. Schedules that
+    monitor nothing cost nothing at epoch ends.
+
+    The state is a nested dict of numbers, strings, lists and arrays (no objects): checkpoints
+    save it as it is and a resumed run continues bit for bit. ``elementwise`` schedules accept
+    float parameters given as arrays with a leading ensemble axis (one value per run) and
+    compute only elementwise with them, so that sweeps step as one vectorised ensemble.
+    """
 
     kind: ClassVar[str] = "schedule"
     elementwise: ClassVar[bool] = True
 
     def init(self) -> ComponentState:
+        """The state before step 0."""
         return {}
 
     def learning_rate(
@@ -154,6 +170,55 @@ class Schedule(Component):
     ) -> tuple[Any, ComponentState]:
         """Return ``(lr, state)`` for the step about to be taken (0-based ``step``)."""
         raise NotImplementedError
+
+    def monitors(self, objective: Objective) -> tuple[str, ...]:
+        """The metrics this schedule reads, as ``'split.metric'`` names (``'validation.loss'``).
+
+        Empty (the default): :meth:`observe` is never called. Check in :meth:`check` that the
+        objective offers them, so that ``gdsim validate`` reports a missing one.
+        """
+        return ()
+
+    def observe(
+        self, state: ComponentState, epoch: int, metrics: Mapping[str, float]
+    ) -> ComponentState:
+        """Take the metrics at the end of epoch ``epoch`` (1, 2, …); return the new state.
+
+        ``metrics`` maps each name of :meth:`monitors` to its value at the parameters reached
+        after the epoch's last step; a value is computed when it is first read, so a schedule
+        that skips this epoch costs no evaluation. With ``full_batch`` every step is an epoch.
+        """
+        return state
+
+
+class EpochMetrics(Mapping[str, float]):
+    """The metrics a schedule monitors, evaluated lazily at one set of parameters.
+
+    What :meth:`Schedule.observe` receives. Each split is evaluated once, when one of its
+    metrics is first read, through the objective's metrics contract
+    (``objective.metrics(params, split)``). Tests build one to drive a schedule by hand.
+    """
+
+    def __init__(self, objective: Objective, params: Params, names: tuple[str, ...]) -> None:
+        self._objective = objective
+        self._params = params
+        self._names = names
+        self._splits: dict[str, dict[str, float]] = {}
+
+    def __getitem__(self, name: str) -> float:
+        if name not in self._names:
+            raise KeyError(f"metric '{name}' was not named by the schedule's monitors()")
+        split, _, metric = name.partition(".")
+        values = self._splits.get(split)
+        if values is None:
+            values = self._splits[split] = self._objective.metrics(self._params, split)
+        return float(values[metric])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 class Observer(Component):

@@ -2,9 +2,11 @@
 
 One step is: the estimator picks a batch → the objective gives loss and gradients → the gradient
 transforms rewrite the gradient → the schedule gives the learning rate → the update rule moves the
-parameters → the due observers are called. A run ends on its step budget, a tolerance (gradient
-norm or step size), an observer's request, or divergence (a non-finite loss or one whose magnitude
-exceeds ``max_loss``), which gives status ``diverged`` with the step, never a crash.
+parameters → the due observers are called; after a step that ends an epoch, a schedule that
+monitors metrics (reduce-on-plateau) first receives them. A run ends on its step budget, a
+tolerance (gradient norm or step size), an observer's request, or divergence (a non-finite loss
+or one whose magnitude exceeds ``max_loss``), which gives status ``diverged`` with the step,
+never a crash.
 
 Observers are called directly, filtered by their ``every``; the plugin event hooks are fired once
 per run (and per step only when some plugin implements ``gdsim_step_completed``), so the hot path
@@ -22,6 +24,7 @@ import numpy as np
 
 from gdsim.components import (
     ComponentState,
+    EpochMetrics,
     Estimator,
     GradientTransform,
     Objective,
@@ -210,6 +213,9 @@ def _loop(ctx: RunContext, hook: Any) -> None:
     if hook is not None and hook.gdsim_step_completed.get_hookimpls():
         step_observers.append((1, lambda run: hook.gdsim_step_completed(run=run)))
     epoch_observers = [obs for obs in ctx.observers if overrides(obs, Observer, "epoch_completed")]
+    # metrics a schedule reads (reduce-on-plateau): handed to it at each epoch's end
+    monitored = tuple(ctx.schedule.monitors(ctx.objective))
+    observe = ctx.schedule.observe
     fire_epoch_hook = hook is not None and bool(hook.gdsim_epoch_completed.get_hookimpls())
 
     params = state.params
@@ -247,6 +253,9 @@ def _loop(ctx: RunContext, hook: Any) -> None:
 
         if ends_epoch:
             state.epoch += 1
+            if monitored:
+                metrics = EpochMetrics(ctx.objective, params, monitored)
+                schedule_state = observe(schedule_state, state.epoch, metrics)
         # decided before the observers run, so that a checkpoint taken now records it
         converged = (
             step_tol is not None

@@ -362,6 +362,8 @@ def why_not(spec: RunSpec) -> str | None:
     for comp in (spec.rule, spec.schedule, *spec.transforms):
         if not getattr(comp, "elementwise", False):
             return f"{comp.kind} '{comp.name}' is not elementwise"
+    if spec.schedule.monitors(spec.objective):
+        return f"schedule '{spec.schedule.name}' reads metrics at epoch ends"
     return None
 
 

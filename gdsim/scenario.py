@@ -480,6 +480,14 @@ class _Loader:
         nested_kind = _component_kind(hint)
         if nested_kind is not None:  # a nested component, e.g. lookahead's ``inner`` rule
             return self.component(nested_kind, _Value(value, path), None)
+        item_kind = _component_list_kind(hint)
+        if item_kind is not None:  # a list of components, e.g. a sequence's ``pieces``
+            if not isinstance(value, list):
+                raise self.error(path, f"expected an array of {item_kind}s, got {_describe(value)}")
+            return tuple(
+                self.component(item_kind, _Value(item, f"{path}[{i}]"), None)
+                for i, item in enumerate(value)
+            )
         base = typing.get_origin(hint) or hint
         if base in (typing.Union, types.UnionType):  # Optional[X]: check against X
             args = [a for a in typing.get_args(hint) if a is not type(None)]
@@ -708,6 +716,14 @@ def _component_kind(hint: Any) -> str | None:
     if isinstance(hint, type) and issubclass(hint, Component) and hint.kind:
         return hint.kind
     return None
+
+
+def _component_list_kind(hint: Any) -> str | None:
+    """The kind when a parameter is annotated ``tuple[<component base>, ...]`` (or a list)."""
+    if typing.get_origin(hint) not in (tuple, list):
+        return None
+    args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+    return _component_kind(args[0]) if len(args) == 1 else None
 
 
 def _is_integer(value: Any) -> bool:

@@ -6,6 +6,7 @@ can report ``runs[2].rule.mu: expected a number in [0, 1), got 1.5``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -94,3 +95,22 @@ def optional(validator: Validator) -> Validator:
             validator(instance, attribute, value)
 
     return check
+
+
+def increasing_ints(field: str, low: int = 0) -> Callable[[Any], tuple[int, ...]]:
+    """A converter: a list of strictly increasing integers >= ``low`` becomes a tuple.
+
+    Used for step boundaries and milestones; ``field`` names the parameter in the error.
+    """
+
+    def convert(value: Any) -> tuple[int, ...]:
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise ParamError(field, f"expected a list of integers, got {_fmt(value)}")
+        for item in value:
+            if not isinstance(item, int) or isinstance(item, bool) or item < low:
+                raise ParamError(field, f"expected integers >= {low}, got {_fmt(item)}")
+        if any(b <= a for a, b in itertools.pairwise(value)):
+            raise ParamError(field, f"expected strictly increasing integers, got {list(value)}")
+        return tuple(int(v) for v in value)
+
+    return convert

@@ -1,7 +1,8 @@
-"""Learning-rate schedules: constant, the lecture's exponential decay and gradient-based control.
+"""The lecture's schedules: a constant rate, its exponential decay and its gradient-based control.
 
-A schedule is stateful (``init() -> state``, ``learning_rate(state, step, grads, loss)``) so that
-rules that feed back on the gradient or the loss fit the same contract as fixed timetables.
+``exponential`` and ``grad_control`` reproduce the lecture's loops operation by operation (the
+decay multiplies before each step; the control takes a reciprocal, then multiplies), so their
+runs match the lecture's printed values bit for bit (``tests/test_lecture_values.py``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import attrs
 import numpy as np
 
 from gdsim.components import ComponentState, Schedule, param
-from gdsim.hookspecs import hookimpl
 from gdsim.state import Params
 from gdsim.validators import int_at_least, non_negative, number_in, positive
 
 
 @attrs.frozen
 class Constant(Schedule):
-    """A fixed learning rate α."""
+    """A fixed learning rate α.
+
+    torch: the optimizer's ``lr`` with no scheduler; optax: ``constant_schedule(lr)``.
+    """
 
     name: ClassVar[str] = "constant"
 
@@ -89,8 +92,3 @@ class GradControl(Schedule):
             norm = math.sqrt(sum(float(np.sum(np.square(g))) for g in grads.values()))
         lr = state["lr"] * (1.0 / (1.0 + self.c * np.sqrt(norm)))
         return lr, {"lr": lr}
-
-
-@hookimpl
-def gdsim_schedules() -> list[type]:
-    return [Constant, Exponential, GradControl]
