@@ -96,6 +96,7 @@ def test_every_toggle_of_good_practices_helps(results):
         ("raw_inputs", "standardized_inputs", "validation.loss"),
         ("no_clipping", "clip_norm", "validation.loss"),
         ("no_weight_decay", "weight_decay", "validation.loss"),
+        ("no_clipping", "warmup", "validation.loss"),
     ]
     for off, on, name in pairs:
         assert metric(runs[on], name) < metric(runs[off], name), (off, on)
