@@ -1,0 +1,42 @@
+"""docs/lecture.md: every one of the lecture's 21 questions leads to a command and a figure."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import gdsim
+from tests.conftest import ROOT, SCENARIOS
+
+TOUR = ROOT / "docs" / "lecture.md"
+FIGURES = ("landscape", "contours", "curves")
+"""The figures docs/build_figures.py draws (landscape: 1-D objectives, contours: 2-D)."""
+
+
+def sections() -> dict[int, str]:
+    text = TOUR.read_text(encoding="utf-8")
+    parts = re.split(r"^## Q(\d+)\. .*$", text, flags=re.MULTILINE)
+    return {int(parts[i]): parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def test_the_tour_has_the_21_questions_in_order():
+    assert list(sections()) == list(range(1, 22))
+
+
+@pytest.mark.parametrize("number", range(1, 22))
+def test_each_question_has_a_command_and_a_figure(number):
+    body = sections()[number]
+    commands = re.findall(r"gdsim run scenarios/(\w+)\.toml", body)
+    assert commands, f"Q{number} runs no scenario"
+    for name in commands:
+        assert (SCENARIOS / f"{name}.toml").exists(), name
+    figures = re.findall(r"!\[[^\]]*\]\(img/(\w+)/(\w+)\.png\)", body)
+    assert figures, f"Q{number} shows no figure"
+    for scenario, figure in figures:
+        assert figure in FIGURES, (scenario, figure)
+        objective = gdsim.load(SCENARIOS / f"{scenario}.toml").runs[0].objective
+        if figure != "curves":  # paths on the objective need one or two scalar parameters
+            size = sum(v.size for v in objective.init(np.random.default_rng(0)).values())
+            assert size == (1 if figure == "landscape" else 2), (scenario, figure)
