@@ -299,7 +299,17 @@ def evaluate(
     try:
         metrics = objective.metrics({k: np.asarray(v) for k, v in weights.params.items()}, split)
     except KeyError as exc:
-        raise WeightsError(f"{weights.describe()}: {exc.args[0] if exc.args else exc}") from None
+        offered = []
+        for name in ("train", "validation", "test"):
+            try:
+                objective.metrics(fresh, name)
+                offered.append(name)
+            except KeyError:
+                continue
+        raise WeightsError(
+            f"{weights.describe()}: {exc.args[0] if exc.args else exc} "
+            f"(splits with samples: {', '.join(offered) or 'none'})"
+        ) from None
     samples = None
     dataset = getattr(objective, "dataset", None)
     if dataset is not None:
