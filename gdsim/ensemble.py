@@ -109,7 +109,7 @@ def simulate(
     max_loss: float | np.ndarray = 1e100,
     grad_norm: float | np.ndarray | None = None,
     step_size: float | np.ndarray | None = None,
-    hyper: Sequence[tuple[int, str, np.ndarray]] = (),
+    hyper: Sequence[tuple[int, Any, np.ndarray]] = (),
     progress: Progress | None = None,
 ) -> Outcome:
     """Step an ensemble (leading axis of every parameter) to the end of every member.
@@ -117,7 +117,9 @@ def simulate(
     ``steps``, ``max_loss``, ``grad_norm`` and ``step_size`` are scalars or per-member arrays
     (``grad_norm``/``step_size`` None or NaN: no tolerance). ``hyper`` lists per-member
     hyperparameter arrays as ``(slot, field, array)``, slot 0 the rule, 1 the schedule, 2+ the
-    transforms; they are attached to the components here and follow the members when some end.
+    transforms, ``field`` a name or a :data:`Path` into nested components (a warm-up's
+    ``("inner", "lr")``); they are attached to the components here and follow the members when
+    some end.
     """
     names = list(params)
     size = int(np.shape(params[names[0]])[0])
@@ -129,7 +131,7 @@ def simulate(
     comps = [rule, schedule, *transforms]
 
     def attach(rows: np.ndarray | None) -> None:
-        by_slot: dict[int, dict[str, np.ndarray]] = {}
+        by_slot: dict[int, dict[Any, np.ndarray]] = {}
         for slot, field, array in hyper:
             by_slot.setdefault(slot, {})[field] = array if rows is None else array[rows]
         for slot, values in by_slot.items():
@@ -335,16 +337,84 @@ def _compact_states(keep: np.ndarray, size: int, *states: Any) -> Any:
     return tuple(take(s) for s in states)
 
 
-def with_values(component: Any, values: dict[str, Any]) -> Any:
+Path = tuple[str | int, ...]
+"""Where a parameter sits in a component: ``("lr",)``, ``("inner", "lr")`` for a nested
+component, ``("pieces", 1, "lr")`` for one of a list of nested components."""
+
+
+def with_values(component: Any, values: dict[Any, Any]) -> Any:
     """A copy of a frozen component with some fields replaced, bypassing their validators.
 
     Used to give a component per-member arrays in place of numbers; the numbers were validated
-    when each run was loaded.
+    when each run was loaded. A key is a field name or a :data:`Path` into nested components,
+    which are copied the same way.
     """
     clone = copy.copy(component)
-    for field, value in values.items():
-        object.__setattr__(clone, field, value)
+    nested: dict[str, dict[Path, Any]] = {}
+    for key, value in values.items():
+        path = (key,) if isinstance(key, str) else tuple(key)
+        if len(path) == 1:
+            object.__setattr__(clone, str(path[0]), value)
+        else:
+            nested.setdefault(str(path[0]), {})[path[1:]] = value
+    for name, below in nested.items():
+        child = getattr(clone, name)
+        if isinstance(child, tuple):  # a list of components: the path goes on with an index
+            items = list(child)
+            by_index: dict[int, dict[Path, Any]] = {}
+            for path, value in below.items():
+                by_index.setdefault(int(path[0]), {})[path[1:]] = value
+            for i, item_values in by_index.items():
+                items[i] = with_values(items[i], item_values)
+            object.__setattr__(clone, name, tuple(items))
+        else:
+            object.__setattr__(clone, name, with_values(child, below))
     return clone
+
+
+def _nested(value: Any) -> list[tuple[Path, Component]]:
+    """The components held by a field value: itself, or each item of a tuple of them."""
+    if isinstance(value, Component):
+        return [((), value)]
+    if isinstance(value, tuple) and value and all(isinstance(v, Component) for v in value):
+        return [((i,), v) for i, v in enumerate(value)]
+    return []
+
+
+def _float_paths(component: Any) -> list[Path]:
+    """The paths of a component's float parameters, its nested components' included."""
+    floats = _float_fields(type(component))
+    paths: list[Path] = []
+    for f in attrs.fields(type(component)):
+        if f.name in floats:
+            paths.append((f.name,))
+            continue
+        for prefix, child in _nested(getattr(component, f.name)):
+            paths.extend((f.name, *prefix, *rest) for rest in _float_paths(child))
+    return paths
+
+
+def _at(component: Any, path: Path) -> Any:
+    for key in path:
+        component = component[key] if isinstance(key, int) else getattr(component, key)
+    return component
+
+
+def _structure(component: Any) -> tuple[Any, ...]:
+    """A hashable key of a component that leaves out its float parameters (nested ones too):
+    runs whose components agree on it can share arrays."""
+    floats = _float_fields(type(component))
+    items: list[Any] = [type(component)]
+    for f in attrs.fields(type(component)):
+        if f.name in floats:
+            continue
+        value = getattr(component, f.name)
+        children = _nested(value)
+        if children:
+            items.append((f.name, tuple(_structure(child) for _, child in children)))
+        else:
+            items.append((f.name, _freeze(value)))
+    return tuple(items)
 
 
 # --------------------------------------------------------------------------------------------
@@ -414,16 +484,7 @@ def plan(specs: Sequence[RunSpec], inits: Sequence[Params]) -> list[list[int]]:
             _freeze(spec.estimator),
             tuple((k, v.shape) for k, v in inits[i].items()),
         ]
-        for comp in _components(spec):
-            floats = _float_fields(type(comp))
-            key.append(type(comp))
-            key.append(
-                tuple(
-                    (f.name, _freeze(getattr(comp, f.name)))
-                    for f in attrs.fields(type(comp))
-                    if f.name not in floats
-                )
-            )
+        key.extend(_structure(comp) for comp in _components(spec))
         groups.setdefault(tuple(key), []).append(i)
     return list(groups.values())
 
@@ -438,21 +499,22 @@ def run_group(
     first = specs[0]
     names = list(inits[0])
     ndims = {np.ndim(inits[0][k]) for k in names}
-    hyper: list[tuple[int, str, np.ndarray]] = []
+    hyper: list[tuple[int, Any, np.ndarray]] = []
     for slot, comp in enumerate(_components(first)):
-        for field in sorted(_float_fields(type(comp))):
-            values = [getattr(_components(s)[slot], field) for s in specs]
+        for path in _float_paths(comp):
+            values = [_at(_components(s)[slot], path) for s in specs]
             if all(v == values[0] for v in values):
                 continue
             if any(isinstance(v, bool) or not isinstance(v, int | float) for v in values):
                 return None
-            if _derives_values(type(comp)):
+            owners = [_at(comp, path[:i]) for i in range(len(path)) if not isinstance(path[i], int)]
+            if any(_derives_values(type(owner)) for owner in owners):
                 return None  # values computed from the fields at construction would be stale
             if len(ndims) != 1:
                 return None  # one array cannot broadcast against parameters of mixed rank
             (ndim,) = ndims
             array = np.array(values, dtype=np.float64).reshape((len(specs),) + (1,) * ndim)
-            hyper.append((slot, field, array))
+            hyper.append((slot, path[0] if len(path) == 1 else path, array))
     params = {k: np.stack([np.asarray(p[k], dtype=np.float64) for p in inits]) for k in names}
 
     def column(get: Callable[[RunSpec], Any]) -> Any:

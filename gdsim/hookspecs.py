@@ -62,7 +62,17 @@ def gdsim_transforms() -> list[type]:
 
 @hookspec
 def gdsim_schedules() -> list[type]:
-    """Return the learning-rate schedule classes (subclasses of ``Schedule``)."""
+    """Return the learning-rate schedule classes (subclasses of ``Schedule``).
+
+    A schedule implements ``init() -> state`` and ``learning_rate(state, step, grads, loss) ->
+    (lr, state)``, called once per step after the gradient transforms. To read a metric of the
+    model (reduce-on-plateau reads the validation loss), it also implements
+    ``monitors(objective) -> ("validation.loss", ...)`` and ``observe(state, epoch, metrics) ->
+    state``: the engine then calls ``observe`` after every step that ends an epoch, before the
+    observers, with those metrics at the parameters reached (evaluated when first read). Composite
+    schedules pass both through to the schedules they wrap. See :class:`gdsim.components.Schedule`
+    and ``docs/schedules.md``.
+    """
 
 
 @hookspec

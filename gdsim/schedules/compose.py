@@ -21,7 +21,9 @@ from gdsim.validators import increasing_ints, positive
 
 def _pieces(_instance: Any, attribute: Any, value: Any) -> None:
     if not isinstance(value, tuple) or not value:
-        raise ParamError(attribute.name, f"expected a non-empty list of schedules, got {value!r}")
+        raise ParamError(
+            attribute.name, f"expected a list of one or more schedules (a tuple), got {value!r}"
+        )
     for i, piece in enumerate(value):
         if not isinstance(piece, Schedule):
             raise ParamError(f"{attribute.name}[{i}]", f"expected a schedule, got {piece!r}")

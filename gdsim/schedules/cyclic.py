@@ -35,8 +35,9 @@ def _phases_fit(instance: Any, attribute: Any, value: Any) -> None:
     if not all(a < b for a, b in itertools.pairwise([-1.0, *ends])):
         raise ParamError(
             attribute.name,
-            f"pct_start = {instance.pct_start!r} leaves a phase of {instance.steps} steps empty "
-            f"(phase ends at steps {', '.join(f'{e:g}' for e in ends)})",
+            f"pct_start = {instance.pct_start!r} leaves a phase without steps in a cycle of "
+            f"{instance.steps} steps (the phases would end at steps "
+            f"{', '.join(f'{e:g}' for e in ends)}; they must increase from -1)",
         )
 
 

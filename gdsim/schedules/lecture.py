@@ -40,7 +40,9 @@ class Exponential(Schedule):
     """The lecture's decay: α ← K·α before steps 0, N, 2N, … (so step 0 already uses K·α).
 
     The product is accumulated step by step, exactly as the lecture's loop does; with K = 1 it is
-    the constant schedule.
+    the constant schedule. torch and optax have no exact counterpart: ``ExponentialLR(gamma=K)``
+    and ``optax.exponential_decay(α, 1, K)`` start from α at step 0 (gdsim's ``step`` with
+    ``step_size = 1``), where this one starts from K·α.
     """
 
     name: ClassVar[str] = "exponential"
@@ -70,7 +72,8 @@ class GradControl(Schedule):
     (``alpha *= 1/(1 + c*sqrt(|g|))``): a single division rounds differently in the last bit.
 
     ‖∇f‖ is the global L2 norm over all parameters (|f'(x)| in one dimension); the rate only
-    shrinks, faster where the slope is steep.
+    shrinks, faster where the slope is steep. torch and optax have no counterpart (their
+    schedulers do not see the gradient).
     """
 
     name: ClassVar[str] = "grad_control"
