@@ -16,6 +16,8 @@ from typing import Any, NoReturn
 import click
 
 from gdsim import __version__
+from gdsim import plugin_kit as _plugin_kit
+from gdsim.components import KINDS
 from gdsim.errors import GdsimError, PluginError, did_you_mean
 from gdsim.registry import Registry, default_registry
 from gdsim.report import format_table, write_results
@@ -70,10 +72,20 @@ def _run_failed(exc: BaseException, source: str, scenario: Any = None) -> NoRetu
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(__version__, "--version", "-V", prog_name="gdsim")
-def main() -> None:
-    """Simulate gradient-descent optimizers from declarative TOML scenarios."""
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Simulate gradient-descent optimizers from declarative TOML scenarios.
+
+    Start with: gdsim run scenarios/escape_local_min.toml --plot
+    """
+    from gdsim.deprecation import print_plainly
+
+    print_plainly(lambda line: click.echo(line, err=True))
+    if ctx.invoked_subcommand is None:  # plain `gdsim`: the help, and success
+        click.echo(ctx.get_help())
+        ctx.exit(EXIT_OK)
 
 
 # --- run -------------------------------------------------------------------------------------
@@ -122,6 +134,15 @@ def _extra_observers(quiet: bool) -> Any:
     if quiet or not is_terminal(sys.stderr):
         return None
     return lambda spec: [ProgressBar.for_spec(spec, sys.stderr)]
+
+
+def _terminal_width() -> int | None:
+    """The width of the terminal on stdout; None when stdout is a pipe or a file."""
+    import shutil
+
+    from gdsim.progress import is_terminal
+
+    return shutil.get_terminal_size().columns if is_terminal(sys.stdout) else None
 
 
 def _set_verbosity(quiet: bool, verbose: bool) -> None:
@@ -180,8 +201,8 @@ def _report(
     if plot and out is not None:
         from gdsim import plotting
 
-        try:
-            plots = plotting.plot_folder(out, format=fmt)
+        try:  # from the results in memory: re-reading the folder would cost a second load
+            plots = plotting.save_figures(plotting.plot_results(results), out / "plots", fmt)
         except GdsimError as exc:
             _fail(str(exc))
         except OSError as exc:
@@ -199,7 +220,7 @@ def _report(
 
             click.echo(format_sweep_report(results))
         else:
-            click.echo(format_table(results))
+            click.echo(format_table(results, width=_terminal_width()))
         if out is not None:
             click.echo(f"\nresults written to {out}")
         for path in plots:
@@ -325,12 +346,26 @@ def resume(
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the plots (default: RESULTS_DIR/plots).",
 )
-def plot(results_dir: Path, fmt: str, out: Path | None) -> None:
+@click.option(
+    "--animate",
+    is_flag=True,
+    help="Also write the paths moving over the objective (GIF, or MP4 where ffmpeg is).",
+)
+@click.option(
+    "--animate-format",
+    type=click.Choice(["auto", "gif", "mp4"]),
+    default="auto",
+    show_default=True,
+    help="File format of the animation (auto: MP4 when ffmpeg is installed, else GIF).",
+)
+def plot(results_dir: Path, fmt: str, out: Path | None, animate: bool, animate_format: str) -> None:
     """Draw the plots of a results folder written by gdsim run --out."""
     from gdsim import plotting
 
     try:
         paths = plotting.plot_folder(results_dir, format=fmt, out=out)
+        if animate:
+            paths += plotting.animate_folder(results_dir, out=out, format=animate_format)
     except GdsimError as exc:
         _fail(str(exc))
         return
@@ -393,10 +428,7 @@ def plugins(as_json: bool) -> None:
 
 
 @main.command()
-@click.argument(
-    "kind",
-    type=click.Choice(["objective", "estimator", "rule", "transform", "schedule", "observer"]),
-)
+@click.argument("kind", type=click.Choice(KINDS))
 @click.argument("name")
 def describe(kind: str, name: str) -> None:
     """Show a component's documentation and parameters."""
@@ -419,9 +451,17 @@ def describe(kind: str, name: str) -> None:
     click.echo(inspect.getdoc(cls) or "")
     params = describe_params(cls)
     click.echo("\nparameters:" if params else "\nparameters: none")
+    if kind == "data":  # the keys every data table takes besides the source's own
+        click.echo("  (and every data table's seed, split, standardize: see docs/data.md)")
     for p in params:
         default = "required" if p.required else f"default {p.default!r}"
         click.echo(f"  {p.name} ({p.type}, {default}){': ' + p.doc if p.doc else ''}")
+
+
+# --- plugin authors: check-plugin, new-plugin (in gdsim.plugin_kit) --------------------------
+
+main.add_command(_plugin_kit.check_plugin)
+main.add_command(_plugin_kit.new_plugin)
 
 
 # --- evaluate (the lecture's loader) ---------------------------------------------------------

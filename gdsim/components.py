@@ -1,4 +1,5 @@
-"""The component contracts: objectives, estimators, update rules, transforms, schedules, observers.
+"""The component contracts: objectives, estimators, update rules, transforms, schedules,
+observers, data sources, and the network's activations and initializers.
 
 A component is an attrs class whose *fields are its parameters*: the scenario loader builds it
 from a TOML table, the validators reject bad values, and ``gdsim plugins`` and the docs read the
@@ -28,7 +29,18 @@ if TYPE_CHECKING:
 ComponentState = dict[str, Any]
 """A component's own state: nested dicts of arrays and numbers."""
 
-KINDS = ("objective", "estimator", "rule", "transform", "schedule", "observer")
+KINDS = (
+    "objective",
+    "estimator",
+    "rule",
+    "transform",
+    "schedule",
+    "observer",
+    "data",
+    "activation",
+    "initializer",
+)
+"""Every kind of component, in the order ``gdsim plugins`` and the docs list them."""
 
 
 class Component:
@@ -257,6 +269,63 @@ class Observer(Component):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
+
+
+class DataSource(Component):
+    """A data set: ``load(rng)`` returns the features ``X`` (n, d) and the targets ``y`` (n,).
+
+    Both are float64; ``X`` is finite. Classification sets hold integer class labels
+    ``0 … K−1`` (stored as float64) in ``y``; regression sets hold real targets. ``task`` says
+    which ("any" for files: the objective decides). A source that draws random samples uses
+    only ``rng`` (seeded from the data table's ``seed``), so the same parameters and seed give
+    the same arrays. ``cacheable`` sources (the result depends only on the parameters and the
+    seed, not on files that may change) are built once per process and shared read-only.
+    The split into train/validation/test and the standardisation are done by gdsim, not by
+    the source.
+    """
+
+    kind: ClassVar[str] = "data"
+    task: ClassVar[str] = "classification"
+    cacheable: ClassVar[bool] = False
+
+    def load(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(X, y)``: features (n, d) and targets (n,), both float64."""
+        raise NotImplementedError
+
+
+class Activation(Component):
+    """A hidden-layer activation of the network objective: ``a = forward(z)`` elementwise.
+
+    ``backward(d, z, a)`` returns ``d · f'(z)`` for the upstream gradient ``d``, given the
+    pre-activation ``z`` and ``a = forward(z)`` (use whichever is cheaper); it may overwrite
+    ``d`` in place, and must not modify ``z`` or ``a``. ``forward`` returns a new array.
+    """
+
+    kind: ClassVar[str] = "activation"
+
+    def forward(self, z: np.ndarray) -> np.ndarray:
+        """The activation of every entry of ``z``, as a new array."""
+        raise NotImplementedError
+
+    def backward(self, d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """``d`` times the derivative f'(z), elementwise (may reuse ``d``'s memory)."""
+        raise NotImplementedError
+
+
+class Initializer(Component):
+    """Draws a network layer's initial weight matrix of shape (fan_in, fan_out).
+
+    ``scale`` is the network's ``init_scale`` (a constant, a bound, a standard deviation or a
+    gain, as the initializer documents). Random initializers draw only from ``rng``.
+    """
+
+    kind: ClassVar[str] = "initializer"
+
+    def weights(
+        self, rng: np.random.Generator, fan_in: int, fan_out: int, scale: float
+    ) -> np.ndarray:
+        """A float64 array of shape (fan_in, fan_out)."""
+        raise NotImplementedError
 
 
 def overrides(obj: Any, base: type, method: str) -> bool:

@@ -135,7 +135,12 @@ def _dask(
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise ExecutorError("the dask executor needs Dask: pip install 'gdsim[dask]'") from None
+        from gdsim.extras import install_command
+
+        raise ExecutorError(
+            f"the dask executor needs Dask, which is not installed; install it with: "
+            f"{install_command('dask')}"
+        ) from None
     own: list[Any] = []
     try:
         if client is None:

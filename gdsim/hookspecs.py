@@ -80,6 +80,22 @@ def gdsim_observers() -> list[type]:
     """Return the observer classes (subclasses of ``Observer``)."""
 
 
+@hookspec
+def gdsim_data_sources() -> list[type]:
+    """Return the data-source classes (subclasses of ``DataSource``): data sets a data-backed
+    objective can name in its ``data`` table."""
+
+
+@hookspec
+def gdsim_activations() -> list[type]:
+    """Return the activation classes (subclasses of ``Activation``) for the network objective."""
+
+
+@hookspec
+def gdsim_initializers() -> list[type]:
+    """Return the weight-initializer classes (subclasses of ``Initializer``) for the network."""
+
+
 # --- events ----------------------------------------------------------------------------------
 
 
@@ -115,5 +131,8 @@ COMPONENT_HOOKS: dict[str, str] = {
     "transform": "gdsim_transforms",
     "schedule": "gdsim_schedules",
     "observer": "gdsim_observers",
+    "data": "gdsim_data_sources",
+    "activation": "gdsim_activations",
+    "initializer": "gdsim_initializers",
 }
 """Which hook contributes which kind of component."""

@@ -8,6 +8,7 @@ times a run at most); it redraws at most ``1 / min_interval`` times a second and
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import IO, TYPE_CHECKING, Any, ClassVar
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from gdsim.scenario import RunSpec
 
 BAR_WIDTH = 24
+MIN_BAR_WIDTH = 10
 
 
 def calls_every(steps: int) -> int:
@@ -40,6 +42,8 @@ class ProgressBar(Observer):
     every: int = 1
     min_interval: float = 0.25
     delay: float = 0.5
+    width: int | None = None
+    """Columns of the terminal; None asks the stream's terminal (80 when it cannot tell)."""
 
     _start: float = attrs.field(init=False, default=0.0)
     _start_step: int = attrs.field(init=False, default=0)
@@ -65,14 +69,18 @@ class ProgressBar(Observer):
     def _draw(self, run: RunContext, now: float) -> None:
         total = run.spec.steps
         done = run.step / total if total else 1.0
-        filled = round(BAR_WIDTH * done)
         rate = (run.step - self._start_step) / max(now - self._start, 1e-9)
         loss = _number(run.loss)
-        line = (
-            f"\r{run.name} [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {100 * done:3.0f}% "
-            f"step {run.step}/{total} loss {loss} {rate:,.0f} steps/s"
-        )
-        self.stream.write(line + "\x1b[K")
+        columns = self._columns()
+        for width in (BAR_WIDTH, 16, MIN_BAR_WIDTH):  # a narrow terminal: a shorter bar first
+            filled = round(width * done)
+            rest = (
+                f" [{'#' * filled}{'-' * (width - filled)}] {100 * done:3.0f}% "
+                f"step {run.step}/{total} loss {loss} {rate:,.0f} steps/s"
+            )
+            if len(run.name) + len(rest) < columns:
+                break
+        self.stream.write("\r" + fit(run.name, rest, columns) + "\x1b[K")
         self.stream.flush()
         self._drawn = True
 
@@ -81,6 +89,26 @@ class ProgressBar(Observer):
             self._draw(run, time.perf_counter())
             self.stream.write("\n")
             self.stream.flush()
+
+    def _columns(self) -> int:
+        if self.width is not None:
+            return self.width
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            return 80
+
+
+def fit(name: str, rest: str, columns: int) -> str:
+    """``name + rest`` in fewer than ``columns`` characters, shortening the name first.
+
+    A line as wide as the terminal wraps, and the carriage return that redraws the bar would
+    then go back only to the start of the second half, leaving a trail of old bars.
+    """
+    room = columns - 1 - len(rest)
+    if len(name) > room:
+        name = name[: max(room - 1, 0)] + "…" if room >= 8 else name[:7] + "…"
+    return (name + rest)[: max(columns - 1, 1)]
 
 
 def _number(value: Any) -> str:

@@ -9,10 +9,12 @@ clash is recorded as a conflict naming both distributions: using that name is an
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import importlib
 import importlib.metadata as metadata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import attrs
@@ -21,9 +23,12 @@ import pluggy
 from gdsim import __version__, hookspecs
 from gdsim.builtins import BUILTIN_PLUGINS
 from gdsim.components import (
+    Activation,
     Component,
+    DataSource,
     Estimator,
     GradientTransform,
+    Initializer,
     Objective,
     Observer,
     Schedule,
@@ -38,6 +43,9 @@ BASES: dict[str, type[Component]] = {
     "transform": GradientTransform,
     "schedule": Schedule,
     "observer": Observer,
+    "data": DataSource,
+    "activation": Activation,
+    "initializer": Initializer,
 }
 
 
@@ -214,3 +222,29 @@ def _register(pm: pluggy.PluginManager, info: PluginInfo, load: Any) -> None:
 def default_registry() -> Registry:
     """The registry of this process: built-ins plus installed plugins, discovered once."""
     return Registry.discover()
+
+
+_ACTIVE: contextvars.ContextVar[Registry | None] = contextvars.ContextVar(
+    "gdsim_active_registry", default=None
+)
+
+
+def active_registry() -> Registry:
+    """The registry names resolve against here: the one a scenario is being loaded with
+    (see :func:`using_registry`), else :func:`default_registry`.
+
+    Components that name other components inside their own parameters (a network's data source,
+    activation and initializer) look them up through this, so a scenario loaded with a custom
+    registry finds that registry's components.
+    """
+    return _ACTIVE.get() or default_registry()
+
+
+@contextlib.contextmanager
+def using_registry(registry: Registry) -> Iterator[Registry]:
+    """Make ``registry`` the :func:`active_registry` inside the ``with`` block."""
+    token = _ACTIVE.set(registry)
+    try:
+        yield registry
+    finally:
+        _ACTIVE.reset(token)

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 
 from gdsim.errors import GdsimError
@@ -66,8 +67,18 @@ def _format_target(run: RunResult) -> str | None:
     return None
 
 
-def format_table(results: Results) -> str:
-    """The human-readable table of a scenario's runs, with failed expectations below it."""
+@attrs.frozen
+class RunTable:
+    """The run table's cells as text, shared by the plain, terminal and notebook views."""
+
+    header: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    right: frozenset[int]
+    """Indices of the columns aligned right (counts)."""
+
+
+def run_table(results: Results) -> RunTable:
+    """One row per run: name, status, steps, (steps to target,) final params, loss, checks."""
     header = ("run", "status", "steps", "final params", "final loss", "expectations")
     rows = [
         (
@@ -86,31 +97,93 @@ def format_table(results: Results) -> str:
         header = (*header[:3], "to target", *header[3:])
         rows = [(*row[:3], t or "-", *row[3:]) for row, t in zip(rows, targets, strict=True)]
         right = {2, 3}
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return RunTable(header, rows, frozenset(right))
 
-    def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
 
+def failed_expectations(results: Results) -> list[str]:
+    """One line per expectation a run did not meet: run, check, expected and actual value."""
+    lines = []
+    for r in results.runs:
+        for o in r.expectations:
+            if not o.passed:
+                detail = f" [{o.detail}]" if o.detail else ""
+                lines.append(
+                    f"{r.name}: {o.name}: expected {_plain(o.expected)}, got {_plain(o.actual)}"
+                    f"{detail}"
+                )
+    return lines
+
+
+def title_line(results: Results) -> str:
+    """The scenario's name and description."""
     scenario = results.scenario
-    title = scenario.name + (f": {scenario.description}" if scenario.description else "")
-    lines = [title, "", line(header), line(tuple("-" * w for w in widths))]
-    lines += [line(row) for row in rows]
-    failures = [(r, o) for r in results.runs for o in r.expectations if not o.passed]
+    return scenario.name + (f": {scenario.description}" if scenario.description else "")
+
+
+def format_table(results: Results, width: int | None = None) -> str:
+    """The human-readable table of a scenario's runs, with failed expectations below it.
+
+    Columns are separated by two spaces and every number is printed in full: this is what
+    pipes, files and scripts see. Given the terminal's ``width``, a table wider than that is
+    printed run by run instead (:func:`format_runs`), so that no row wraps across columns and
+    no number is split.
+    """
+    table = run_table(results)
+    header, rows, right = table.header, table.rows, table.right
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    if width is not None and sum(widths) + 2 * (len(widths) - 1) > width:
+        body = format_runs(table)
+    else:
+
+        def line(cells: tuple[str, ...]) -> str:
+            return "  ".join(
+                c.rjust(w) if i in right else c.ljust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            ).rstrip()
+
+        body = [line(header), line(tuple("-" * w for w in widths))] + [line(r) for r in rows]
+    lines = [title_line(results), "", *body]
+    failures = failed_expectations(results)
     if failures:
         lines.append("")
         lines.append("failed expectations:")
-        for r, o in failures:
-            detail = f" [{o.detail}]" if o.detail else ""
-            lines.append(
-                f"  {r.name}: {o.name}: expected {_plain(o.expected)}, got {_plain(o.actual)}"
-                f"{detail}"
-            )
+        lines += [f"  {failure}" for failure in failures]
     lines.append("")
     lines.append(outcome_line(results))
     return "\n".join(lines)
+
+
+LONG_COLUMNS = ("final params", "final loss")
+"""The cells that move to a run's second line when the table is too wide for the terminal."""
+
+
+def format_runs(table: RunTable) -> list[str]:
+    """The run table in two lines per run, for a narrow terminal.
+
+    The first line holds the short cells (name, status, steps, expectations) aligned in
+    columns; the second, indented, the final parameters and loss, each number whole.
+    """
+    short = [i for i, h in enumerate(table.header) if h not in LONG_COLUMNS]
+    long = [i for i, h in enumerate(table.header) if h in LONG_COLUMNS]
+    widths = {i: max(len(row[i]) for row in [table.header, *table.rows]) for i in short}
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            cells[i].rjust(widths[i]) if i in table.right else cells[i].ljust(widths[i])
+            for i in short
+        ).rstrip()
+
+    long_widths = [max(len(row[i]) for row in [table.header, *table.rows]) for i in long]
+
+    def second(cells: tuple[str, ...]) -> str:
+        padded = [cells[i].ljust(w) for i, w in zip(long, long_widths, strict=True)]
+        return ("    " + "  ".join(padded)).rstrip()
+
+    rule = tuple("-" * widths.get(i, 0) for i in range(len(table.header)))
+    lines = [line(table.header), second(table.header), line(rule)]
+    for row in table.rows:
+        lines += [line(row), second(row)]
+    return lines
 
 
 def outcome_line(results: Results) -> str:

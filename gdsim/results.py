@@ -12,7 +12,10 @@ import numpy as np
 from gdsim.expectations import Outcome, evaluate
 
 if TYPE_CHECKING:
+    import pandas
+
     from gdsim.engine import RunContext
+    from gdsim.notebook import Figures
     from gdsim.scenario import RunSpec, Scenario
 
 
@@ -51,12 +54,14 @@ class Trace(dict):  # type: ignore[type-arg]
         raise KeyError(f"run '{self.run}' recorded no '{key}' (recorded: {', '.join(self)})")
 
 
-@attrs.define
+@attrs.define(repr=False)
 class RunResult:
     """The outcome of one run.
 
     ``final_params``/``final_loss`` are the last finite iterate: after ``final_step`` steps.
     For a diverged run ``diverged_at`` is the step count whose values were non-finite.
+    In a notebook a run shows as a small table (``_repr_html_``); ``to_pandas()`` gives its
+    trace as a data frame.
     """
 
     name: str
@@ -113,11 +118,40 @@ class RunResult:
         traces.sort(key=lambda item: item[0] != "recorder")
         return Trace(self.name, traces[0][1] if traces else {})
 
-    def plot(self, out: str | Path | None = None, format: str = "png") -> dict[str, Any]:
-        """Figures of this run (curves, and its path on the objective); saved when ``out``."""
-        from gdsim import plotting
+    def plot(self, out: str | Path | None = None, format: str = "png") -> Figures:
+        """Figures of this run (curves, and its path on the objective); saved when ``out``.
 
-        return plotting.plot_runs([self], out=out, format=format)
+        The figures come as a dict by name, which a notebook draws inline.
+        """
+        from gdsim import plotting
+        from gdsim.notebook import Figures
+
+        return Figures(plotting.plot_runs([self], out=out, format=format))
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """The recorded trace as a data frame, one row per record (needs pandas)."""
+        from gdsim.errors import GdsimError
+        from gdsim.frames import trace_frame
+
+        trace = self.trace
+        if not trace:
+            raise GdsimError(
+                f"run '{self.name}' has no recorded trace; add observers = "
+                f'[{{ name = "recorder" }}] to the run'
+            )
+        return trace_frame(trace)
+
+    def __repr__(self) -> str:
+        loss = "None" if self.final_loss is None else f"{self.final_loss:.6g}"
+        return (
+            f"RunResult(name={self.name!r}, status={self.status!r}, steps={self.steps}, "
+            f"final_loss={loss}, passed={self.passed})"
+        )
+
+    def _repr_html_(self) -> str:
+        from gdsim.notebook import run_html
+
+        return run_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,9 +172,13 @@ class RunResult:
         }
 
 
-@attrs.define
+@attrs.define(repr=False)
 class Results:
-    """All runs of a scenario, in scenario order."""
+    """All runs of a scenario, in scenario order.
+
+    Index it by position or run name; in a notebook it shows as the run table
+    (``_repr_html_``); ``to_pandas()`` and ``traces_to_pandas()`` export it as data frames.
+    """
 
     scenario: Scenario
     runs: list[RunResult]
@@ -163,11 +201,37 @@ class Results:
     def passed(self) -> bool:
         return all(r.passed for r in self.runs)
 
-    def plot(self, out: str | Path | None = None, format: str = "png") -> dict[str, Any]:
-        """Matplotlib figures of all runs, by name; written into ``out`` when it is given."""
-        from gdsim import plotting
+    def plot(self, out: str | Path | None = None, format: str = "png") -> Figures:
+        """Matplotlib figures of all runs, by name; written into ``out`` when it is given.
 
-        return plotting.plot_runs(self.runs, out=out, format=format, title=self.scenario.name)
+        The dict of figures draws itself inline as the last expression of a notebook cell.
+        """
+        from gdsim import plotting
+        from gdsim.notebook import Figures
+
+        return Figures(plotting.plot_results(self, out=out, format=format))
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """The summary as a data frame: one row per run, indexed by name (needs pandas)."""
+        from gdsim.frames import summary_frame
+
+        return summary_frame(self)
+
+    def traces_to_pandas(self) -> pandas.DataFrame:
+        """Every run's recorded trace in one data frame with a ``run`` column (needs pandas)."""
+        from gdsim.frames import traces_frame
+
+        return traces_frame(self.runs)
+
+    def __repr__(self) -> str:
+        return (
+            f"Results(scenario={self.scenario.name!r}, runs={len(self.runs)}, passed={self.passed})"
+        )
+
+    def _repr_html_(self) -> str:
+        from gdsim.notebook import results_html
+
+        return results_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

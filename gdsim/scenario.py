@@ -39,11 +39,12 @@ from gdsim.components import (
     UpdateRule,
 )
 from gdsim.errors import ParamError, PluginError, ScenarioError, did_you_mean
-from gdsim.registry import Registry, UnknownComponentError, default_registry
+from gdsim.plotting.settings import PlotSettings, parse_plot_table
+from gdsim.registry import Registry, UnknownComponentError, default_registry, using_registry
 from gdsim.state import Params
 from gdsim.weights import InitFrom
 
-TOP_LEVEL_KEYS = ("scenario", "objective", "defaults", "runs")
+TOP_LEVEL_KEYS = ("scenario", "objective", "defaults", "runs", "plot")
 SCENARIO_KEYS = ("name", "description")
 RUN_KEYS = (
     "name",
@@ -166,7 +167,7 @@ class RunSpec:
         return params
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Scenario:
     """A parsed scenario: its runs plus where it came from (for messages and checkpoints)."""
 
@@ -177,6 +178,11 @@ class Scenario:
     raw: Mapping[str, Any] = attrs.field(repr=False, factory=dict)
     sweeps: tuple[Any, ...] = attrs.field(repr=False, default=())
     """The swept ``[[runs]]`` entries (:class:`gdsim.sweep.Sweep`), for summaries."""
+    plot: PlotSettings = attrs.field(repr=False, factory=PlotSettings)
+    """How its figures are drawn (the ``[plot]`` table)."""
+
+    def __repr__(self) -> str:  # one line: the runs' full components would fill a notebook
+        return f"Scenario(name={self.name!r}, runs={len(self.runs)}, source={self.source!r})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,7 +218,8 @@ def load_mapping(
 
     expansion = expand(raw, source)  # sweeps become plain runs, validated like any other
     try:
-        scenario = _Loader(registry, source).scenario(expansion.raw, default_name)
+        with using_registry(registry):  # names inside components resolve against it too
+            scenario = _Loader(registry, source).scenario(expansion.raw, default_name)
     except ScenarioError as exc:
         raise expansion.translate(exc) from None
     return (
@@ -269,6 +276,10 @@ class _Loader:
         self.check_keys(meta, SCENARIO_KEYS, "scenario")
         name = self.string(meta.get("name", default_name), "scenario.name")
         description = self.string(meta.get("description", ""), "scenario.description")
+        try:
+            plot = parse_plot_table(raw.get("plot", {}))
+        except ScenarioError as exc:
+            raise self.error(exc.path, exc.message, exc.suggestion) from None
         if "objective" not in raw:
             raise self.error("objective", "missing required key (expected an objective)")
         objective = self.component("objective", _Value(raw["objective"], "objective"), None)
@@ -297,7 +308,12 @@ class _Loader:
             seen[spec.name] = f"runs[{i}]"
             runs.append(spec)
         return Scenario(
-            name=name, description=description, runs=tuple(runs), source=self.source, raw=raw
+            name=name,
+            description=description,
+            runs=tuple(runs),
+            source=self.source,
+            raw=raw,
+            plot=plot,
         )
 
     # -- runs ---------------------------------------------------------------------------------
@@ -475,11 +491,11 @@ class _Loader:
             raise self.error(path, str(exc)) from None
 
     def coerce(self, value: Any, hint: Any, path: str, has_converter: bool) -> Any:
-        if has_converter or hint is None:
-            return value
         nested_kind = _component_kind(hint)
         if nested_kind is not None:  # a nested component, e.g. lookahead's ``inner`` rule
             return self.component(nested_kind, _Value(value, path), None)
+        if has_converter or hint is None:
+            return value
         item_kind = _component_list_kind(hint)
         if item_kind is not None:  # a list of components, e.g. a sequence's ``pieces``
             if not isinstance(value, list):

@@ -1,10 +1,17 @@
-"""Checks every update rule and gradient transform must pass, for gdsim's tests and plugins'.
+"""The conformance kit: checks every component must pass, for gdsim's tests and plugins'.
 
-Plugin authors call these from their own tests (see ``plugins/gdsim-optimizers``) to hold their
-components to the same contract as the built-ins: pure updates, finite outputs for finite
-inputs, unchanged names, shapes and dtypes, and — for ``elementwise`` components — the same
-result on a concatenation of two arrays as on each part alone. The hypothesis strategies at the
-end (:func:`problems`, :func:`split_problems`) draw the inputs for these checks; hypothesis is
+Plugin authors call these from their own tests (see ``plugins/gdsim-optimizers`` and the
+template ``gdsim new-plugin`` writes) to hold their components to the same contract as the
+built-ins. Update rules and transforms: pure updates, finite outputs for finite inputs,
+unchanged names, shapes and dtypes, and — for ``elementwise`` components — the same result on a
+concatenation of two arrays as on each part alone (:func:`check_rule_contract`,
+:func:`check_transform_contract`, :func:`check_elementwise_split`). Every kind has a
+``check_<kind>`` function taking an instance (:func:`check_objective`, :func:`check_estimator`,
+:func:`check_rule`, :func:`check_transform`, :func:`check_schedule`, :func:`check_observer`,
+:func:`check_data_source`, :func:`check_activation`, :func:`check_initializer`; they live in
+:mod:`gdsim.conformance`), and :func:`conformance_cases` lists one case per component of an
+installed distribution — what ``gdsim check-plugin NAME`` runs. The hypothesis strategies at the
+end (:func:`problems`, :func:`split_problems`) draw inputs for the rule checks; hypothesis is
 imported only when they are called, so the checks themselves need only numpy.
 """
 
@@ -16,10 +23,53 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gdsim.components import ComponentState, GradientTransform, UpdateRule
+from gdsim.conformance import (
+    Case,
+    check_activation,
+    check_data_source,
+    check_estimator,
+    check_initializer,
+    check_objective,
+    check_observer,
+    check_rule,
+    check_schedule,
+    check_transform,
+    conformance_cases,
+    examples_of,
+    roundtrip_state,
+    run_conformance,
+)
 from gdsim.state import Params
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
+
+__all__ = [
+    "Case",
+    "Problem",
+    "check_activation",
+    "check_data_source",
+    "check_elementwise_split",
+    "check_estimator",
+    "check_initializer",
+    "check_objective",
+    "check_observer",
+    "check_rule",
+    "check_rule_contract",
+    "check_schedule",
+    "check_transform",
+    "check_transform_contract",
+    "conformance_cases",
+    "examples_of",
+    "finite_values",
+    "problems",
+    "roundtrip_state",
+    "run_conformance",
+    "run_rule",
+    "same_tree",
+    "snapshot",
+    "split_problems",
+]
 
 Problem = tuple[Params, list[Params]]
 """Starting parameters and one gradient per step, of the same names and shapes."""

@@ -25,12 +25,13 @@ def _mlp(loss: str, hidden: list[int], activation: str, features: int, seed: int
     return MLP(
         data=data,
         hidden=hidden,
-        activation=activation,
+        activation={"name": activation, "negative_slope": 0.1}
+        if activation == "leaky_relu"
+        else activation,
         loss=loss,
         initializer="normal",
         init_scale=0.7,
         bias_init=0.1,
-        negative_slope=0.1,
     )
 
 
@@ -214,8 +215,8 @@ def test_objective_parameter_errors_in_scenarios() -> None:
     base = {"objective": {"name": "mlp", "data": "moons"}, "runs": [{"name": "a"}]}
     for key, value, text in [
         ("hidden", [4, 0], "expected a list of layer widths >= 1"),
-        ("activation", "selu", "expected one of"),
-        ("initializer", "xavier", "expected one of"),
+        ("activation", "selu", "unknown activation 'selu' (known: elu, leaky_relu"),
+        ("initializer", "xavier", "unknown initializer 'xavier'"),
         ("loss", "hinge", "expected one of"),
     ]:
         raw = {**base, "objective": {**base["objective"], key: value}}

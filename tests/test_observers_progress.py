@@ -62,3 +62,22 @@ def test_quiet_prints_nothing_and_verbose_reports_runs() -> None:
 def test_no_bar_when_stderr_is_not_a_terminal() -> None:
     result = CliRunner().invoke(main, ["run", SCENARIO])
     assert "steps/s" not in result.output
+
+
+def test_bar_fits_a_narrow_terminal() -> None:
+    stream = FakeTerminal()
+    name = "a_run_name_much_longer_than_the_terminal_is_wide"
+    scenario = {
+        "objective": {"name": "quartic"},
+        "runs": [{"name": name, "init": {"x": 5.0}, "steps": 50}],
+    }
+    gdsim.run(
+        scenario,
+        extra_observers=lambda spec: [
+            ProgressBar(stream=stream, delay=0.0, min_interval=0.0, width=50)
+        ],
+    )
+    drawn = [d.removesuffix("\x1b[K") for d in stream.getvalue().strip().split("\r") if d]
+    assert drawn and all(len(d) < 50 for d in drawn)
+    assert all(d.startswith(name[:7] + "…") for d in drawn)
+    assert "step 50/50" in drawn[-1]

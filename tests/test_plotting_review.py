@@ -46,59 +46,87 @@ def diagnostics_run(name: str, scale: float, layers: int = 7, rows: int = 30) ->
     trace: dict[str, np.ndarray] = {"step": step, "loss": np.linspace(0.7, 0.69, rows)}
     for i in range(1, layers + 1):
         trace[f"grad.W{i}"] = np.full(rows, scale * 10.0**i)
+        trace[f"grad.b{i}"] = np.full(rows, scale * 10.0**i)
         trace[f"update.W{i}"] = np.full(rows, scale * 10.0 ** (i - 1))
     trace["spread.W1"] = np.zeros(rows) if scale < 1 else np.linspace(0, 3, rows)
     return RunData(name, "completed", trace)
 
 
+def layers_figure(runs: list[RunData]) -> Figure:
+    return figures_for(runs, None)["layers"]
+
+
+def row_of(figure: Figure, ylabel: str) -> list[Axes]:
+    """The panels of one kind of diagnostic (a row: one panel per run)."""
+    found = [ax for ax in figure.axes if ax.get_visible() and ax.get_ylabel().startswith(ylabel)]
+    first = found[0]
+    return [ax for ax in figure.axes if ax.get_position().y0 == first.get_position().y0]
+
+
 def test_every_layer_of_every_diagnostic_is_drawn_on_a_log_axis() -> None:
     runs = [diagnostics_run("sigmoid", 1e-9), diagnostics_run("relu", 1e-3)]
-    figure = curves_figure(runs)
-    for kind, lowest, highest in (("grad", 1e-8, 1e4), ("update", 1e-9, 1e3)):
-        ax = panel(figure, f"{kind} / run")
-        assert ax.get_yscale() == "log"
-        assert len(ax.get_lines()) == 2 * 7  # seven layers of two runs
-        labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert labels == [f"W{i}" for i in range(1, 8)] + ["sigmoid", "relu"]
-        plotted = sorted(float(line.get_ydata()[0]) for line in ax.get_lines())
+    figure = layers_figure(runs)
+    FigureCanvasAgg(figure).draw()
+    for kind, label, lowest, highest in (
+        ("grad", "gradient norm", 1e-8, 1e4),
+        ("update", "step size", 1e-9, 1e3),
+    ):
+        panels = row_of(figure, label)
+        assert len(panels) == 2  # one per run
+        assert all(ax.get_yscale() == "log" for ax in panels)
+        assert all(len(ax.get_lines()) == 7 for ax in panels)  # W1 … W7, biases left out
+        labels = [t.get_text() for t in panels[-1].get_legend().get_texts()]
+        assert labels == [f"W{i}" for i in range(1, 8)], kind
+        plotted = sorted(float(line.get_ydata()[0]) for ax in panels for line in ax.get_lines())
         assert plotted[0] == pytest.approx(lowest) and plotted[-1] == pytest.approx(highest)
-    spread = panel(figure, "spread / run")
-    assert len(spread.get_lines()) == 2  # spread.W1 of both runs, the zeros one too
+    spread = row_of(figure, "unit spread")
+    assert [len(ax.get_lines()) for ax in spread] == [1, 1]  # the zeros one too
+    assert "biases" in texts(figure)
 
 
 def test_the_same_layer_has_the_same_colour_in_every_run() -> None:
-    figure = curves_figure([diagnostics_run("a", 1e-6), diagnostics_run("b", 1e-3)])
-    lines = panel(figure, "grad / run").get_lines()
-    assert [line.get_color() for line in lines[:7]] == [line.get_color() for line in lines[7:]]
-    assert lines[0].get_linestyle() != lines[7].get_linestyle()
+    figure = layers_figure([diagnostics_run("a", 1e-6), diagnostics_run("b", 1e-3)])
+    FigureCanvasAgg(figure).draw()
+    first, second = row_of(figure, "gradient norm")
+    assert [line.get_color() for line in first.get_lines()] == [
+        line.get_color() for line in second.get_lines()
+    ]
+    colors = {line.get_color() for line in first.get_lines()}
+    assert len(colors) == 7  # a colour per layer
 
 
 def test_legends_stay_outside_the_panels_and_inside_the_figure() -> None:
-    # symmetry.toml: five runs, four parameters; the legend used to cover the tick labels
+    # symmetry.toml: five runs, four parameters
     runs = [diagnostics_run(f"run_{i}", 10.0**-i, layers=4) for i in range(5)]
-    figure = curves_figure(runs)
-    FigureCanvasAgg(figure).draw()
-    renderer = figure.canvas.get_renderer()
-    page = figure.bbox
-    legends = [ax.get_legend() for ax in figure.axes if ax.get_legend() is not None]
-    assert len(legends) == 4  # runs, grad, update, spread
-    for legend in legends:
-        box = legend.get_window_extent(renderer)
-        assert page.x0 <= box.x0 and box.x1 <= page.x1 + 1
-        assert page.y0 <= box.y0 and box.y1 <= page.y1 + 1
-        for ax in figure.axes:
-            assert not box.overlaps(ax.get_window_extent(renderer))
-            for label in ax.get_xticklabels():
-                if label.get_visible() and label.get_text():
-                    assert not box.overlaps(label.get_window_extent(renderer))
+    for figure in (layers_figure(runs), curves_figure(runs)):
+        FigureCanvasAgg(figure).draw()
+        renderer = figure.canvas.get_renderer()
+        page = figure.bbox
+        legends = [ax.get_legend() for ax in figure.axes if ax.get_legend() is not None]
+        assert legends
+        for legend in legends:
+            box = legend.get_window_extent(renderer)
+            assert page.x0 <= box.x0 and box.x1 <= page.x1 + 1
+            assert page.y0 <= box.y0 and box.y1 <= page.y1 + 1
+            for ax in figure.axes:
+                assert not box.overlaps(ax.get_window_extent(renderer))
+                for label in ax.get_xticklabels():
+                    if label.get_visible() and label.get_text():
+                        assert not box.overlaps(label.get_window_extent(renderer))
 
 
 def test_vanishing_scenario_shows_the_seven_layers_orders_of_magnitude_apart() -> None:
     results = gdsim.run(Path(__file__).parent.parent / "scenarios" / "vanishing.toml")
-    figure = plot_runs(list(results))["curves"]
-    ax = panel(figure, "grad / run")
-    assert ax.get_yscale() == "log"
-    assert len(ax.get_lines()) == 2 * 14  # W1..W7 and b1..b7 of both networks
+    bars = results.plot()["gradient_bars"]
+    ax = bars.axes[0]  # step 1
+    assert ax.get_title() == "step 1" and ax.get_yscale() == "log"
+    heights: dict[str, list[float]] = {}
+    for container in ax.containers:
+        heights[container.get_label()] = [patch.get_height() for patch in container]
+    sigmoid, relu = heights["sigmoid_xavier"], heights["relu_he"]
+    assert len(sigmoid) == len(relu) == 7  # W1 … W7
+    assert np.log10(sigmoid[-1] / sigmoid[0]) > 3  # the first layer's gradient vanished
+    assert abs(np.log10(relu[-1] / relu[0])) < 1  # ReLU keeps the layers within a decade
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +160,13 @@ def test_contours_end_a_diverged_run_with_a_cross_in_a_sensible_view(
 ) -> None:
     runs = request.getfixturevalue(fixture)
     figure = plot_runs(runs)["contours"]
-    ax = figure.axes[0]
+    panels = {ax.get_title(): ax for ax in figure.axes if ax.get_visible()}
+    assert set(panels) == {
+        "lr_0.0001 (completed)",
+        "lr_0.001 (completed)",
+        "lr_0.01 (diverged@6)",
+    }
+    ax = panels["lr_0.01 (diverged@6)"]
     xlow, xhigh = ax.get_xlim()
     ylow, yhigh = ax.get_ylim()
     assert -20 < xlow < xhigh < 20 and -20 < ylow < yhigh < 20  # not 1e9, not 1e28
@@ -143,7 +177,7 @@ def test_contours_end_a_diverged_run_with_a_cross_in_a_sensible_view(
     text = texts(figure)
     assert "lr_0.01 (diverged@6)" in text
     assert "view clipped" in text and "-1.46e+09" in text
-    stars = [line for line in ax.get_lines() if line.get_marker() == "*"]
+    stars = [line for a in panels.values() for line in a.get_lines() if line.get_marker() == "*"]
     assert len(stars) == 2  # the runs that completed
 
 
@@ -170,21 +204,21 @@ QUARTIC = {
 }
 
 
-def test_runs_without_a_recorder_are_named_in_the_figure_and_the_log(
+def test_runs_without_a_recorder_draw_no_empty_figure_and_one_log_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="gdsim"):
         figures = plot_runs(list(gdsim.run(QUARTIC)))
-    assert list(figures) == ["landscape"]
-    text = texts(figures["landscape"])
-    assert "no recorder: gd, momentum" in text and 'name = "recorder"' in text
-    assert "without a recorder" in caplog.text and "gd, momentum" in caplog.text
-    assert "no curves figure" in caplog.text
+    assert figures == {}  # no path, no curve: nothing to draw
+    assert len(caplog.records) == 1
+    assert "no recorder: gd, momentum" in caplog.text and 'name = "recorder"' in caplog.text
 
 
-def test_a_run_without_a_recorder_among_recorded_ones_is_named_in_the_curves() -> None:
+def test_a_run_without_a_recorder_among_recorded_ones_is_named_in_the_figures() -> None:
     scenario = {**QUARTIC, "runs": [{**QUARTIC["runs"][0], "observers": ["recorder"]}]}
     scenario["runs"].append(QUARTIC["runs"][1])
     figures = plot_runs(list(gdsim.run(scenario)))
     assert "no recorder: momentum" in texts(figures["curves"])
     assert "no recorder: momentum" in texts(figures["landscape"])
+    titles = [ax.get_title() for ax in figures["landscape"].axes if ax.get_visible()]
+    assert titles == ["gd (completed)"]  # no empty panel for the unrecorded run

@@ -17,10 +17,11 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
-from gdsim.components import param
+from gdsim.components import DataSource, param
 from gdsim.data.files import DataError, load_csv, load_npz
-from gdsim.data.generators import GENERATORS, Generator
-from gdsim.errors import ParamError, did_you_mean
+from gdsim.data.generators import GENERATORS
+from gdsim.errors import ParamError, PluginError, did_you_mean
+from gdsim.registry import active_registry
 from gdsim.validators import optional
 
 SPLITS = ("train", "validation", "test")
@@ -39,7 +40,7 @@ def _is_column(_instance: Any, attribute: Any, value: Any) -> None:
 
 
 @attrs.frozen
-class CsvFile:
+class CsvFile(DataSource):
     """A CSV file: one sample a row, an optional header row, the target in one column."""
 
     name: ClassVar[str] = "csv"
@@ -51,13 +52,21 @@ class CsvFile:
     )
     delimiter: str = param(",", validator=_is_str, doc="cell separator")
 
-    def load(self) -> tuple[np.ndarray, np.ndarray]:
+    @classmethod
+    def conformance_examples(cls, workdir: Any) -> list[CsvFile]:
+        """What ``gdsim check-plugin`` checks: a small file with a header, written in workdir."""
+        path = f"{workdir}/conformance.csv"
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("a,b,label\n0.5,1,0\n-1,2.5,1\n3,0,1\n")
+        return [cls(path=path, target="label")]
+
+    def load(self, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
         X, y, _ = load_csv(self.path, self.target, self.delimiter)
         return X, y
 
 
 @attrs.frozen
-class NpzFile:
+class NpzFile(DataSource):
     """A .npz archive with a feature array (n, d) and a target array (n,)."""
 
     name: ClassVar[str] = "npz"
@@ -67,12 +76,36 @@ class NpzFile:
     x: str = param("X", validator=_is_str, doc="name of the feature array")
     y: str = param("y", validator=_is_str, doc="name of the target array")
 
-    def load(self) -> tuple[np.ndarray, np.ndarray]:
+    @classmethod
+    def conformance_examples(cls, workdir: Any) -> list[NpzFile]:
+        """What ``gdsim check-plugin`` checks: a small archive written in workdir."""
+        path = f"{workdir}/conformance.npz"
+        np.savez(path, X=np.arange(6.0).reshape(3, 2), y=np.array([0.0, 1.0, 0.0]))
+        return [cls(path=path)]
+
+    def load(self, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
         return load_npz(self.path, self.x, self.y)
 
 
-SOURCES: dict[str, type] = {**GENERATORS, "csv": CsvFile, "npz": NpzFile}
-"""Every data source by name: the synthetic generators and the two file formats."""
+BUILTIN_SOURCES: dict[str, type] = {**GENERATORS, "csv": CsvFile, "npz": NpzFile}
+"""gdsim's own data sources by name: the synthetic generators and the two file formats.
+
+They are registered through the ``gdsim_data_sources`` hook (:mod:`gdsim.data.sources`) like a
+plugin's; scenarios resolve names through the registry, which also holds plugins' sources.
+"""
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SOURCES":  # the hard-coded table of sources before they became pluggable
+        from gdsim.deprecation import warn_deprecated
+
+        warn_deprecated(
+            "gdsim.data.SOURCES",
+            "gdsim.registry.active_registry().names('data') and .get('data', name)",
+            "it lists only the built-in data sources, not those of plugins",
+        )
+        return BUILTIN_SOURCES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_params(cls: type, table: Mapping[str, Any], prefix: str) -> Any:
@@ -194,18 +227,22 @@ class DataSpec:
             table = {"name": table}
         if not isinstance(table, Mapping):
             raise ParamError(prefix, f"expected a table with 'name', got {table!r}")
+        registry = active_registry()
+        known = registry.names("data")
         if "name" not in table:
-            raise ParamError(
-                f"{prefix}.name", f"missing required key (one of: {', '.join(SOURCES)})"
-            )
+            raise ParamError(f"{prefix}.name", f"missing required key (one of: {', '.join(known)})")
         name = table["name"]
-        if not isinstance(name, str) or name not in SOURCES:
-            hint = did_you_mean(str(name), SOURCES)
+        if not isinstance(name, str) or name not in known:
+            hint = did_you_mean(str(name), known)
             raise ParamError(
                 f"{prefix}.name",
-                f"unknown data source {name!r} (known: {', '.join(SOURCES)})"
+                f"unknown data source {name!r} (known: {', '.join(known)})"
                 + (f" (did you mean '{hint}'?)" if hint else ""),
             )
+        try:
+            source_cls = registry.get("data", name)
+        except PluginError as exc:  # two plugins registered this name
+            raise ParamError(f"{prefix}.name", str(exc)) from None
         seed = table.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ParamError(f"{prefix}.seed", f"expected an integer >= 0, got {seed!r}")
@@ -214,7 +251,7 @@ class DataSpec:
         if not isinstance(std, bool):
             raise ParamError(f"{prefix}.standardize", f"expected true or false, got {std!r}")
         rest = {k: v for k, v in table.items() if k not in SPEC_KEYS}
-        source = build_params(SOURCES[name], rest, prefix)
+        source = build_params(source_cls, rest, prefix)
         return cls(source=source, seed=seed, split=split, standardize=std)
 
     @property
@@ -229,15 +266,13 @@ class DataSpec:
         cached (read-only arrays), so runs that vary only the network share one data set;
         files are read afresh each time.
         """
-        if isinstance(self.source, Generator):
+        if getattr(self.source, "cacheable", False):
             return _cached_build(self)
         return self._build()
 
     def _build(self) -> Dataset:
-        if isinstance(self.source, Generator):
-            X, y = self.source.generate(np.random.default_rng(self.seed))
-        else:
-            X, y = self.source.load()
+        X, y = self.source.load(np.random.default_rng(self.seed))
+        X, y = _checked_arrays(self.name, X, y)
         parts = split_indices(X.shape[0], self.split, self.seed)
         Xs = {name: X[idx] for name, idx in zip(SPLITS, parts, strict=True)}
         ys = {name: y[idx] for name, idx in zip(SPLITS, parts, strict=True)}
@@ -249,6 +284,23 @@ class DataSpec:
         return Dataset(X=Xs, y=ys, task=self.source.task, mean=mean, std=std)
 
 
+def _checked_arrays(name: str, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The source's arrays as float64, or a DataError saying how they break the contract."""
+    try:
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"data source '{name}' returned non-numeric arrays: {exc}") from None
+    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
+        raise DataError(
+            f"data source '{name}' returned X of shape {X.shape} and y of shape {y.shape}; "
+            "expected X (n, d) and y (n,) with n >= 1"
+        )
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+        raise DataError(f"data source '{name}' returned NaN or infinite values")
+    return X, y
+
+
 @functools.lru_cache(maxsize=16)
 def _cached_build(spec: DataSpec) -> Dataset:
     dataset = spec._build()
@@ -257,4 +309,4 @@ def _cached_build(spec: DataSpec) -> Dataset:
     return dataset
 
 
-__all__ = ["SOURCES", "SPLITS", "DataError", "DataSpec", "Dataset", "split_indices"]
+__all__ = ["BUILTIN_SOURCES", "SPLITS", "DataError", "DataSpec", "Dataset", "split_indices"]

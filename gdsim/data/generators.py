@@ -14,23 +14,27 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from gdsim.components import param
+from gdsim.components import DataSource, param
 from gdsim.errors import ParamError
 from gdsim.validators import int_at_least, non_negative, number_in, one_of, positive
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
 
-class Generator:
+class Generator(DataSource):
     """Base of the synthetic data sets: ``n`` samples with Gaussian ``noise``."""
 
-    name: ClassVar[str] = ""
     task: ClassVar[str] = "classification"
     """"classification" (integer labels) or "regression" (real targets)."""
+    cacheable: ClassVar[bool] = True
 
     def generate(self, rng: np.random.Generator) -> Arrays:
         """Draw the samples and their targets."""
         raise NotImplementedError
+
+    def load(self, rng: np.random.Generator) -> Arrays:
+        """The data-source contract: the drawn samples."""
+        return self.generate(rng)
 
 
 def _split_counts(n: int, k: int) -> list[int]:

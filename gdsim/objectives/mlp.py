@@ -18,20 +18,27 @@ with the chosen initializer; biases start at ``bias_init``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import attrs
 import numpy as np
 
-from gdsim.components import Objective, param
+from gdsim.components import Activation, Initializer, Objective, param
 from gdsim.data.dataset import Dataset, DataSpec
 from gdsim.data.files import DataError
-from gdsim.errors import ParamError
+from gdsim.deprecation import GdsimDeprecationWarning
+from gdsim.errors import ParamError, PluginError
 from gdsim.hookspecs import hookimpl
+from gdsim.objectives.activations import ELU, LeakyReLU, sigmoid
+from gdsim.registry import UnknownComponentError, active_registry
 from gdsim.state import Params
 from gdsim.validators import non_negative, number_in, one_of, positive
 
+_sigmoid = sigmoid  # the name the loss functions below use
+
+# the built-in names (plugins add more through the gdsim_activations / gdsim_initializers hooks)
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "linear")
 INITIALIZERS = (
     "zeros",
@@ -64,97 +71,35 @@ def _data(value: Any) -> DataSpec:
     return DataSpec.from_table(value, "data")
 
 
-# --- activations: forward a = f(z), and f'(z) from z and a --------------------------------------
+def _named(kind: str, base: type, field: str) -> Callable[[Any], Any]:
+    """A converter that builds a nested component (an activation, an initializer) from a name,
+    a ``{name, ...}`` table or an instance, resolving names in the active registry.
 
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    """σ(z) = 1/(1+e^(−z)) on a fresh array; e^(−z) = inf gives exactly 0.
-
-    Callers run it under ``np.errstate(over="ignore")`` (once per loss evaluation, not per
-    layer, because entering the context costs about a microsecond).
+    In a scenario file the loader builds the component itself (with key paths in its errors);
+    this serves Python callers: ``MLP(data=..., activation="tanh")``.
     """
-    out = np.negative(z)
-    np.exp(out, out=out)
-    out += 1.0
-    return np.reciprocal(out, out=out)
 
+    def convert(value: Any) -> Any:
+        if isinstance(value, base):
+            return value
+        params: dict[str, Any] = {}
+        if isinstance(value, Mapping) and isinstance(value.get("name"), str):
+            params = {k: v for k, v in value.items() if k != "name"}
+            value = value["name"]
+        if not isinstance(value, str):
+            raise ParamError(field, f"expected {kind} name or table with 'name', got {value!r}")
+        try:
+            cls = active_registry().get(kind, value)
+        except UnknownComponentError as exc:
+            hint = f" (did you mean '{exc.suggestion}'?)" if exc.suggestion else ""
+            raise ParamError(
+                field, f"unknown {kind} '{value}' (known: {', '.join(exc.known)}){hint}"
+            ) from None
+        except PluginError as exc:
+            raise ParamError(field, str(exc)) from None
+        return cls(**params)
 
-def _softplus(z: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, z)
-
-
-class _Activation:
-    """One activation: ``forward(z)`` and ``scale(dA, z, a)`` that multiplies dA by f'(z)."""
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # rebuilt from its arguments: the closures it holds cannot be pickled (process pools)
-        return (_Activation, self._args)
-
-    def __init__(self, name: str, negative_slope: float, elu_alpha: float) -> None:
-        self.name = name
-        self._args = (name, negative_slope, elu_alpha)
-        s, alpha = negative_slope, elu_alpha
-        forward: Callable[[np.ndarray], np.ndarray]
-        scale: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-        if name == "sigmoid":
-            forward = _sigmoid
-
-            def scale(d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-                d *= a
-                d *= 1.0 - a
-                return d
-
-        elif name == "tanh":
-            forward = np.tanh
-
-            def scale(d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-                d *= 1.0 - a * a
-                return d
-
-        elif name == "relu":
-
-            def forward(z: np.ndarray) -> np.ndarray:
-                return np.maximum(z, 0.0)
-
-            def scale(d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-                d *= z > 0.0
-                return d
-
-        elif name == "leaky_relu":
-
-            def forward(z: np.ndarray) -> np.ndarray:
-                return np.where(z > 0.0, z, s * z)
-
-            def scale(d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-                d *= np.where(z > 0.0, 1.0, s)
-                return d
-
-        elif name == "elu":
-
-            def forward(z: np.ndarray) -> np.ndarray:
-                return np.where(z > 0.0, z, alpha * np.expm1(np.minimum(z, 0.0)))
-
-            def scale(d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-                d *= np.where(z > 0.0, 1.0, a + alpha)
-                return d
-
-        elif name == "softplus":
-            forward = _softplus
-
-            def scale(d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-                d *= _sigmoid(z)
-                return d
-
-        else:  # linear
-
-            def forward(z: np.ndarray) -> np.ndarray:
-                return z
-
-            def scale(d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-                return d
-
-        self.forward = forward
-        self.scale = scale
+    return convert
 
 
 # --- losses on the logits: value and dL/dz ---------------------------------------------------
@@ -212,7 +157,8 @@ class MLP(Objective):
     accuracy on "train", "validation" or "test". Initializers: zeros, constant, uniform
     U(−s, s), normal N(0, s²), xavier/glorot (uniform: ±√(6/(fan_in+fan_out)), normal: std
     √(2/(fan_in+fan_out))) and he/kaiming (uniform: ±√(6/fan_in), normal: std √(2/fan_in)),
-    the last two scaled by the gain s = ``init_scale``.
+    the last two scaled by the gain s = ``init_scale``. Activations, initializers and data sets
+    are components of their own: plugins add more (``gdsim plugins`` lists them).
     """
 
     name: ClassVar[str] = "mlp"
@@ -224,9 +170,16 @@ class MLP(Objective):
     hidden: tuple[int, ...] = param(
         (16,), converter=_hidden, doc="widths of the hidden layers, e.g. [64] or [32, 32]"
     )
-    activation: str = param("sigmoid", validator=one_of(*ACTIVATIONS), doc="hidden activation")
-    initializer: str = param(
-        "xavier_uniform", validator=one_of(*INITIALIZERS), doc="weight initializer"
+    activation: Activation = param(  # noqa: RUF009 (a frozen attrs value, built by the converter)
+        "sigmoid",
+        converter=_named("activation", Activation, "activation"),
+        doc="hidden activation: a name or a table such as { name = 'leaky_relu', "
+        "negative_slope = 0.1 } (gdsim plugins lists them)",
+    )
+    initializer: Initializer = param(  # noqa: RUF009 (a frozen attrs value, built by the converter)
+        "xavier_uniform",
+        converter=_named("initializer", Initializer, "initializer"),
+        doc="weight initializer by name (gdsim plugins lists them)",
     )
     init_scale: float = param(
         1.0,
@@ -236,14 +189,17 @@ class MLP(Objective):
     bias_init: float = param(0.0, validator=number_in(), doc="initial value of every bias")
     loss: str = param("bce", validator=one_of(*LOSSES), doc="bce, cross_entropy or mse")
     negative_slope: float = param(
-        0.01, validator=non_negative(), doc="slope of leaky_relu for z < 0"
+        0.01,
+        validator=non_negative(),
+        doc="deprecated: use activation = { name = 'leaky_relu', negative_slope = ... }",
     )
-    elu_alpha: float = param(1.0, validator=positive(), doc="α of elu: α(e^z − 1) for z < 0")
+    elu_alpha: float = param(
+        1.0, validator=positive(), doc="deprecated: use activation = { name = 'elu', alpha = ... }"
+    )
 
     _dataset: Dataset = attrs.field(init=False, repr=False, eq=False)
     _targets: dict[str, np.ndarray] = attrs.field(init=False, repr=False, eq=False)
     _outputs: int = attrs.field(init=False, repr=False, eq=False)
-    _act: _Activation = attrs.field(init=False, repr=False, eq=False)
     _names: tuple[tuple[str, str], ...] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -257,11 +213,38 @@ class MLP(Objective):
         object.__setattr__(self, "_dataset", dataset)
         object.__setattr__(self, "_targets", targets)
         object.__setattr__(self, "_outputs", outputs)
-        object.__setattr__(
-            self, "_act", _Activation(self.activation, self.negative_slope, self.elu_alpha)
-        )
+        self._apply_deprecated_activation_options()
         layers = range(1, len(self.hidden) + 2)
         object.__setattr__(self, "_names", tuple((f"W{i}", f"b{i}") for i in layers))
+
+    @classmethod
+    def conformance_examples(cls, workdir: Any) -> list[MLP]:
+        """What ``gdsim check-plugin`` checks: each loss on a small synthetic set."""
+        return [
+            cls(data={"name": "moons", "n": 30}, hidden=[3], activation="tanh"),
+            cls(data={"name": "blobs", "n": 30, "centers": 3}, hidden=[4, 2], loss="cross_entropy"),
+            cls(data={"name": "regression1d", "n": 20}, hidden=[5], loss="mse"),
+        ]
+
+    def _apply_deprecated_activation_options(self) -> None:
+        """``negative_slope`` and ``elu_alpha`` on the network still set the built-in leaky_relu's
+        and elu's parameter when changed from their defaults, with a deprecation warning."""
+        for option, cls, target in (
+            ("negative_slope", LeakyReLU, "negative_slope"),
+            ("elu_alpha", ELU, "alpha"),
+        ):
+            value = getattr(self, option)
+            if value == attrs.fields_dict(type(self))[option].default:
+                continue
+            if type(self.activation) is cls:
+                warnings.warn(
+                    f"the network's '{option}' is deprecated; give it to the activation: "
+                    f"activation = {{ name = '{cls.name}', {target} = {value!r} }}",
+                    GdsimDeprecationWarning,
+                    stacklevel=4,
+                )
+                evolved = attrs.evolve(self.activation, **{target: value})
+                object.__setattr__(self, "activation", evolved)
 
     def _prepare_targets(self, dataset: Dataset) -> tuple[dict[str, np.ndarray], int]:
         """Targets in the loss's layout: (n, 1) floats for bce and mse, int labels for softmax."""
@@ -309,26 +292,15 @@ class MLP(Objective):
     def init(self, rng: np.random.Generator) -> Params:
         params: Params = {}
         sizes = self.layer_sizes
-        s = self.init_scale
         for layer, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes), 1):
-            shape = (fan_in, fan_out)
-            kind = self.initializer.replace("glorot", "xavier").replace("kaiming", "he")
-            if kind == "zeros":
-                W = np.zeros(shape)
-            elif kind == "constant":
-                W = np.full(shape, s)
-            elif kind == "uniform":
-                W = rng.uniform(-s, s, size=shape)
-            elif kind == "normal":
-                W = s * rng.standard_normal(shape)
-            elif kind == "xavier_uniform":
-                W = rng.uniform(-1.0, 1.0, size=shape) * (s * np.sqrt(6.0 / (fan_in + fan_out)))
-            elif kind == "xavier_normal":
-                W = rng.standard_normal(shape) * (s * np.sqrt(2.0 / (fan_in + fan_out)))
-            elif kind == "he_uniform":
-                W = rng.uniform(-1.0, 1.0, size=shape) * (s * np.sqrt(6.0 / fan_in))
-            else:  # he_normal
-                W = rng.standard_normal(shape) * (s * np.sqrt(2.0 / fan_in))
+            W = np.asarray(
+                self.initializer.weights(rng, fan_in, fan_out, self.init_scale), dtype=np.float64
+            )
+            if W.shape != (fan_in, fan_out):
+                raise ValueError(
+                    f"initializer '{self.initializer.name}' returned shape {W.shape}, "
+                    f"expected {(fan_in, fan_out)}"
+                )
             params[f"W{layer}"] = W
             params[f"b{layer}"] = np.full(fan_out, self.bias_init)
         return params
@@ -339,7 +311,7 @@ class MLP(Objective):
         self, params: Params, X: np.ndarray
     ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
         """The logits, plus every layer's input A_{l−1} and pre-activation Z_l (hidden only)."""
-        forward = self._act.forward
+        forward = self.activation.forward
         inputs = [X]
         pre: list[np.ndarray] = []
         a = X
@@ -368,7 +340,7 @@ class MLP(Objective):
     def _value_and_grad(self, params: Params, X: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
         z, inputs, pre = self._forward(params, X)
         loss, dz = _LOSS_FUNCTIONS[self.loss](z, y, True)
-        scale = self._act.scale
+        scale = self.activation.backward
         names = self._names
         grads: Params = {}
         for layer in range(len(names) - 1, -1, -1):

@@ -136,6 +136,12 @@ class Polynomial(Objective):
         "'horner': Horner's scheme, several times faster, rounds differently",
     )
 
+    @classmethod
+    def conformance_examples(cls, workdir: Any) -> list[Polynomial]:
+        """What ``gdsim check-plugin`` checks: a quadratic and the lecture's quartic, both ways."""
+        quartic = ("319/8400", "43/4200", "-6799/8400", "-299/840", "6")
+        return [cls(coefficients=(1.0, -2.0, 0.5)), cls(coefficients=quartic, evaluation="horner")]
+
     @property
     def degree(self) -> int:
         return len(self.coefficients) - 1
@@ -226,6 +232,11 @@ class Quartic(Polynomial):
         doc="fixed: 319/8400, 43/4200, -6799/8400, -299/840, 6",
     )
     x0: float = param(5.0, doc="default initial x when a run gives no init")
+
+    @classmethod
+    def conformance_examples(cls, workdir: Any) -> list[Polynomial]:
+        """What ``gdsim check-plugin`` checks: the quartic, evaluated both ways."""
+        return [cls(), cls(evaluation="horner")]
 
     def __attrs_post_init__(self) -> None:
         if self.coefficients != _convert_coefficients(QUARTIC_COEFFICIENTS):

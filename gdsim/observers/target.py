@@ -32,6 +32,11 @@ class LossTarget(Observer):
     loss: float = param(validator=number_in(), doc="target loss: count steps until loss <= this")
     _hit: int | None = attrs.field(init=False, default=None)
 
+    @classmethod
+    def conformance_examples(cls, workdir: Any) -> list[LossTarget]:
+        """What ``gdsim check-plugin`` checks: a target the quartic run reaches midway."""
+        return [cls(loss=4.0)]
+
     def step_completed(self, run: RunContext) -> None:
         if self._hit is None and run.loss <= self.loss:
             self._hit = run.step - 1

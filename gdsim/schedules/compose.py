@@ -61,6 +61,14 @@ class Sequence(Schedule):
         doc="steps at which the next piece takes over (one fewer than pieces)",
     )
 
+    @classmethod
+    def conformance_examples(cls, workdir: Any) -> list[Sequence]:
+        """What ``gdsim check-plugin`` checks: a warm-up, a feedback rule, then a decay."""
+        from gdsim.schedules.lecture import Constant, Exponential, GradControl
+
+        pieces = (Constant(lr=0.01), GradControl(), Exponential())
+        return [cls(pieces=pieces, boundaries=(3, 8))]
+
     @property
     def elementwise(self) -> bool:  # type: ignore[override]
         return all(p.elementwise for p in self.pieces)
@@ -111,6 +119,13 @@ class Scale(Wrapper):
 
     inner: Schedule = param(doc="the schedule whose rate is scaled")  # noqa: RUF009
     factor: float = param(1.0, validator=positive(), doc="factor c")
+
+    @classmethod
+    def conformance_examples(cls, workdir: Any) -> list[Scale]:
+        """What ``gdsim check-plugin`` checks: a scaled feedback schedule (it has a state)."""
+        from gdsim.schedules.lecture import GradControl
+
+        return [cls(inner=GradControl(), factor=0.5)]
 
     def multiplier(self, step: int) -> Any:
         return self.factor

@@ -38,6 +38,14 @@ class Lookahead(UpdateRule):
         0.5, validator=number_in(0.0, 1.0, low_open=True), doc="slow step size a in (0, 1]"
     )
 
+    @classmethod
+    def conformance_examples(cls, workdir: Any) -> list[Lookahead]:
+        """What ``gdsim check-plugin`` checks: Lookahead around two different inner rules."""
+        from gdsim.rules.adaptive import Adam
+        from gdsim.rules.classic import Momentum
+
+        return [cls(inner=Adam(), k=3), cls(inner=Momentum(mu=0.5), k=2, alpha=0.8)]
+
     @property
     def elementwise(self) -> bool:  # type: ignore[override]
         return self.inner.elementwise

@@ -1,0 +1,316 @@
+"""Figures of runs: paths on the objective, curves, what a network learned, basin maps.
+
+Every kind of figure is one module with a ``NAME`` and a ``draw(ctx) -> Figure | None``
+function of the results (:class:`~gdsim.plotting.common.PlotContext`); it returns None when the
+runs have nothing for it to show. A new figure is one new module added to :data:`FIGURES`.
+
+=================  =========================================================================
+``landscape``      paths on a one-coordinate objective, one panel per run (or per group)
+``contours``       paths on a two-coordinate objective's grey level lines, one panel per run
+``curves``         loss, accuracy, learning rate, gradient norm against steps/epochs/samples/time
+``layers``         per-layer gradient, step, weight norms and unit spread over time
+``gradient_bars``  each layer's gradient norm as bars at chosen steps
+``boundary``       a 2-D classifier's decision boundary over its training and validation points
+``fit``            a 1-D regression network's output against its data
+``basins``         which minimum each start reaches, over a swept hyperparameter
+=================  =========================================================================
+
+Figures are built with :class:`matplotlib.figure.Figure` and saved through the Agg and SVG
+canvases: no display, no pyplot state. matplotlib is the optional extra ``gdsim[plot]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gdsim.errors import GdsimError
+from gdsim.fileio import atomic_open
+from gdsim.plotting import (
+    basins,
+    boundary,
+    contours,
+    curves,
+    fit,
+    gradient_bars,
+    landscape,
+    layers,
+)
+from gdsim.plotting.common import (
+    PlotContext,
+    RunData,
+    missing_note,
+    require_matplotlib,
+    sweep_point,
+)
+from gdsim.plotting.settings import PlotSettings, parse_plot_table
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from gdsim.components import Objective
+    from gdsim.results import Results, RunResult
+    from gdsim.sweep import Sweep
+
+__all__ = [
+    "FIGURES",
+    "FORMATS",
+    "PlotContext",
+    "PlotSettings",
+    "RunData",
+    "animate_folder",
+    "animate_results",
+    "contour_figure",
+    "curves_figure",
+    "figures_for",
+    "landscape_figure",
+    "parse_plot_table",
+    "plot_folder",
+    "plot_results",
+    "plot_runs",
+    "save_figures",
+]
+
+log = logging.getLogger("gdsim")
+
+FORMATS = ("png", "svg")
+FIGURES = (landscape, contours, curves, layers, gradient_bars, boundary, fit, basins)
+"""Every kind of figure, in the order they are drawn and listed."""
+FIGURE_NAMES = tuple(module.NAME for module in FIGURES)
+
+
+@contextmanager
+def quiet_matplotlib() -> Iterator[None]:
+    """No matplotlib warning reaches the terminal: layout warnings are about our own sizes."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="matplotlib")
+        warnings.filterwarnings("ignore", message=".*constrained_layout.*")
+        warnings.filterwarnings("ignore", message=".*tight_layout.*")
+        yield
+
+
+# --------------------------------------------------------------------------------------------
+# figures from results
+
+
+def figures_for(
+    runs: Sequence[RunData],
+    objective: Objective | None,
+    title: str | None = None,
+    settings: PlotSettings | None = None,
+    sweeps: Sequence[Sweep] = (),
+) -> dict[str, Figure]:
+    """Every figure that the runs' data allows, by name."""
+    require_matplotlib()
+    ctx = PlotContext(tuple(runs), objective, title, settings or PlotSettings(), tuple(sweeps))
+    figures: dict[str, Figure] = {}
+    if not runs:
+        return figures
+    with quiet_matplotlib():
+        for module in FIGURES:
+            figure = module.draw(ctx)
+            if figure is not None:
+                figures[module.NAME] = figure
+    note = missing_note(runs)
+    if note is not None:
+        drawn = ", ".join(figures) or "no figure"
+        log.warning("plots: %s; drew %s", note, drawn)
+    return figures
+
+
+def _context_args(runs: Sequence[RunResult], sweeps: Sequence[Sweep]) -> Any:
+    data = [RunData.from_result(r, sweeps) for r in runs]
+    objective = next((r.spec.objective for r in runs if r.spec is not None), None)
+    return data, objective
+
+
+def plot_runs(
+    runs: Sequence[RunResult],
+    out: str | Path | None = None,
+    format: str = "png",
+    title: str | None = None,
+    settings: PlotSettings | None = None,
+    sweeps: Sequence[Sweep] = (),
+) -> dict[str, Figure]:
+    """The figures of ``runs`` (results of one scenario), saved into ``out`` when given."""
+    _check_format(format)
+    data, objective = _context_args(runs, sweeps)
+    figures = figures_for(data, objective, title, settings, sweeps)
+    if out is not None:
+        save_figures(figures, Path(out), format)
+    return figures
+
+
+def plot_results(
+    results: Results, out: str | Path | None = None, format: str = "png"
+) -> dict[str, Figure]:
+    """The figures of a scenario's results, with its ``[plot]`` settings and sweeps."""
+    scenario = results.scenario
+    return plot_runs(
+        results.runs,
+        out=out,
+        format=format,
+        title=scenario.name,
+        settings=getattr(scenario, "plot", None),
+        sweeps=scenario.sweeps,
+    )
+
+
+def save_figures(figures: Mapping[str, Figure], out: Path, format: str = "png") -> list[Path]:
+    """Write each figure as ``out/NAME.FORMAT`` atomically; return the paths."""
+    _check_format(format)
+    paths = []
+    with quiet_matplotlib():
+        for name, figure in figures.items():
+            path = out / f"{name}.{format}"
+            with atomic_open(path, "wb") as handle:
+                figure.savefig(handle, format=format, dpi=110)
+            paths.append(path)
+    return paths
+
+
+def _check_format(format: str) -> None:
+    if format not in FORMATS:
+        raise GdsimError(f"unknown plot format '{format}' (expected one of: {', '.join(FORMATS)})")
+
+
+# --------------------------------------------------------------------------------------------
+# figures from a results folder
+
+
+def plot_folder(
+    folder: str | Path, format: str = "png", out: str | Path | None = None
+) -> list[Path]:
+    """Draw the figures of a results folder into ``out`` (default ``FOLDER/plots``)."""
+    _check_format(format)
+    folder = Path(folder)
+    ctx = context_from_folder(folder)
+    figures = figures_for(ctx.runs, ctx.objective, ctx.title, ctx.settings, ctx.sweeps)
+    return save_figures(figures, Path(out) if out is not None else folder / "plots", format)
+
+
+def context_from_folder(folder: Path) -> PlotContext:
+    """The plot context of a results folder: its summary, traces and rebuilt scenario."""
+    from gdsim.report import read_results
+
+    summary = read_results(folder)
+    scenario_info = summary.get("scenario") or {}
+    scenario = _scenario_from(scenario_info)
+    specs = {s.name: s for s in scenario.runs} if scenario is not None else {}
+    sweeps = scenario.sweeps if scenario is not None else ()
+    runs = []
+    for r in summary["runs"]:
+        final = r.get("final") or {}
+        name = str(r.get("name"))
+        spec = specs.get(name)
+        group, swept = sweep_point(name, sweeps)
+        runs.append(
+            RunData(
+                name=name,
+                status=str(r.get("status")),
+                trace=r.get("trace", {}),
+                final_params={
+                    k: np.asarray(v, dtype=np.float64)
+                    for k, v in (final.get("params") or {}).items()
+                    if v is not None
+                },
+                final_step=final.get("step"),
+                final_loss=_float_or_none(final.get("loss")),
+                diverged_at=r.get("diverged_at"),
+                objective=None if spec is None else spec.objective,
+                group=group,
+                swept=swept,
+                rule=None if spec is None else getattr(spec.rule, "name", None),
+            )
+        )
+    objective = scenario.runs[0].objective if scenario is not None else None
+    return PlotContext(
+        tuple(runs),
+        objective,
+        scenario_info.get("name"),
+        getattr(scenario, "plot", None) or PlotSettings(),
+        tuple(sweeps),
+    )
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _scenario_from(info: Mapping[str, Any]) -> Any:
+    """Rebuild the scenario from the definition stored in a summary, if possible."""
+    from gdsim.scenario import load_mapping
+
+    definition = info.get("definition")
+    if not isinstance(definition, Mapping):
+        return None
+    try:
+        return load_mapping(definition, source=str(info.get("source", "<summary>")))
+    except GdsimError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# animations
+
+
+def animate_results(
+    results: Results, out: str | Path, format: str = "auto", max_frames: int | None = None
+) -> list[Path]:
+    """Write the runs' paths moving over the objective: ``out/landscape.gif`` (or contours)."""
+    from gdsim.plotting import animation
+
+    scenario = results.scenario
+    data, objective = _context_args(results.runs, scenario.sweeps)
+    ctx = PlotContext(
+        tuple(data),
+        objective,
+        scenario.name,
+        getattr(scenario, "plot", None) or PlotSettings(),
+        tuple(scenario.sweeps),
+    )
+    return animation.animate(ctx, Path(out), format, max_frames)
+
+
+def animate_folder(
+    folder: str | Path,
+    out: str | Path | None = None,
+    format: str = "auto",
+    max_frames: int | None = None,
+) -> list[Path]:
+    """The animations of a results folder, into ``out`` (default ``FOLDER/plots``)."""
+    from gdsim.plotting import animation
+
+    folder = Path(folder)
+    ctx = context_from_folder(folder)
+    return animation.animate(
+        ctx, Path(out) if out is not None else folder / "plots", format, max_frames
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the single figures, for callers of the former module
+
+
+def landscape_figure(runs: Sequence[RunData], objective: Objective, title: str | None = None):
+    """The ``landscape`` figure of ``runs`` (None when nothing can be drawn)."""
+    return landscape.draw(PlotContext(tuple(runs), objective, title))
+
+
+def contour_figure(runs: Sequence[RunData], objective: Objective, title: str | None = None):
+    """The ``contours`` figure of ``runs`` (None when nothing can be drawn)."""
+    return contours.draw(PlotContext(tuple(runs), objective, title))
+
+
+def curves_figure(runs: Sequence[RunData], title: str | None = None, settings=None):
+    """The ``curves`` figure of ``runs`` (None when no run recorded a trace)."""
+    return curves.draw(PlotContext(tuple(runs), None, title, settings or PlotSettings()))
