@@ -161,14 +161,16 @@ def _from_results(folder: Path, run: str | None) -> SavedWeights:
             array = np.array(value, dtype=np.float64)
         except (TypeError, ValueError):
             raise WeightsError(
-                f"{summary_path}: run '{name}': parameter '{key}' is not finite numbers"
+                f"{summary_path}: run '{name}': parameter '{key}' is not an array of finite numbers"
             ) from None
         if not np.all(np.isfinite(array)):
             raise WeightsError(
-                f"{summary_path}: run '{name}': parameter '{key}' is not finite numbers"
+                f"{summary_path}: run '{name}': parameter '{key}' is not an array of finite numbers"
             )
         params[key] = array
-    definition = summary.get("scenario", {}).get("definition")
+    scenario = summary.get("scenario")
+    definition = scenario.get("definition") if isinstance(scenario, Mapping) else None
+    step = final.get("step", entry.get("steps", 0))
     return SavedWeights(
         params=params,
         run=name,
@@ -176,7 +178,7 @@ def _from_results(folder: Path, run: str | None) -> SavedWeights:
         definition=definition if isinstance(definition, Mapping) else None,
         path=folder,
         kind="results",
-        step=int(final.get("step", entry.get("steps", 0)) or 0),
+        step=step if isinstance(step, int) and not isinstance(step, bool) else 0,
     )
 
 
@@ -185,10 +187,9 @@ def _objective_name(definition: Any, run: str) -> str:
     if not isinstance(definition, Mapping):
         return "?"
     name = _name_of(definition.get("objective"))
-    for key in ("defaults",):
-        table = definition.get(key)
-        if isinstance(table, Mapping):
-            name = _name_of(table.get("objective")) or name
+    defaults = definition.get("defaults")
+    if isinstance(defaults, Mapping):
+        name = _name_of(defaults.get("objective")) or name
     for entry in definition.get("runs", []) or []:
         if isinstance(entry, Mapping) and entry.get("name") == run:
             name = _name_of(entry.get("objective")) or name
