@@ -11,7 +11,7 @@ from gdsim import engine
 from gdsim.checkpoint import Checkpoint, restore
 from gdsim.checkpoint import load as load_checkpoint
 from gdsim.components import Observer
-from gdsim.errors import CheckpointError, ScenarioError
+from gdsim.errors import CheckpointError, Interrupted, ScenarioError
 from gdsim.registry import Registry, default_registry
 from gdsim.results import Results, RunResult
 from gdsim.scenario import RunSpec, Scenario, load_file, load_mapping
@@ -44,6 +44,7 @@ def run(
     scheduler: str | None = None,
     client: Any = None,
     progress: bool = False,
+    resume_folders: Mapping[str, str | Path] | None = None,
 ) -> Results:
     """Run every run of a scenario (or those named in ``only``) and return the results.
 
@@ -57,7 +58,12 @@ def run(
     observers that are not part of the scenario (progress bars); checkpoints do not save them.
     Resumed runs, and every run when ``extra_observers`` is given, step one by one here. Runs
     that start from saved weights (``init = { from = "…" }``) run last, one by one in this
-    process, so that they can load what the scenario's other runs saved.
+    process, so that they can load what the scenario's other runs saved. A run that raises
+    ends with status ``error``; the others go on. Ctrl-C raises
+    :class:`gdsim.errors.Interrupted` (a KeyboardInterrupt) whose ``results`` hold the runs
+    that had finished.
+    ``resume_folders`` (run name → folder) sends a resumed run's new checkpoints there instead
+    of to the ``dir`` of its checkpoint observer.
     """
     from gdsim.executors import Progress, execute
 
@@ -76,6 +82,8 @@ def run(
     def run_here(spec: RunSpec) -> None:
         if spec.name in checkpoints:
             ctx = restore(checkpoints[spec.name], spec, scenario)
+            if resume_folders and spec.name in resume_folders:
+                _redirect_checkpoints(ctx, Path(resume_folders[spec.name]))
         else:
             ctx = engine.start_run(spec)
             ctx.scenario = scenario
@@ -83,20 +91,25 @@ def run(
             ctx.observers.extend(extra_observers(spec))
         results[spec.name] = engine.run(spec, pm=registry.pm, context=ctx)
 
-    for spec in here:
-        run_here(spec)
-    if elsewhere:
-        counter = Progress(len(elsewhere)) if progress else None
-        try:
-            done = execute(
-                elsewhere, registry.pm, executor, workers, scheduler, client, counter, scenario
-            )
-        finally:
-            if counter is not None:
-                counter.close()
-        results.update((r.name, r) for r in done)
-    for spec in later:
-        run_here(spec)
+    try:
+        for spec in here:
+            run_here(spec)
+        if elsewhere:
+            counter = Progress(len(elsewhere)) if progress else None
+            try:
+                done = execute(
+                    elsewhere, registry.pm, executor, workers, scheduler, client, counter, scenario
+                )
+            finally:
+                if counter is not None:
+                    counter.close()
+            results.update((r.name, r) for r in done)
+        for spec in later:
+            run_here(spec)
+    except KeyboardInterrupt as exc:  # keep what finished, in scenario order
+        results.update((r.name, r) for r in getattr(exc, "runs", []))
+        finished = [results[s.name] for s in specs if s.name in results]
+        raise Interrupted(finished, Results(scenario=scenario, runs=finished)) from None
     runs = [results[s.name] for s in specs]
     for result in runs:
         resumed = checkpoints.get(result.name)
@@ -111,12 +124,29 @@ def run(
     return Results(scenario=scenario, runs=runs)
 
 
+def _redirect_checkpoints(ctx: Any, folder: Path) -> None:
+    from gdsim.observers.checkpoint import Checkpoint as CheckpointObserver
+
+    for observer in ctx.observers:
+        if isinstance(observer, CheckpointObserver):
+            observer.resume_folder = folder
+
+
 def resume(
     checkpoint: str | Path | Checkpoint,
     registry: Registry | None = None,
     extra_observers: Callable[[RunSpec], list[Observer]] | None = None,
+    checkpoint_dir: str | Path | None = None,
 ) -> Results:
-    """Continue the run saved in ``checkpoint`` with the scenario stored inside it."""
+    """Continue the run saved in ``checkpoint`` with the scenario stored inside it.
+
+    The stored scenario came from whoever wrote the file, so its checkpoint observer's ``dir``
+    is not followed: the resumed run saves its new checkpoints beside the file it continues,
+    or into ``checkpoint_dir/<scenario>/<run>`` when the caller gives one.
+    """
+    from gdsim.fileio import inside
+    from gdsim.observers.checkpoint import folder_name
+
     registry = registry or default_registry()
     loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     scenario = load_mapping(
@@ -125,12 +155,17 @@ def resume(
         registry=registry,
         default_name=str(loaded.meta["scenario"].get("name", "scenario")),
     )
+    if checkpoint_dir is None:
+        folder = loaded.path.parent
+    else:
+        folder = inside(checkpoint_dir, folder_name(scenario.name), folder_name(loaded.run))
     return run(
         scenario,
         registry=registry,
         only=[loaded.run],
         resume=[loaded],
         extra_observers=extra_observers,
+        resume_folders={loaded.run: folder},
     )
 
 

@@ -4,7 +4,7 @@ A two-axis cross sweep with a starting point (an ``init`` axis) on one axis give
 column per starting value, one row per value of the other axis (μ, α, …). Each cell says which
 minimum of the objective that run ended in (see :mod:`gdsim.summary`), none, or divergence.
 :func:`format_basin_map` draws it as text, one character per cell; :func:`plot_basin_map`
-draws it with matplotlib (an optional dependency, imported only here, on the Agg backend).
+draws it with matplotlib (an optional dependency, imported only here; no pyplot).
 """
 
 from __future__ import annotations
@@ -115,13 +115,13 @@ def format_basin_map(grid: BasinGrid, max_columns: int = 120) -> str:
     return "\n".join(lines)
 
 
-def plot_basin_map(grid: BasinGrid, path: str | Path) -> Path:
-    """Draw the grid as a PNG at ``path`` (atomically); raises ImportError without matplotlib."""
-    import matplotlib
+def plot_basin_map(grid: BasinGrid, path: str | Path, root: str | Path | None = None) -> Path:
+    """Draw the grid as a PNG at ``path`` (atomically, under ``root`` when given).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Raises ImportError without matplotlib.
+    """
     from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     from gdsim.fileio import atomic_open
@@ -132,7 +132,8 @@ def plot_basin_map(grid: BasinGrid, path: str | Path) -> Path:
     colours = [palette[i % len(palette)] for i in range(len(classes))]
     lookup = {c: i for i, c in enumerate(classes)}
     image = np.vectorize(lambda c: lookup.get(int(c), np.nan), otypes=[float])(grid.codes)
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig = Figure(figsize=(8, 5))  # no pyplot: no global state, no backend switch
+    ax = fig.subplots()
     x_edges, x_ticks = _axis_edges(grid.columns)
     y_edges, y_ticks = _axis_edges(grid.rows)
     ax.pcolormesh(
@@ -157,9 +158,8 @@ def plot_basin_map(grid: BasinGrid, path: str | Path) -> Path:
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     path = Path(path)
-    with atomic_open(path, "wb") as handle:
+    with atomic_open(path, "wb", root=root) as handle:
         fig.savefig(handle, format="png", dpi=120)
-    plt.close(fig)
     return path
 
 

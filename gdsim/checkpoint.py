@@ -14,6 +14,7 @@ is resumed with; any problem is a :class:`gdsim.errors.CheckpointError`.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -37,8 +38,19 @@ if TYPE_CHECKING:
     from gdsim.scenario import RunSpec, Scenario
 
 FORMAT = "gdsim-checkpoint"
-VERSION = 1
+VERSION = 2
+"""Version 2 added the checksum member; version 1 files are refused (no way to check them)."""
 META = "meta.json"
+CHECKSUM = "checksum.sha256"
+"""The member holding ``sha256:HEX`` over every other member's name and bytes."""
+MAX_META_BYTES = 64 * 1024 * 1024
+MAX_CHECKPOINT_BYTES = 64 * 1024**3
+"""The largest checkpoint file opened (its members are bounded by memory as well)."""
+MAX_JSON_DEPTH = 200
+"""Deeper JSON is refused before parsing (the scenario inside nests at most 64 deep)."""
+ARRAY_KINDS = "fiub"
+"""Array dtypes a checkpoint may hold: real floats, integers and booleans (no strings,
+objects, records or complex numbers)."""
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 """The numpy bit generators a checkpoint may name (looked up by this fixed list only)."""
 
@@ -229,25 +241,48 @@ def encode(ctx: RunContext, scenario: Scenario) -> tuple[dict[str, Any], dict[st
     return meta, encoder.arrays
 
 
-def save(path: str | Path, ctx: RunContext, scenario: Scenario) -> Path:
-    """Write the checkpoint of ``ctx`` to ``path`` atomically and return the path."""
+def save(
+    path: str | Path, ctx: RunContext, scenario: Scenario, root: str | Path | None = None
+) -> Path:
+    """Write the checkpoint of ``ctx`` to ``path`` atomically (under ``root``); return the path."""
     meta, arrays = encode(ctx, scenario)
     # no sort_keys: the scenario definition keeps its key order, in which its sweeps expand
     text = json.dumps(meta, allow_nan=False).encode("utf-8")
     path = Path(path)
-    with atomic_open(path, "wb") as handle:
+    with atomic_open(path, "wb", root=root) as handle:
         write_archive(handle, text, arrays)
     return path
 
 
 def write_archive(handle: Any, meta: bytes, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write the zip: one ``NAME.npy`` per array (no pickle) and ``meta.json``."""
+    """Write the zip: one ``NAME.npy`` per array (no pickle), ``meta.json`` and the checksum."""
+    members: dict[str, bytes] = {}
+    for name, array in arrays.items():
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
+        members[f"{name}.npy"] = buffer.getvalue()
+    members[META] = meta
     with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, array in arrays.items():
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, array, allow_pickle=False)
-            archive.writestr(f"{name}.npy", buffer.getvalue())
-        archive.writestr(META, meta)
+        for name, data in members.items():
+            archive.writestr(name, data)
+        archive.writestr(CHECKSUM, checksum(members))
+
+
+def checksum(members: Mapping[str, bytes]) -> str:
+    """``sha256:HEX`` over the members' names and bytes, in name order.
+
+    It detects a file that was corrupted or edited after gdsim wrote it. It is not a
+    signature (anyone can recompute it), so loading also checks every field against the
+    schema: a crafted file is refused for what it holds, not only for how it was changed.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(members):
+        if name == CHECKSUM:
+            continue
+        data = members[name]
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return f"sha256:{digest.hexdigest()}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,53 +342,222 @@ def resolve(path: str | Path) -> Path:
 
 
 def load(path: str | Path) -> Checkpoint:
-    """Read and check a checkpoint file (or the newest in a folder)."""
+    """Read and check a checkpoint file (or the newest in a folder).
+
+    In order: the archive and its CRCs, sizes bounded before reading, the format and version,
+    the checksum over every member, then every field of ``meta.json`` against the schema
+    (types, ranges) and every array's dtype. Any problem is a :class:`CheckpointError` naming
+    the file and the field.
+    """
     path = resolve(path)
     where = str(path)
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            if META not in names:
-                raise CheckpointError(f"{where}: not a gdsim checkpoint (no {META})")
-            meta = json.loads(archive.read(META).decode("utf-8"))
-            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-                raise CheckpointError(f"{where}: not a gdsim checkpoint (wrong format marker)")
-            if meta.get("version") != VERSION:
+        members = _read_members(path, where)
+        meta = _parse_meta(members[META], where)
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise CheckpointError(f"{where}: not a gdsim checkpoint (wrong format marker)")
+        if meta.get("version") != VERSION:
+            old = (
+                " (written before checkpoints carried a checksum)"
+                if meta.get("version") == 1
+                else ""
+            )
+            raise CheckpointError(
+                f"{where}: checkpoint format version {meta.get('version')!r} is not "
+                f"supported{old} (this gdsim reads version {VERSION})"
+            )
+        if CHECKSUM not in members:
+            raise CheckpointError(f"{where}: corrupt checkpoint (no {CHECKSUM})")
+        stored = members[CHECKSUM].decode("ascii", "replace").strip()
+        if stored != checksum(members):
+            raise CheckpointError(
+                f"{where}: checksum mismatch: the checkpoint was corrupted or changed after "
+                "gdsim wrote it"
+            )
+        _check_meta(meta, where)
+        arrays = {}
+        for name in meta["arrays"]:
+            if f"{name}.npy" not in members:
+                raise CheckpointError(f"{where}: corrupt checkpoint: array {name} is missing")
+            array = np.lib.format.read_array(io.BytesIO(members[f"{name}.npy"]), allow_pickle=False)
+            if array.dtype.kind not in ARRAY_KINDS or array.dtype.byteorder == ">":
                 raise CheckpointError(
-                    f"{where}: checkpoint format version {meta.get('version')!r} is not "
-                    f"supported (this gdsim reads version {VERSION})"
+                    f"{where}: array {name} has dtype {array.dtype}; checkpoints hold real "
+                    "numbers, integers and booleans only"
                 )
-            arrays = {}
-            for name in meta.get("arrays", []):
-                if f"{name}.npy" not in names:
-                    raise CheckpointError(f"{where}: corrupt checkpoint: array {name} is missing")
-                data = archive.read(f"{name}.npy")  # checks the CRC
-                arrays[name] = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+            arrays[name] = array
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
         raise CheckpointError(
             f"{where}: corrupt or truncated checkpoint (not a complete archive: {exc})"
         ) from None
-    except (ValueError, KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, KeyError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"{where}: corrupt checkpoint ({exc})") from None
     except OSError as exc:
         raise CheckpointError(f"{where}: cannot read the checkpoint ({exc})") from None
     try:
-        required = ("run", "scenario", "fingerprint", "step", "epoch", "state")
-        missing = [k for k in required if k not in meta]
-        if missing:
-            raise CheckpointError(f"{where}: corrupt checkpoint (missing {', '.join(missing)})")
         state = _decode(meta["state"], arrays)
         definition = _decode(meta["scenario"]["definition"], arrays)
     except CheckpointError as exc:
         raise CheckpointError(
             str(exc) if str(exc).startswith(where) else f"{where}: {exc}"
         ) from None
-    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+    except (TypeError, AttributeError, KeyError, ValueError, RecursionError) as exc:
         raise CheckpointError(f"{where}: corrupt checkpoint ({exc})") from None
+    _check_state(state, where)
     meta = {**meta, "scenario": {**meta["scenario"], "definition": definition}}
     return Checkpoint(path=path, meta=meta, state=state)
+
+
+def _read_members(path: Path, where: str) -> dict[str, bytes]:
+    """Every member's bytes, after checking the declared sizes (a zip bomb is never inflated)."""
+    from gdsim.fileio import open_regular
+    from gdsim.memory import format_bytes, memory_limit
+
+    try:
+        handle = open_regular(path, MAX_CHECKPOINT_BYTES, "checkpoint file")
+    except ValueError as exc:  # a device, a FIFO, or too large
+        raise CheckpointError(f"{where}: cannot read the checkpoint: {exc}") from None
+    with handle, zipfile.ZipFile(handle) as archive:
+        infos = archive.infolist()
+        names = [i.filename for i in infos]
+        if META not in names:
+            raise CheckpointError(f"{where}: not a gdsim checkpoint (no {META})")
+        if len(set(names)) != len(names):
+            raise CheckpointError(f"{where}: corrupt checkpoint (a member appears twice)")
+        for info in infos:
+            if info.filename == META and info.file_size > MAX_META_BYTES:
+                raise CheckpointError(
+                    f"{where}: {META} declares {format_bytes(info.file_size)}, more than the "
+                    f"limit of {format_bytes(MAX_META_BYTES)}"
+                )
+        total = sum(i.file_size for i in infos)
+        limit = memory_limit()[0] // 2
+        if total > limit:
+            raise CheckpointError(
+                f"{where}: the checkpoint unpacks to {format_bytes(total)}, more than half "
+                f"the memory this process may use ({format_bytes(limit * 2)})"
+            )
+        return {info.filename: archive.read(info) for info in infos}  # checks the CRCs
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in JSON ``text``, found without parsing."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+    return deepest
+
+
+def _parse_meta(data: bytes, where: str) -> Any:
+    text = data.decode("utf-8")
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise CheckpointError(
+            f"{where}: {META} nests {depth} deep, more than the limit of {MAX_JSON_DEPTH}"
+        )
+    return json.loads(text)
+
+
+_ARRAY_NAME = re.compile(r"a[0-9]{1,9}")
+
+
+def _check_meta(meta: dict[str, Any], where: str) -> None:
+    """Every field of ``meta.json`` against the schema; the error names the field."""
+    from gdsim.engine import STATUSES
+
+    def fail(field: str, expected: str, value: Any) -> CheckpointError:
+        shown = json.dumps(value)[:80] if _jsonable(value) else repr(value)[:80]
+        return CheckpointError(f"{where}: {META} field '{field}': expected {expected}, got {shown}")
+
+    required = ("run", "scenario", "fingerprint", "step", "epoch", "state", "arrays")
+    missing = [k for k in required if k not in meta]
+    if missing:
+        raise CheckpointError(f"{where}: corrupt checkpoint (missing {', '.join(missing)})")
+    if not isinstance(meta["run"], str) or not meta["run"]:
+        raise fail("run", "a run name", meta["run"])
+    scenario = meta["scenario"]
+    if not isinstance(scenario, dict) or not isinstance(scenario.get("definition"), dict):
+        raise fail("scenario", "a table with the scenario's definition", scenario)
+    for key in ("name", "source"):
+        if key in scenario and not isinstance(scenario[key], str):
+            raise fail(f"scenario.{key}", "a string", scenario[key])
+    if not isinstance(meta["fingerprint"], dict):
+        raise fail("fingerprint", "a table", meta["fingerprint"])
+    for key in ("step", "epoch"):
+        value = meta[key]
+        if type(value) is not int or value < 0:
+            raise fail(key, "an integer >= 0", value)
+    status = meta.get("status")
+    if status is not None and status not in STATUSES:
+        raise fail("status", f"null or one of {', '.join(STATUSES)}", status)
+    reason = meta.get("stop_reason")
+    if reason is not None and not isinstance(reason, str):
+        raise fail("stop_reason", "null or a string", reason)
+    arrays = meta["arrays"]
+    if not isinstance(arrays, list) or not all(
+        isinstance(a, str) and _ARRAY_NAME.fullmatch(a) for a in arrays
+    ):
+        raise fail("arrays", "a list of array names a0, a1, …", arrays)
+    if len(set(arrays)) != len(arrays):
+        raise fail("arrays", "each array named once", arrays)
+    state = meta["state"]
+    keys = ("params", "rng", "rule", "schedule", "estimator", "transforms", "observers")
+    if not isinstance(state, dict) or any(k not in state for k in keys):
+        raise fail("state", f"a table with {', '.join(keys)}", state)
+    observers = state["observers"]
+    if not isinstance(observers, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) and "state" in o for o in observers
+    ):
+        raise fail("state.observers", "a list of {name, state} tables", observers)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+def _check_state(state: Mapping[str, Any], where: str) -> None:
+    """The decoded parameters are float64 arrays; the previous loss a number or null."""
+    params = state["params"]
+    if not isinstance(params, dict) or not params:
+        raise CheckpointError(f"{where}: {META} field 'state.params': expected named arrays")
+    for label, tree in (("params", params), ("prev_params", state.get("prev_params"))):
+        if tree is None and label == "prev_params":
+            continue
+        if not isinstance(tree, dict):
+            raise CheckpointError(f"{where}: {META} field 'state.{label}': expected named arrays")
+        for name, value in tree.items():
+            dtype = getattr(value, "dtype", None)
+            if dtype != np.float64:
+                raise CheckpointError(
+                    f"{where}: {META} field 'state.{label}.{name}': expected a float64 array, "
+                    f"got {dtype if dtype is not None else type(value).__name__}"
+                )
+    loss = state.get("prev_loss")
+    if loss is not None and getattr(loss, "dtype", None) != np.float64 and type(loss) is not float:
+        raise CheckpointError(
+            f"{where}: {META} field 'state.prev_loss': expected a float64 number or null, "
+            f"got {type(loss).__name__}"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,12 +587,39 @@ def _differences(saved: Any, current: Any, path: str = "") -> list[str]:
 
 
 def _same_structure(saved: Any, fresh: Any, what: str, where: str) -> None:
-    if isinstance(fresh, dict) and (not isinstance(saved, dict) or set(saved) != set(fresh)):
-        raise CheckpointError(
-            f"{where}: checkpoint does not match the run: {what} has keys "
-            f"{sorted(saved) if isinstance(saved, dict) else type(saved).__name__}, "
-            f"the run expects {sorted(fresh)}"
-        )
+    """``saved`` has the shape of ``fresh``: the same keys, lengths, array dtypes and shapes.
+
+    A fresh value of None (a state filled in later) accepts anything; plain numbers are not
+    compared, arrays and numpy scalars must agree in dtype and shape.
+    """
+    if fresh is None:
+        return
+    if isinstance(fresh, dict):
+        if not isinstance(saved, dict) or set(saved) != set(fresh):
+            raise CheckpointError(
+                f"{where}: checkpoint does not match the run: {what} has keys "
+                f"{sorted(saved) if isinstance(saved, dict) else type(saved).__name__}, "
+                f"the run expects {sorted(fresh)}"
+            )
+        for key in fresh:
+            _same_structure(saved[key], fresh[key], f"{what}.{key}", where)
+    elif isinstance(fresh, list | tuple):
+        if not isinstance(saved, list | tuple) or len(saved) != len(fresh):
+            raise CheckpointError(
+                f"{where}: checkpoint does not match the run: {what} has "
+                f"{len(saved) if isinstance(saved, list | tuple) else type(saved).__name__} "
+                f"entries, the run expects {len(fresh)}"
+            )
+        for i, (a, b) in enumerate(zip(saved, fresh, strict=True)):
+            _same_structure(a, b, f"{what}[{i}]", where)
+    elif isinstance(fresh, np.ndarray | np.generic):
+        dtype, shape = getattr(saved, "dtype", None), np.shape(saved)
+        if dtype != fresh.dtype or shape != np.shape(fresh):
+            raise CheckpointError(
+                f"{where}: checkpoint does not match the run: {what} is "
+                f"{dtype if dtype is not None else type(saved).__name__} of shape {shape}, "
+                f"the run expects {fresh.dtype} of shape {np.shape(fresh)}"
+            )
 
 
 def restore(checkpoint: Checkpoint, spec: RunSpec, scenario: Scenario | None = None) -> RunContext:

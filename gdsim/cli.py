@@ -55,15 +55,22 @@ def _load(scenario: Path, registry: Registry) -> Any:
         _fail(f"{scenario}: cannot load the scenario: {type(exc).__name__}: {exc}")
 
 
-def _run_failed(exc: BaseException, source: str, scenario: Any = None) -> NoReturn:
+def _run_failed(
+    exc: BaseException,
+    source: str,
+    scenario: Any = None,
+    out: Path | None = None,
+    force: bool = False,
+) -> NoReturn:
     """Exit for an exception out of the runs: bad input 2, Ctrl-C 130, a component's bug 1.
 
-    A component's bug is one plain line; GDSIM_TRACEBACK=1 shows the traceback.
+    A component's bug is one plain line; GDSIM_TRACEBACK=1 shows the traceback. After Ctrl-C
+    the runs that had finished are written to ``out``.
     """
     if isinstance(exc, GdsimError):
         _fail(str(exc))
     if isinstance(exc, KeyboardInterrupt):
-        _interrupted(scenario)
+        _interrupted(scenario, getattr(exc, "results", None), out, force)
     if not isinstance(exc, Exception) or os.environ.get("GDSIM_TRACEBACK"):
         raise exc
     _fail(
@@ -106,6 +113,11 @@ def _output_options(func: Any) -> Any:
             "--plot",
             is_flag=True,
             help="Draw plots into OUT/plots (OUT defaults to results/SCENARIO-NAME).",
+        ),
+        click.option(
+            "--force",
+            is_flag=True,
+            help="Replace OUT even when it holds files that are not gdsim results.",
         ),
         click.option(
             "--format",
@@ -159,54 +171,110 @@ def _set_verbosity(quiet: bool, verbose: bool) -> None:
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
-def _interrupted(scenario: Any = None) -> NoReturn:
-    """Say where an interrupted scenario's checkpoints are, then exit 130 (as for SIGINT)."""
+def _interrupted(
+    scenario: Any = None, partial: Any = None, out: Path | None = None, force: bool = False
+) -> NoReturn:
+    """Keep what finished, say how to continue the rest, then exit 130 (as for SIGINT).
+
+    The finished runs go to ``out`` (a partial results folder); the resume hint names only
+    runs that had not finished and have a checkpoint.
+    """
     from gdsim.checkpoint import checkpoint_files
     from gdsim.observers.checkpoint import Checkpoint, folder_name
 
+    finished = {r.name for r in getattr(partial, "runs", ())}
+    click.echo("\ninterrupted", err=True)
+    total = len(getattr(scenario, "runs", ()))
+    if partial is not None and finished:
+        where = ""
+        if out is not None:
+            from gdsim.outfolder import staged
+
+            try:
+                with staged(out, force) as stage:
+                    write_results(partial, stage)
+                where = f"; their results are in {out}"
+            except (OSError, GdsimError) as exc:
+                where = f"; cannot write them to {out}: {exc}"
+        else:
+            where = " (give --out to keep the results of an interrupted run)"
+        click.echo(f"  {len(finished)} of {total} runs had finished{where}", err=True)
     folders = []
     for spec in getattr(scenario, "runs", ()):
+        if spec.name in finished:
+            continue
         for obs in spec.observers:
             if isinstance(obs, Checkpoint):
                 folder = Path(obs.dir) / folder_name(scenario.name) / folder_name(spec.name)
                 if checkpoint_files(folder):
                     folders.append(folder)
-    click.echo("\ninterrupted", err=True)
     for folder in folders:
         click.echo(f"  continue with: gdsim resume {folder}", err=True)
     sys.exit(130)
 
 
+def _check_out(out: Path | None, force: bool) -> None:
+    """Refuse an unusable --out before any run starts, not after hours of work."""
+    from gdsim.outfolder import check_replaceable
+
+    if out is not None:
+        try:
+            check_replaceable(out, force)
+        except GdsimError as exc:
+            _fail(str(exc))
+
+
+def _write_folder(results: Any, out: Path, plot: bool, fmt: str, force: bool) -> list[Path]:
+    """Write the results folder (summary, traces, sweeps, plots) staged, then swap it in."""
+    from gdsim.outfolder import staged
+
+    plots: list[Path] = []
+    plot_error: str | None = None
+    with staged(out, force) as stage:
+        write_results(results, stage)
+        if results.scenario.sweeps:
+            from gdsim.summary import write_sweep_outputs
+
+            # with --plot the basin map is drawn once, as plots/basins.png
+            write_sweep_outputs(results, stage, maps=not plot)
+        if plot:
+            from gdsim import plotting
+
+            try:  # from the results in memory: re-reading the folder would cost a second load
+                drawn = plotting.save_figures(plotting.plot_results(results), stage / "plots", fmt)
+                plots = [out / p.relative_to(stage) for p in drawn]
+            except GdsimError as exc:  # the results are still worth keeping
+                plot_error = str(exc)
+            except OSError as exc:
+                plot_error = f"cannot write plots to {out}: {exc}"
+    if plot_error is not None:
+        _fail(plot_error)
+    return plots
+
+
 def _report(
-    results: Any, as_json: bool, out: Path | None, plot: bool, fmt: str, quiet: bool
+    results: Any,
+    as_json: bool,
+    out: Path | None,
+    plot: bool,
+    fmt: str,
+    quiet: bool,
+    force: bool = False,
 ) -> None:
     """Write the results folder and plots, print the table or JSON, exit with the outcome."""
-    from gdsim.errors import GdsimError
-
     if plot and out is None:
         from gdsim.observers.checkpoint import folder_name
 
         out = Path("results") / folder_name(results.scenario.name)
     sweeps = bool(results.scenario.sweeps)
+    plots: list[Path] = []
     if out is not None:
         try:
-            write_results(results, out)
-            if sweeps:
-                from gdsim.summary import write_sweep_outputs
-
-                write_sweep_outputs(results, out)
-        except OSError as exc:
-            _fail(f"cannot write results to {out}: {exc}")
-    plots: list[Path] = []
-    if plot and out is not None:
-        from gdsim import plotting
-
-        try:  # from the results in memory: re-reading the folder would cost a second load
-            plots = plotting.save_figures(plotting.plot_results(results), out / "plots", fmt)
+            plots = _write_folder(results, out, plot, fmt, force)
         except GdsimError as exc:
             _fail(str(exc))
         except OSError as exc:
-            _fail(f"cannot write plots to {out}: {exc}")
+            _fail(f"cannot write results to {out}: {exc}")
     if as_json:
         data = results.to_dict()
         if sweeps:
@@ -225,7 +293,24 @@ def _report(
             click.echo(f"\nresults written to {out}")
         for path in plots:
             click.echo(f"plot written to {path}")
+    _report_errors(results)
     sys.exit(EXIT_OK if results.passed else EXIT_FAILED)
+
+
+def _report_errors(results: Any) -> None:
+    """Runs that raised: their tracebacks with GDSIM_TRACEBACK=1, else a hint (on stderr)."""
+    failed = [r for r in results.runs if r.status == "error"]
+    if not failed:
+        return
+    if os.environ.get("GDSIM_TRACEBACK"):
+        for run in failed:
+            click.echo(f"run '{run.name}' raised:\n{run.traceback}", err=True)
+    else:
+        click.echo(
+            f"{len(failed)} run{'s' if len(failed) > 1 else ''} raised an error "
+            "(set GDSIM_TRACEBACK=1 to see where)",
+            err=True,
+        )
 
 
 @main.command()
@@ -258,6 +343,7 @@ def run(
     as_json: bool,
     out: Path | None,
     plot: bool,
+    force: bool,
     fmt: str,
     quiet: bool,
     verbose: bool,
@@ -266,6 +352,7 @@ def run(
     from gdsim import api
 
     _set_verbosity(quiet, verbose)
+    _check_out(out, force)
     registry = _registry()
     loaded = _load(scenario, registry)
     names = [r.name for r in loaded.runs]
@@ -293,8 +380,8 @@ def run(
             progress=(bool(loaded.sweeps) or executor != "vectorised") and not quiet,
         )
     except BaseException as exc:
-        _run_failed(exc, str(scenario), loaded)
-    _report(results, as_json, out, plot, fmt, quiet)
+        _run_failed(exc, str(scenario), loaded, out, force)
+    _report(results, as_json, out, plot, fmt, quiet, force)
 
 
 # --- resume ----------------------------------------------------------------------------------
@@ -302,12 +389,20 @@ def run(
 
 @main.command()
 @click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Save new checkpoints into DIR/SCENARIO/RUN (default: beside CHECKPOINT; the dir "
+    "stored in the checkpoint is never used).",
+)
 @_output_options
 def resume(
     checkpoint: Path,
+    checkpoint_dir: Path | None,
     as_json: bool,
     out: Path | None,
     plot: bool,
+    force: bool,
     fmt: str,
     quiet: bool,
     verbose: bool,
@@ -320,12 +415,18 @@ def resume(
     from gdsim import api
 
     _set_verbosity(quiet, verbose)
+    _check_out(out, force)
     registry = _registry()
     try:
-        results = api.resume(checkpoint, registry=registry, extra_observers=_extra_observers(quiet))
+        results = api.resume(
+            checkpoint,
+            registry=registry,
+            extra_observers=_extra_observers(quiet),
+            checkpoint_dir=checkpoint_dir,
+        )
     except BaseException as exc:
-        _run_failed(exc, str(checkpoint))
-    _report(results, as_json, out, plot, fmt, quiet)
+        _run_failed(exc, str(checkpoint), out=out, force=force)
+    _report(results, as_json, out, plot, fmt, quiet, force)
 
 
 # --- plot ------------------------------------------------------------------------------------

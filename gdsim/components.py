@@ -24,6 +24,7 @@ from gdsim.state import Params
 
 if TYPE_CHECKING:
     from gdsim.engine import RunContext
+    from gdsim.memory import MemoryEstimate
     from gdsim.results import RunResult
 
 ComponentState = dict[str, Any]
@@ -101,6 +102,15 @@ class Objective(Component):
     def minima(self) -> list[dict[str, Any]]:
         """Known minima as ``{"params": {...}, "loss": value, "kind": "global"|"local"}``."""
         return []
+
+    def memory_estimate(self) -> MemoryEstimate | None:
+        """What one run needs (parameter count, working bytes), known without allocating it.
+
+        The loader refuses a run whose estimate exceeds the machine's memory, at validation.
+        None (the default) means small enough not to matter; objectives whose size the
+        scenario chooses (layer widths, data sets) should override it.
+        """
+        return None
 
 
 class Estimator(Component):

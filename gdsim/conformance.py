@@ -397,10 +397,12 @@ def check_observer(observer: Observer, registry: Any = None, steps: int = 12) ->
                 if objective is _SMALL_NETWORK:
                     raise
         full = api.run(loaded, registry=registry).runs[0]
+        assert full.status != "error", f"{what}: the run raised {full.error}"
         folder = workdir / "checkpoints" / folder_name("conformance") / folder_name("run")
         files = [path for step, path in checkpoint_files(folder) if 0 < step < full.steps]
         assert files, f"{what}: the run wrote no checkpoint before its end (steps {full.steps})"
         resumed = api.resume(files[0], registry=registry).runs[0]
+        assert resumed.status != "error", f"{what}: the resumed run raised {resumed.error}"
         assert _tree_equal(full.final_params, resumed.final_params), (
             f"{what}: a resumed run ends at different parameters"
         )

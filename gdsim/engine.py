@@ -45,6 +45,8 @@ STATUS_COMPLETED = "completed"
 STATUS_CONVERGED = "converged"
 STATUS_STOPPED = "stopped"
 STATUS_DIVERGED = "diverged"
+STATUS_ERROR = "error"
+"""A run that raised: its result carries the message (never an expected status)."""
 STATUSES = (STATUS_COMPLETED, STATUS_CONVERGED, STATUS_STOPPED, "stopped_early", STATUS_DIVERGED)
 
 
@@ -144,12 +146,26 @@ def run(
     """Run one scenario run to its end and return its result (``context`` resumes a run).
 
     ``scenario`` is the scenario the run belongs to; observers that save it (checkpoints) need it.
+    An exception out of a component or an observer ends the run with status ``error`` and its
+    message (:meth:`gdsim.results.RunResult.failed`), so one failing run of a sweep costs no
+    other run its result; KeyboardInterrupt and SystemExit still propagate.
     """
     from gdsim.results import RunResult  # local: results imports the scenario types
 
-    ctx = context if context is not None else start_run(spec)
-    if scenario is not None and ctx.scenario is None:
-        ctx.scenario = scenario
+    ctx = None
+    started = time.perf_counter()
+    try:
+        ctx = context if context is not None else start_run(spec)
+        if scenario is not None and ctx.scenario is None:
+            ctx.scenario = scenario
+        return _run(ctx, pm)
+    except Exception as exc:
+        return RunResult.failed(spec, exc, ctx, elapsed=time.perf_counter() - started)
+
+
+def _run(ctx: RunContext, pm: pluggy.PluginManager | None) -> RunResult:
+    from gdsim.results import RunResult
+
     started = time.perf_counter()
     hook = pm.hook if pm is not None else None
     for obs in ctx.observers:

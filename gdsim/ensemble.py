@@ -33,6 +33,7 @@ import numpy as np
 
 from gdsim import engine
 from gdsim.components import Component
+from gdsim.errors import Interrupted
 from gdsim.estimators import FullBatch
 from gdsim.state import Params, global_norm
 
@@ -541,12 +542,11 @@ def run_group(
         )
     except NotElementwise:
         return None  # the engine runs them one by one instead
-    except (ValueError, TypeError):
+    except Exception:
         # a component that branches on a swept hyperparameter ("if self.momentum > 0") cannot
-        # take it as an array; stepping the runs one by one gives the same results
-        if hyper:
-            return None
-        raise
+        # take it as an array; stepping the runs one by one gives the same results, and a
+        # component that fails fails each run alone, with status "error", not the group
+        return None
     elapsed = (time.perf_counter() - started) / len(specs)
     results = []
     for i, spec in enumerate(specs):
@@ -581,6 +581,23 @@ def run_specs(
     ``scenario`` is handed to the runs stepped one by one (checkpoint observers save it).
     """
     results: list[RunResult | None] = [None] * len(specs)
+    try:
+        _run_specs(specs, results, pm, vectorise, progress, scenario)
+    except KeyboardInterrupt as exc:
+        finished = [r for r in results if r is not None]
+        raise Interrupted(finished + getattr(exc, "runs", [])) from None
+    return [r for r in results if r is not None]
+
+
+def _run_specs(
+    specs: Sequence[RunSpec],
+    results: list[RunResult | None],
+    pm: pluggy.PluginManager | None,
+    vectorise: bool,
+    progress: Progress | None,
+    scenario: Scenario | None,
+) -> None:
+    """Fill ``results`` in place, so that an interrupted caller keeps what finished."""
     candidates: list[int] = []
     if vectorise and not hooks_watch_runs(pm):
         candidates = [i for i, s in enumerate(specs) if why_not(s) is None]
@@ -603,7 +620,6 @@ def run_specs(
             results[i] = engine.run(spec, pm=pm, scenario=scenario)
             if progress is not None:
                 progress(1)
-    return [r for r in results if r is not None]
 
 
 def identical(a: RunResult, b: RunResult) -> bool:

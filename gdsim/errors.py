@@ -52,6 +52,19 @@ class CheckpointError(GdsimError):
     """A checkpoint is missing, corrupt, truncated or does not match its scenario."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during runs, carrying what had finished: ``runs`` (RunResult) and, once the
+    Python API has put them in scenario order, ``results`` (a partial Results).
+
+    A KeyboardInterrupt, so code that knows nothing of it still sees a Ctrl-C.
+    """
+
+    def __init__(self, runs: list[object] | None = None, results: object = None) -> None:
+        super().__init__()
+        self.runs = list(runs or [])
+        self.results = results
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """Return the choice closest to ``name`` when one is close enough to be a likely typo.
 

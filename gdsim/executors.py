@@ -9,14 +9,18 @@ enough. Dask is an optional extra (``pip install 'gdsim[dask]'``) imported only 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from gdsim.ensemble import run_specs
-from gdsim.errors import GdsimError
+from gdsim.errors import GdsimError, Interrupted
 
 if TYPE_CHECKING:
     import pluggy
@@ -76,6 +80,62 @@ def _run_chunk(specs: list[RunSpec], scenario: Scenario | None = None) -> list[R
     return run_specs(specs, pm=default_registry().pm, scenario=scenario)
 
 
+def _ignore_sigint() -> None:
+    """Worker initializer: Ctrl-C is the parent's to handle (it cancels and ends workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT for a moment (main thread only: signal handlers live there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+
+
+@contextlib.contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C until the block is done, then raise it (a half-started cluster cannot be
+    closed cleanly; a started one can)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[int] = []
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    if pressed:
+        raise KeyboardInterrupt
+
+
+def deaf_context() -> Any:
+    """A multiprocessing context whose processes never see a terminal's Ctrl-C.
+
+    A terminal sends Ctrl-C to every process of its foreground group, workers included, which
+    then die mid-task printing tracebacks. An ignored signal stays ignored across fork and
+    exec, so the forkserver is started while SIGINT is ignored (a few milliseconds): it and
+    every worker it forks ignore SIGINT from their first instruction, and this process alone
+    handles Ctrl-C. Where there is no forkserver (Windows), spawn; workers then ignore SIGINT
+    from their initializer on.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    from multiprocessing import forkserver
+
+    with _sigint_ignored():
+        forkserver.ensure_running()
+    return multiprocessing.get_context("forkserver")
+
+
 def execute(
     specs: Sequence[RunSpec],
     pm: pluggy.PluginManager | None = None,
@@ -109,19 +169,66 @@ def _process_pool(
     progress: Callable[[int], None] | None,
     scenario: Scenario | None,
 ) -> list[RunResult]:
-    import concurrent.futures as cf
-    import multiprocessing
+    """Run the chunks on a local pool; Ctrl-C cancels what has not started, ends the workers
+    at once and raises :class:`gdsim.errors.Interrupted` with the runs that had finished.
 
-    context = multiprocessing.get_context("spawn")  # safe even when threads are running
+    A chunk whose worker failed (a crash, a result that cannot be sent back) gives its runs
+    status ``error``; the other chunks' results are kept.
+    """
+    import concurrent.futures as cf
+
     results: list[list[RunResult] | None] = [None] * len(pieces)
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(_run_chunk, piece, scenario): i for i, piece in enumerate(pieces)}
+    pool = None
+    try:  # forkserver or spawn: safe even when threads are running
+        pool = cf.ProcessPoolExecutor(
+            max_workers=workers, mp_context=deaf_context(), initializer=_ignore_sigint
+        )
+        futures = {pool.submit(_run_chunk, p, scenario): i for i, p in enumerate(pieces)}
         for future in cf.as_completed(futures):
             i = futures[future]
-            results[i] = future.result()
+            try:
+                results[i] = future.result()
+            except Exception as exc:  # the worker, not a run, failed: its runs report it
+                results[i] = _chunk_failed(pieces[i], exc)
             if progress is not None:
                 progress(len(pieces[i]))
+    except KeyboardInterrupt:
+        if pool is not None:
+            _stop_pool(pool)
+        raise Interrupted(_finished(results)) from None
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return _finished(results)
+
+
+def _finished(results: list[list[RunResult] | None]) -> list[RunResult]:
     return [r for chunk in results if chunk is not None for r in chunk]
+
+
+def _chunk_failed(specs: list[RunSpec], exc: BaseException) -> list[RunResult]:
+    from gdsim.results import RunResult
+
+    return [RunResult.failed(spec, exc) for spec in specs]
+
+
+def _stop_pool(pool: Any) -> None:
+    """Cancel the chunks not started and end the workers now (their chunks are unfinished)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    # shutdown() forgets the processes: take them first (a private attribute, hence guarded)
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=5)
 
 
 def _dask(
@@ -132,8 +239,13 @@ def _dask(
     progress: Callable[[int], None] | None,
     scenario: Scenario | None,
 ) -> list[RunResult]:
+    """Run the chunks on Dask; Ctrl-C (also while a local cluster starts) cancels the work,
+    closes what this call opened without worker tracebacks, and raises
+    :class:`gdsim.errors.Interrupted` with the runs that had finished."""
     try:
+        import dask
         from distributed import Client, LocalCluster, as_completed
+        from distributed.utils import get_mp_context
     except ImportError:
         from gdsim.extras import install_command
 
@@ -142,29 +254,68 @@ def _dask(
             f"{install_command('dask')}"
         ) from None
     own: list[Any] = []
+    futures: list[Any] = []
+    results: list[list[RunResult] | None] = [None] * len(pieces)
     try:
-        if client is None:
-            if scheduler:
-                try:
-                    client = Client(scheduler, timeout="10s")
-                except (OSError, TimeoutError) as exc:
-                    raise ExecutorError(
-                        f"cannot reach the Dask scheduler at {scheduler}: {exc}"
-                    ) from None
-            else:
-                cluster = LocalCluster(n_workers=workers, threads_per_worker=1)
-                own.append(cluster)
-                client = Client(cluster)
-            own.insert(0, client)
-        futures = client.map(_run_chunk, pieces, [scenario] * len(pieces), pure=False)
+        # local workers come from a forkserver that ignores Ctrl-C (see deaf_context)
+        import multiprocessing
+
+        method = (
+            "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        )
+        with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+            if get_mp_context is not None:  # its forkserver preload, before the server starts
+                get_mp_context()
+            deaf_context()
+            if client is None:
+                if scheduler:
+                    try:
+                        client = Client(scheduler, timeout="10s")
+                    except (OSError, TimeoutError) as exc:
+                        raise ExecutorError(
+                            f"cannot reach the Dask scheduler at {scheduler}: {exc}"
+                        ) from None
+                    own.insert(0, client)
+                else:
+                    with _interrupt_deferred():
+                        cluster = LocalCluster(
+                            n_workers=workers, threads_per_worker=1, silence_logs=logging.CRITICAL
+                        )
+                        own.append(cluster)
+                        client = Client(cluster)
+                        own.insert(0, client)
+            futures = client.map(_run_chunk, pieces, [scenario] * len(pieces), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
-        results: list[list[RunResult] | None] = [None] * len(pieces)
         for future in as_completed(futures):
             i = index[future.key]
-            results[i] = future.result()
+            try:
+                results[i] = future.result()
+            except Exception as exc:  # the worker, not a run, failed: its runs report it
+                results[i] = _chunk_failed(pieces[i], exc)
             if progress is not None:
                 progress(len(pieces[i]))
-        return [r for chunk in results if chunk is not None for r in chunk]
+        return _finished(results)
+    except KeyboardInterrupt:
+        with _quiet_dask(), contextlib.suppress(Exception):
+            if futures and client is not None:
+                client.cancel(futures, force=True)
+            for thing in own:
+                thing.close()
+            own.clear()
+        raise Interrupted(_finished(results)) from None
     finally:
-        for thing in own:
-            thing.close()
+        with _quiet_dask():
+            for thing in own:
+                thing.close()
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Silence distributed's logs while shutting down after Ctrl-C (workers being killed)."""
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

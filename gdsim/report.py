@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -12,7 +13,16 @@ import attrs
 import numpy as np
 
 from gdsim.errors import GdsimError
-from gdsim.fileio import atomic_open, safe_name, write_json, write_text
+from gdsim.fileio import (
+    atomic_open,
+    check_inside,
+    inside,
+    open_regular,
+    read_regular,
+    safe_name,
+    write_json,
+    write_text,
+)
 from gdsim.results import Results, RunResult, to_jsonable
 
 
@@ -211,8 +221,11 @@ def write_results(results: Results, out: Path, parquet: bool | None = None) -> N
     definition (so ``gdsim plot`` can redraw the objective), each run's result, the files
     written and what other observers reported (early stopping's best step, checkpoint files).
     """
-    if parquet is None:
-        parquet = _has_pyarrow()
+    if parquet is None:  # importing pyarrow costs tens of ms: only when a trace needs it
+        traced = any(
+            isinstance(d, dict) and d.get("trace") for r in results.runs for d in r.outputs.values()
+        )
+        parquet = traced and _has_pyarrow()
     out.mkdir(parents=True, exist_ok=True)
     summary = results.to_dict()
     summary["scenario"]["definition"] = _definition(results)
@@ -225,15 +238,15 @@ def write_results(results: Results, out: Path, parquet: bool | None = None) -> N
                 if data:
                     reports[observer] = to_jsonable(data)
                 continue
-            base = f"traces/{safe_name(run.name)}.{safe_name(observer)}"
-            write_text(out / f"{base}.csv", trace_to_csv(trace))
-            files.append(f"{base}.csv")
+            base = f"{safe_name(run.name)}.{safe_name(observer)}"
+            write_text(inside(out, "traces", f"{base}.csv"), trace_to_csv(trace), root=out)
+            files.append(f"traces/{base}.csv")
             if parquet:
-                write_parquet(out / f"{base}.parquet", trace)
-                files.append(f"{base}.parquet")
+                write_parquet(inside(out, "traces", f"{base}.parquet"), trace, root=out)
+                files.append(f"traces/{base}.parquet")
         entry["files"] = files
         entry["observers"] = reports
-    write_json(out / "summary.json", summary)
+    write_json(inside(out, "summary.json"), summary, root=out)
 
 
 def _definition(results: Results) -> Any:
@@ -270,19 +283,20 @@ def _columns(trace: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
     return columns
 
 
-def write_parquet(path: Path, trace: dict[str, np.ndarray]) -> None:
+def write_parquet(path: Path, trace: dict[str, np.ndarray], root: Path | None = None) -> None:
     """Atomically write a trace as a Parquet table with the same columns as its CSV."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.table({name: values for name, values in _columns(trace)})
-    with atomic_open(path, "wb") as handle:
+    with atomic_open(path, "wb", root=root) as handle:
         pq.write_table(table, handle)
 
 
 def read_trace_csv(path: Path) -> dict[str, np.ndarray]:
     """Read a trace CSV back into arrays, regrouping ``name[i,j]`` columns into one array."""
-    with path.open(encoding="utf-8", newline="") as handle:
+    with open_regular(path, MAX_TRACE_BYTES, "trace CSV") as raw:
+        handle = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         table = [row for row in csv.reader(handle) if row]
     if not table:
         return {}
@@ -309,11 +323,16 @@ def read_trace_csv(path: Path) -> dict[str, np.ndarray]:
     return trace
 
 
+MAX_SUMMARY_BYTES = 256 * 1024 * 1024
+MAX_TRACE_BYTES = 1024 * 1024 * 1024
+"""Bounds on what ``gdsim plot`` reads from a results folder (which may come from anyone)."""
+
+
 def read_results(folder: Path) -> dict[str, Any]:
     """Read a results folder: its summary, with each run's first trace under ``"trace"``."""
     summary_path = folder / "summary.json"
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary = json.loads(read_regular(summary_path, MAX_SUMMARY_BYTES, "summary").decode())
     except FileNotFoundError:
         raise GdsimError(f"{folder}: not a results folder (no summary.json)") from None
     except (OSError, ValueError) as exc:
@@ -321,12 +340,17 @@ def read_results(folder: Path) -> dict[str, Any]:
     if not isinstance(summary, dict) or not isinstance(summary.get("runs"), list):
         raise GdsimError(f"{summary_path}: not a gdsim summary (no 'runs' list)")
     for run in summary["runs"]:
-        csvs = [f for f in run.get("files", []) if f.endswith(".csv")]
+        if not isinstance(run, dict):
+            raise GdsimError(f"{summary_path}: not a gdsim summary (a run is not a table)")
+        files = run.get("files", [])
+        files = files if isinstance(files, list) else []
+        csvs = [f for f in files if isinstance(f, str) and f.endswith(".csv")]
         run["trace"] = {}
         if csvs:
-            try:
+            try:  # a summary names its traces: only files inside the folder, regular ones
+                check_inside(folder / csvs[0], folder, "read")
                 run["trace"] = read_trace_csv(folder / csvs[0])
-            except (OSError, ValueError, IndexError) as exc:
+            except (OSError, ValueError, IndexError, GdsimError) as exc:
                 raise GdsimError(f"{folder / csvs[0]}: cannot read the trace ({exc})") from None
     return summary
 

@@ -78,6 +78,50 @@ class RunResult:
     expectations: list[Outcome] = attrs.field(factory=list)
     outputs: dict[str, Any] = attrs.field(factory=dict)
     spec: RunSpec | None = attrs.field(default=None, repr=False)
+    error: str | None = None
+    """For status ``error``: what the run raised, as one line."""
+    traceback: str | None = attrs.field(default=None, repr=False)
+    """For status ``error``: where it was raised (not part of the JSON summary)."""
+
+    @classmethod
+    def failed(
+        cls, spec: RunSpec, exc: BaseException, ctx: RunContext | None = None, elapsed: float = 0.0
+    ) -> RunResult:
+        """The result of a run that raised ``exc``: status ``error``, the step it reached.
+
+        It has no final values (the state may be half-updated) and fails an implicit
+        ``no_error`` expectation, so the scenario does not pass. Observers' outputs gathered
+        so far (a recorder's trace up to the failure) are kept where they can be read.
+        """
+        import traceback as tb
+
+        from gdsim.errors import GdsimError
+
+        message = str(exc) if isinstance(exc, GdsimError) else f"{type(exc).__name__}: {exc}"
+        message = " ".join(message.split()) or type(exc).__name__
+        steps = int(ctx.state.step) if ctx is not None else 0
+        outputs: dict[str, Any] = {}
+        for i, obs in enumerate(ctx.observers if ctx is not None else ()):
+            try:
+                outputs[f"{i}:{obs.name}" if obs.name in outputs else obs.name] = obs.outputs()
+            except Exception:  # an observer that cannot report does not hide the error
+                continue
+        return cls(
+            name=spec.name,
+            status="error",
+            steps=steps,
+            epochs=int(ctx.state.epoch) if ctx is not None else 0,
+            final_params={},
+            final_loss=None,
+            final_step=steps,
+            seed=spec.seed,
+            elapsed=elapsed,
+            expectations=[Outcome("no_error", False, "no error", message)],
+            outputs=outputs,
+            spec=spec,
+            error=message,
+            traceback="".join(tb.format_exception(exc)),
+        )
 
     @classmethod
     def from_context(cls, ctx: RunContext, elapsed: float = 0.0) -> RunResult:
@@ -104,8 +148,8 @@ class RunResult:
 
     @property
     def passed(self) -> bool:
-        """All expectations met, and no divergence the scenario did not allow."""
-        return all(o.passed for o in self.expectations)
+        """All expectations met, no divergence the scenario did not allow, and no error."""
+        return self.status != "error" and all(o.passed for o in self.expectations)
 
     @property
     def trace(self) -> Trace:
@@ -169,6 +213,7 @@ class RunResult:
             },
             "passed": self.passed,
             "expectations": [o.to_dict() for o in self.expectations],
+            **({"error": self.error} if self.error is not None else {}),
         }
 
 

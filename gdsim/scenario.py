@@ -39,6 +39,7 @@ from gdsim.components import (
     UpdateRule,
 )
 from gdsim.errors import ParamError, PluginError, ScenarioError, did_you_mean
+from gdsim.fileio import read_regular
 from gdsim.plotting.settings import PlotSettings, parse_plot_table
 from gdsim.registry import Registry, UnknownComponentError, default_registry, using_registry
 from gdsim.state import Params
@@ -189,16 +190,115 @@ class Scenario:
 # entry points
 
 
+MAX_SCENARIO_BYTES = 4 * 1024 * 1024
+"""The largest scenario file read (a sweep's explicit values lists fit many times over)."""
+MAX_NESTING = 64
+"""The deepest nesting of tables, arrays and dotted keys a scenario file may have."""
+
+
+def toml_nesting(text: str) -> tuple[int, int]:
+    """The deepest nesting in TOML ``text`` and the line it is on, found without parsing.
+
+    Counts the parts of table headers and dotted keys plus open arrays and inline tables,
+    outside strings and comments. Parsers spend memory quadratic in a key's depth (a 200 kB
+    file of ``a.a.a…`` took 8 GB), so the depth is bounded before ``tomllib`` sees the text.
+    """
+    deepest, at, line = 0, 1, 1
+    stack: list[tuple[str, int]] = []  # open "[" or "{" and the depth inside it
+    header = 0  # parts of the current [table] header
+    key = 0  # parts of the key being read (0: none yet)
+    value_base = 0  # the depth a value starts at: its key's, or its array's
+    expect_key = True
+    i, n = 0, len(text)
+
+    def reach(depth: int) -> None:
+        nonlocal deepest, at
+        if depth > deepest:
+            deepest, at = depth, line
+
+    while i < n:
+        c = text[i]
+        if c in "\"'":  # skip a string; a key may be quoted
+            quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if c == '"' and text[j] == "\\":
+                    j += 1
+                elif text[j] == "\n":
+                    if len(quote) == 1:
+                        break
+                    line += 1
+                j += 1
+            i = j + len(quote)
+            if expect_key and key == 0:
+                key = 1
+            continue
+        if c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        inner = stack[-1][1] if stack else header
+        if c == "\n":
+            line += 1
+            if not stack:
+                expect_key, key = True, 0
+        elif expect_key:
+            if c == "." and key:
+                key += 1
+            elif c == "=":
+                value_base = inner + key
+                reach(value_base)
+                expect_key, key = False, 0
+            elif c == "[" and not stack and key == 0:  # a [table] or [[array]] header
+                end = text.find("\n", i)
+                end = n if end < 0 else end
+                header = 1 + text.count(".", i, end)  # dots in quoted parts only overcount
+                reach(header)
+                i = end
+                continue
+            elif c == "}" and stack:
+                stack.pop()
+                value_base = stack[-1][1] if stack else header
+                expect_key = False
+            elif not c.isspace() and c != "," and key == 0:
+                key = 1
+        elif c in "[{":
+            value_base += 1
+            stack.append((c, value_base))
+            reach(value_base)
+            if c == "{":
+                expect_key, key = True, 0
+        elif c in "]}" and stack:
+            stack.pop()
+            value_base = stack[-1][1] if stack else header
+        elif c == "," and stack and stack[-1][0] == "{":
+            expect_key, key = True, 0
+        i += 1
+    return deepest, at
+
+
 def load_file(path: str | Path, registry: Registry | None = None) -> Scenario:
-    """Read and validate a scenario file; raises :class:`ScenarioError`."""
+    """Read and validate a scenario file; raises :class:`ScenarioError`.
+
+    The file must be a regular file of at most :data:`MAX_SCENARIO_BYTES` whose nesting is at
+    most :data:`MAX_NESTING` deep; both are checked before the TOML parser runs.
+    """
     path = Path(path)
     source = str(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark is not an error
+        data = read_regular(path, MAX_SCENARIO_BYTES, "scenario file")
+        text = data.decode("utf-8-sig")  # a byte-order mark is not an error
     except FileNotFoundError:
         raise ScenarioError("no such file", file=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ScenarioError(f"cannot read the file: {exc}", file=source) from None
+    depth, line = toml_nesting(text)
+    if depth > MAX_NESTING:
+        raise ScenarioError(
+            f"line {line}: tables, arrays and dotted keys nest {depth} deep, more than the "
+            f"limit of {MAX_NESTING}",
+            file=source,
+        )
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -246,6 +346,7 @@ class _Loader:
         self.registry = registry
         self.source = source
         self._shapes: dict[int, tuple[Objective, dict[str, tuple[int, ...]]]] = {}
+        self._memory_checked: dict[int, Objective] = {}
 
     def error(self, path: str, message: str, suggestion: str | None = None) -> ScenarioError:
         return ScenarioError(message, path=path, file=self.source, suggestion=suggestion)
@@ -343,9 +444,12 @@ class _Loader:
             if "name" in merged
             else (f"run{index}")
         )
+        objective_path = "objective"
         if "objective" in merged:  # a run's objective table is merged over the scenario's
             given = self.merge_component(self.objective_given, merged["objective"])
             objective = self.component("objective", given, None)
+            objective_path = merged["objective"].path
+        self.check_memory(objective, objective_path)
         if not name:
             raise self.error(f"{path}.name", "expected a non-empty name")
         steps = self.integer(merged["steps"], minimum=1)
@@ -408,6 +512,23 @@ class _Loader:
             if key not in o and key not in paths:
                 paths[key] = f"{base.path}.{key}"
         return _Value(_merge_tables(b, o), override.path, paths)
+
+    def check_memory(self, objective: Objective, path: str) -> None:
+        """Refuse an objective whose runs would need more memory than this process may use."""
+        if id(objective) in self._memory_checked:
+            return
+        from gdsim.memory import format_bytes, memory_limit
+
+        estimate = objective.memory_estimate()
+        limit, why = memory_limit()
+        if estimate is not None and estimate.total > limit:
+            raise self.error(
+                path,
+                f"one run of objective '{objective.name}' would need {estimate.describe()}, "
+                f"more than the {format_bytes(limit)} this process may use ({why}); "
+                "use smaller layers or fewer samples",
+            )
+        self._memory_checked[id(objective)] = objective  # kept alive: ids stay unique
 
     def check_against(self, objective: Objective, components: list[tuple[str, Any]]) -> None:
         """Ask each built component whether it can work with the run's objective."""

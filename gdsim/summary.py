@@ -118,6 +118,7 @@ def _stats(runs: list[RunResult], classes: list[int], minima: tuple[dict[str, An
         "diverged_rate": diverged / n if n else None,
         "reached": reached,
         "converged": len(converged),
+        "errors": sum(1 for r in runs if r.status == "error"),
         "steps_to_tolerance": {
             "median": float(np.median(converged)) if converged else None,
             "max": int(max(converged)) if converged else None,
@@ -141,8 +142,11 @@ def summarise_sweep(results: Results, sweep: Sweep) -> dict[str, Any]:
     axes = []
     for a, axis in enumerate(sweep.axes):
         rows = []
+        by_value: list[list[tuple[int, RunResult]]] = [[] for _ in axis.values]
+        for k, r in present:  # one pass per axis, not one per value
+            by_value[sweep.points[k][a]].append((k, r))
         for j, value in enumerate(axis.values):
-            sel = [(k, r) for k, r in present if sweep.points[k][a] == j]
+            sel = by_value[j]
             stats = _stats(
                 [r for _, r in sel], [int(matched.classes[k]) for k, _ in sel], matched.minima
             )
@@ -210,7 +214,8 @@ def format_sweep_summary(results: Results, sweep: Sweep) -> str:
         f"sweep {summary['name']} ({summary['run']}, {sweep.mode}): {axes_text}, "
         f"{overall['runs']} runs",
         f"  reached the global minimum (within {sweep.tol:g}): {_pct(overall['success_rate'])};"
-        f" diverged: {_pct(overall['diverged_rate'])}; converged: {overall['converged']}",
+        f" diverged: {_pct(overall['diverged_rate'])}; converged: {overall['converged']}"
+        + (f"; raised an error: {overall['errors']}" if overall["errors"] else ""),
     ]
     if not summary["minima"]:
         lines.append("  (the objective lists no minima, so no run counts as a success)")
@@ -263,20 +268,23 @@ def format_sweep_report(results: Results, max_rows: int = MAX_TABLE_ROWS) -> str
     return "\n\n".join(parts)
 
 
-def write_sweep_outputs(results: Results, out: Path) -> list[Path]:
-    """Write ``sweeps.json`` and, when matplotlib is installed, one basin map PNG per sweep."""
-    from gdsim.basin import basin_grid, plot_basin_map
-    from gdsim.fileio import write_json
+def write_sweep_outputs(results: Results, out: Path, maps: bool = True) -> list[Path]:
+    """Write ``sweeps.json`` and, when matplotlib is installed, one basin map PNG per sweep.
 
-    written = [out / "sweeps.json"]
-    write_json(out / "sweeps.json", summarise(results))
+    ``maps=False`` (``gdsim run --plot``) leaves the PNGs to the ``basins`` figure.
+    """
+    from gdsim.basin import basin_grid, plot_basin_map
+    from gdsim.fileio import inside, safe_name, write_json
+
+    written = [inside(out, "sweeps.json")]
+    write_json(written[0], summarise(results), root=out)
     for sweep in results.scenario.sweeps:
-        grid = basin_grid(results, sweep)
+        grid = basin_grid(results, sweep) if maps else None
         if grid is None:
             continue
-        path = out / f"basin_{sweep.base}.png"
+        path = inside(out, f"basin_{safe_name(sweep.base)}.png")
         try:
-            plot_basin_map(grid, path)
+            plot_basin_map(grid, path, root=out)
         except ImportError:
             continue
         written.append(path)

@@ -43,6 +43,8 @@ SKIPPED_RUN_KEYS = ("name", "sweep", "expect")
 DEFAULT_TOL = 1e-2
 MAX_POINTS = 1_000_000
 """The most values one axis may generate, and the most points one crossed sweep may have."""
+MAX_RUNS = 1_000_000
+"""The most runs a whole scenario may expand to, all its sweeps and plain runs together."""
 
 
 @attrs.frozen
@@ -146,6 +148,7 @@ def expand(raw: Mapping[str, Any], source: str = "<mapping>") -> Expansion:
     if not any(swept) and default_mode is None and not any("sweep" in r for r in runs):
         return Expansion(raw)
 
+    _check_total(runs, swept, default_mode, source)
     new_runs: list[dict[str, Any]] = []
     origins: list[tuple[int, str | None]] = []
     sweeps: list[Sweep] = []
@@ -213,6 +216,44 @@ def expand(raw: Mapping[str, Any], source: str = "<mapping>") -> Expansion:
     if isinstance(defaults, Mapping) and "sweep" in defaults:
         new_raw["defaults"] = {k: v for k, v in defaults.items() if k != "sweep"}
     return Expansion(new_raw, tuple(sweeps), tuple(origins))
+
+
+def _check_total(runs: list[Any], swept: list[bool], default_mode: Any, source: str) -> None:
+    """Refuse a scenario whose runs would add up past :data:`MAX_RUNS`, before generating any.
+
+    Each entry's count comes from its sweep tables' declared counts (a crossed sweep
+    multiplies them, a zipped one takes the longest), so nothing is allocated to find it.
+    """
+    total = 0
+    for i, run in enumerate(runs):
+        count = 1
+        if swept[i]:
+            counts = [_declared_count(spec) for _, spec in _find_specs(run, "", SKIPPED_RUN_KEYS)]
+            mode = run.get("sweep", default_mode)
+            if isinstance(mode, Mapping):
+                mode = mode.get("mode", "cross")
+            count = max(counts) if mode == "zip" else math.prod(counts)
+            if count > MAX_POINTS:  # one entry over its own limit: expand() says so, in detail
+                count = 1
+        total += count
+        if total > MAX_RUNS:
+            raise ScenarioError(
+                f"the scenario expands to more than {MAX_RUNS} runs (at least {total} by this "
+                f"entry, which has {count}); split it into several scenarios",
+                path=f"runs[{i}]",
+                file=source,
+            )
+
+
+def _declared_count(spec: Mapping[str, Any]) -> int:
+    """How many values a sweep table asks for, read from the table (1 when it is malformed)."""
+    for kind in GENERATORS:
+        given = spec.get(kind)
+        if kind == "values" and isinstance(given, list):
+            return len(given)
+        if isinstance(given, list) and len(given) == 3 and type(given[2]) is int:
+            return given[2] if 1 <= given[2] <= MAX_POINTS else 1
+    return 1  # _generate reports what is wrong with it
 
 
 # --------------------------------------------------------------------------------------------

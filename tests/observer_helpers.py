@@ -103,8 +103,12 @@ class OwnNoise(GradientTransform):
         return noisy, {"rng": rng, "calls": state["calls"] + 1, "history": (1.0, float("nan"))}
 
 
-class Crash(Exception):
-    """Raised by the ``crash`` observer to simulate a process that stops mid-run."""
+class Crash(BaseException):
+    """Raised by the ``crash`` observer to simulate a process that stops mid-run.
+
+    A BaseException, like the KeyboardInterrupt or SystemExit of a real stop: an Exception
+    would end only the run, with status "error".
+    """
 
 
 CRASH_AT: dict[str, int | None] = {"step": None}

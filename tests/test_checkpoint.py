@@ -283,11 +283,15 @@ def _flip_array_byte(path: Path) -> None:
 
 
 def _rewrite_meta(path: Path, change: Any) -> None:
+    """Edit meta.json and recompute the checksum, as a deliberate tamperer would."""
+    from gdsim.checkpoint import CHECKSUM, checksum
+
     with zipfile.ZipFile(path) as archive:
         members = {n: archive.read(n) for n in archive.namelist()}
     meta = json.loads(members["meta.json"])
     change(meta)
     members["meta.json"] = json.dumps(meta).encode()
+    members[CHECKSUM] = checksum(members).encode()
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)

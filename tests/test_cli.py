@@ -119,8 +119,15 @@ def test_a_component_raising_is_one_line_not_a_traceback(cli, tmp_path, monkeypa
     scenario = write_scenario(tmp_path, 'objective = "quartic"\n[[runs]]\nname = "a"\n')
     result = cli.invoke(main, ["run", str(scenario)])
     assert result.exit_code == 1
-    assert "a run raised ZeroDivisionError" in result.output
+    assert "a: no_error: expected no error, got ZeroDivisionError: division by zero" in (
+        result.output
+    )
+    assert "set GDSIM_TRACEBACK=1 to see where" in result.output
     assert "Traceback" not in result.output
+    monkeypatch.setenv("GDSIM_TRACEBACK", "1")
+    result = cli.invoke(main, ["run", str(scenario)])
+    assert result.exit_code == 1
+    assert "Traceback" in result.output and "1 / 0" in result.output
 
 
 def test_an_observer_asking_for_a_missing_split_is_bad_input(cli, tmp_path):

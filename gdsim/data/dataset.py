@@ -39,6 +39,11 @@ def _is_column(_instance: Any, attribute: Any, value: Any) -> None:
         raise ParamError(attribute.name, f"expected a column name or index, got {value!r}")
 
 
+def _is_header_choice(_instance: Any, attribute: Any, value: Any) -> None:
+    if value not in (True, False, "auto") or not isinstance(value, bool | str):
+        raise ParamError(attribute.name, f'expected true, false or "auto", got {value!r}')
+
+
 @attrs.frozen
 class CsvFile(DataSource):
     """A CSV file: one sample a row, an optional header row, the target in one column."""
@@ -51,6 +56,11 @@ class CsvFile(DataSource):
         None, validator=optional(_is_column), doc="target column: name or index (default last)"
     )
     delimiter: str = param(",", validator=_is_str, doc="cell separator")
+    header: bool | str = param(
+        "auto",
+        validator=_is_header_choice,
+        doc='true: row 1 names the columns; false: row 1 is data; "auto": decide, with a note',
+    )
 
     @classmethod
     def conformance_examples(cls, workdir: Any) -> list[CsvFile]:
@@ -58,10 +68,10 @@ class CsvFile(DataSource):
         path = f"{workdir}/conformance.csv"
         with open(path, "w", encoding="utf-8") as handle:
             handle.write("a,b,label\n0.5,1,0\n-1,2.5,1\n3,0,1\n")
-        return [cls(path=path, target="label")]
+        return [cls(path=path, target="label", header=True)]
 
     def load(self, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
-        X, y, _ = load_csv(self.path, self.target, self.delimiter)
+        X, y, _ = load_csv(self.path, self.target, self.delimiter, self.header)
         return X, y
 
 
@@ -266,9 +276,32 @@ class DataSpec:
         cached (read-only arrays), so runs that vary only the network share one data set;
         files are read afresh each time.
         """
+        self._check_size()
         if getattr(self.source, "cacheable", False):
             return _cached_build(self)
         return self._build()
+
+    def _check_size(self) -> None:
+        """Refuse a generated set too large for memory before drawing it (``n = 10**9``).
+
+        Sources with an integer ``n`` (and ``features``, default 2) are sized from those; the
+        samples are held about four times (drawn, split, standardised, the objective's view).
+        """
+        n = getattr(self.source, "n", None)
+        if not isinstance(n, int) or isinstance(n, bool):
+            return
+        from gdsim.memory import format_bytes, memory_limit
+
+        features = getattr(self.source, "features", 2)
+        width = (features if isinstance(features, int) else 2) + 1
+        need = 4 * n * width * 8
+        limit, why = memory_limit()
+        if need > limit:
+            raise ParamError(
+                "data.n",
+                f"{n} samples would need about {format_bytes(need)}, more than the "
+                f"{format_bytes(limit)} this process may use ({why})",
+            )
 
     def _build(self) -> Dataset:
         X, y = self.source.load(np.random.default_rng(self.seed))

@@ -1,21 +1,39 @@
 """Reading data sets from CSV and .npz files, with errors that name the file and the row.
 
-A CSV file holds one sample per row, features and target as numeric columns; an optional header
-row names the columns (detected when its cells are not all numbers). A .npz archive holds a
-feature array and a target array under configurable keys. Missing files, ragged rows,
-non-numeric cells and NaN or infinite values are :class:`DataError`, never a traceback.
+A CSV file holds one sample per row, features and target as numeric columns; a header row
+names the columns when ``header = true``. With ``header = "auto"`` (the default) a first row
+with no number in it is a header (and a note says so), a first row of numbers is data, and a
+first row that mixes the two is an error (a typo in the data, or a header with numeric names:
+say which with ``header = true | false``). A byte-order mark is skipped. A .npz archive holds
+a feature array and a target array under configurable keys; complex and non-numeric arrays
+are refused. Missing files, devices and FIFOs, files or lines beyond the size limits, ragged
+rows, non-numeric cells and NaN or infinite values are :class:`DataError`, never a traceback.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import logging
 import math
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from gdsim.errors import GdsimError
+from gdsim.fileio import open_regular
+
+log = logging.getLogger("gdsim")
+
+MAX_CSV_BYTES = 256 * 1024 * 1024
+"""The largest CSV file read (its rows become Python lists before they become an array)."""
+MAX_LINE_CHARS = 1024 * 1024
+"""The longest line a CSV file may have."""
+MAX_NPZ_BYTES = 4 * 1024 * 1024 * 1024
+"""The most an .npz archive may unpack to (declared sizes, checked before reading)."""
+HEADER_CHOICES = (True, False, "auto")
 
 
 class DataError(GdsimError):
@@ -46,28 +64,44 @@ def _target_column(target: str | int | None, names: list[str] | None, width: int
     return names.index(target)
 
 
+def _bounded_lines(handle: io.TextIOBase, file: str) -> Iterator[str]:
+    for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE_CHARS + 1), ""), 1):
+        if len(line) > MAX_LINE_CHARS:
+            raise DataError(f"{file}: line {number} is longer than {MAX_LINE_CHARS} characters")
+        yield line
+
+
 def load_csv(
-    path: str | Path, target: str | int | None = None, delimiter: str = ","
+    path: str | Path,
+    target: str | int | None = None,
+    delimiter: str = ",",
+    header: bool | str = "auto",
 ) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
     """Read ``(X, y, column names or None)`` from a CSV file; ``target`` picks y's column.
 
-    Rows are numbered from 1 as a text editor shows them (the header is row 1). Blank lines
-    are skipped. Every row must have the same number of cells, all finite numbers.
+    ``header``: true (row 1 names the columns), false (row 1 is data) or "auto" (see the
+    module's documentation). Rows are numbered from 1 as a text editor shows them (the header
+    is row 1). Blank lines are skipped. Every row must have the same number of cells, all
+    finite numbers. A UTF-8 byte-order mark is skipped.
     """
     file = str(path)
+    if header not in HEADER_CHOICES or not isinstance(header, bool | str):
+        raise DataError(f'{file}: header must be true, false or "auto", got {header!r}')
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = [(i, row) for i, row in enumerate(csv.reader(handle, delimiter=delimiter), 1)]
+        with open_regular(path, MAX_CSV_BYTES, "CSV data file") as raw:
+            handle = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            reader = csv.reader(_bounded_lines(handle, file), delimiter=delimiter)
+            rows = [(i, row) for i, row in enumerate(reader, 1)]
     except FileNotFoundError:
         raise DataError(f"{file}: no such data file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as exc:
         raise DataError(f"{file}: cannot read the data file: {exc}") from None
     rows = [(i, [c.strip() for c in row]) for i, row in rows if any(c.strip() for c in row)]
     if not rows:
         raise DataError(f"{file}: the data file is empty")
     names: list[str] | None = None
     first_line, first = rows[0]
-    if any(_number(c) is None for c in first):
+    if _is_header(first, first_line, header, file):
         names = first
         rows = rows[1:]
         if not rows:
@@ -97,10 +131,44 @@ def load_csv(
     return X, values[:, col].copy(), names
 
 
+def _is_header(first: list[str], line: int, header: bool | str, file: str) -> bool:
+    """Whether the first row names the columns, as ``header`` says or as "auto" finds."""
+    if header != "auto":
+        return bool(header)
+    texts = [(c, cell) for c, cell in enumerate(first, 1) if _number(cell) is None]
+    if not texts:
+        return False
+    if len(texts) < len(first):
+        column, cell = texts[0]
+        raise DataError(
+            f"{file}: row {line} mixes numbers and text (column {column}: {cell!r}): a typo in "
+            "the data, or a header with numeric names? Fix the cell, or say header = true "
+            "(row 1 names the columns) or header = false"
+        )
+    log.warning(
+        '%s: row %d taken as the header (%s); set header = true to say so (header = "auto")',
+        file,
+        line,
+        ", ".join(first),
+    )
+    return True
+
+
 def load_npz(path: str | Path, x_key: str = "X", y_key: str = "y") -> tuple[np.ndarray, np.ndarray]:
-    """Read ``(X, y)`` from a .npz archive: X of shape (n, d) or (n,), y of shape (n,)."""
+    """Read ``(X, y)`` from a .npz archive: X of shape (n, d) or (n,), y of shape (n,).
+
+    Arrays must hold real numbers (or booleans); complex arrays are refused rather than
+    losing their imaginary part.
+    """
     file = str(path)
     try:
+        with (
+            open_regular(path, MAX_NPZ_BYTES, ".npz data file") as handle,
+            zipfile.ZipFile(handle) as check,
+        ):
+            declared = sum(i.file_size for i in check.infolist())
+        if declared > MAX_NPZ_BYTES:
+            raise ValueError(f"it unpacks to {declared} bytes, more than {MAX_NPZ_BYTES}")
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise DataError(f"{file}: no such data file") from None
@@ -121,6 +189,11 @@ def load_npz(path: str | Path, x_key: str = "X", y_key: str = "y") -> tuple[np.n
                 raise DataError(f"{file}: array '{key}' cannot be read: {exc}") from None
     X, y = arrays[x_key], arrays[y_key]
     for key, array in ((x_key, X), (y_key, y)):
+        if np.issubdtype(array.dtype, np.complexfloating):
+            raise DataError(
+                f"{file}: array '{key}' holds complex numbers (dtype {array.dtype}); "
+                "expected real numbers"
+            )
         if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
             raise DataError(f"{file}: array '{key}' is not numeric (dtype {array.dtype})")
     X = X.astype(np.float64)

@@ -31,6 +31,7 @@ from gdsim.data.files import DataError
 from gdsim.deprecation import GdsimDeprecationWarning
 from gdsim.errors import ParamError, PluginError
 from gdsim.hookspecs import hookimpl
+from gdsim.memory import MemoryEstimate
 from gdsim.objectives.activations import ELU, LeakyReLU, sigmoid
 from gdsim.registry import UnknownComponentError, active_registry
 from gdsim.state import Params
@@ -207,6 +208,8 @@ class MLP(Objective):
             dataset = self.data.build()
         except DataError as exc:
             raise ParamError("data.path", str(exc)) from None
+        except ParamError:
+            raise  # names its own key (data.n: a set too large to draw)
         except ValueError as exc:
             raise ParamError("data.split", str(exc)) from None
         targets, outputs = self._prepare_targets(dataset)
@@ -288,6 +291,20 @@ class MLP(Objective):
 
     def num_samples(self) -> int:
         return self._dataset.size("train")
+
+    def memory_estimate(self) -> MemoryEstimate:
+        """Parameters from the layer sizes; working arrays of one full-split evaluation.
+
+        Each hidden layer keeps its pre-activation and activation for backpropagation
+        (2·n·width values), the widest layer briefly needs four more for its gradient, and the
+        output layer a few logits-sized arrays (n: the largest split).
+        """
+        sizes = self.layer_sizes
+        parameters = sum(a * b + b for a, b in itertools.pairwise(sizes))
+        n = max(self._dataset.size(s) for s in self._dataset.X)
+        hidden = sizes[1:-1]
+        values = n * (2 * sum(hidden) + 4 * max(hidden, default=0) + 4 * sizes[-1])
+        return MemoryEstimate(parameters=parameters, working=values * 8)
 
     def init(self, rng: np.random.Generator) -> Params:
         params: Params = {}

@@ -17,7 +17,7 @@ import attrs
 from gdsim import checkpoint as ckpt
 from gdsim.components import Observer, param
 from gdsim.errors import GdsimError
-from gdsim.fileio import safe_name
+from gdsim.fileio import inside, remove_stale_temporaries, safe_name
 from gdsim.hookspecs import hookimpl
 from gdsim.validators import int_at_least
 
@@ -38,6 +38,10 @@ def _non_empty(_instance: Any, attribute: Any, value: Any) -> None:
 
     if not isinstance(value, str) or not value.strip():
         raise ParamError(attribute.name, f"expected a folder name, got {value!r}")
+    if "\x00" in value:
+        raise ParamError(
+            attribute.name, f"expected a folder name without NUL characters, got {value!r}"
+        )
 
 
 @attrs.define
@@ -60,14 +64,34 @@ class Checkpoint(Observer):
 
     _written: list[str] = attrs.field(init=False, factory=list)
     _last: tuple[int, str | None] | None = attrs.field(init=False, default=None)
+    _cleaned: bool = attrs.field(init=False, default=False)
+    resume_folder: Path | None = attrs.field(init=False, default=None)
+    """Set when resuming: the folder of the checkpoint resumed from, used instead of ``dir``.
+
+    The ``dir`` stored in a checkpoint came from whoever wrote the file; a resumed run writes
+    beside the file it continues unless the user names another folder.
+    """
 
     def folder(self, run: RunContext) -> Path:
         """Where this run's checkpoint files go."""
+        if self.resume_folder is not None:
+            return self.resume_folder
         scenario = run.scenario.name if run.scenario is not None else "scenario"
-        return Path(self.dir) / folder_name(scenario) / folder_name(run.name)
+        return inside(self.dir, folder_name(scenario), folder_name(run.name))
+
+    def run_started(self, run: RunContext) -> None:
+        self._clean(run)
 
     def step_completed(self, run: RunContext) -> None:
         self._save(run)
+
+    def _clean(self, run: RunContext) -> None:
+        """Remove what a killed writer left in this run's folder (``.step-….npz.XXXXXXXX.tmp``)."""
+        if self._cleaned or run.scenario is None:
+            return
+        with contextlib.suppress(OSError):
+            remove_stale_temporaries(self.folder(run), "step-*.npz")
+        self._cleaned = True
 
     def run_completed(self, run: RunContext, result: RunResult) -> None:
         if not self.at_end or result.status == "diverged":
@@ -83,9 +107,10 @@ class Checkpoint(Observer):
                 "run it through gdsim.run() or the gdsim command"
             )
         folder = self.folder(run)
-        path = folder / f"step-{run.step:09d}.npz"
+        path = inside(folder, f"step-{run.step:09d}.npz")
         try:
-            ckpt.save(path, run, run.scenario)
+            self._clean(run)
+            ckpt.save(path, run, run.scenario, root=folder)
         except OSError as exc:
             raise GdsimError(f"run '{run.name}': cannot write checkpoint {path}: {exc}") from None
         status = run.stop_status if run.stop_status != "completed" else None

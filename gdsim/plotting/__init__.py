@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gdsim.errors import GdsimError
-from gdsim.fileio import atomic_open
+from gdsim.fileio import atomic_open, inside, safe_name
 from gdsim.plotting import (
     basins,
     boundary,
@@ -168,7 +168,7 @@ def save_figures(figures: Mapping[str, Figure], out: Path, format: str = "png") 
     paths = []
     with quiet_matplotlib():
         for name, figure in figures.items():
-            path = out / f"{name}.{format}"
+            path = inside(out, f"{safe_name(name)}.{format}")  # never outside ``out``
             with atomic_open(path, "wb") as handle:
                 figure.savefig(handle, format=format, dpi=110)
             paths.append(path)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gdsim.errors import GdsimError
-from gdsim.fileio import atomic_open
+from gdsim.fileio import atomic_open, inside, safe_name
 from gdsim.plotting.common import PlotContext, coordinates, evaluate, require_matplotlib
 from gdsim.plotting.contours import contour_background
 from gdsim.plotting.paths import PathFigure, landscape_background, path_figure
@@ -91,7 +91,7 @@ def animate(
         if found is None:
             return []
         name, drawn = found
-        path = out / f"{name}.{kind}"
+        path = inside(out, f"{safe_name(name)}.{kind}")  # never outside ``out``
         frames = _frames(drawn, max_frames or MAX_FRAMES)
         if kind == "gif":
             _write_gif(frames, path)

@@ -4,6 +4,11 @@ For a two-axis cross sweep with a starting point on one axis (``basin_map.toml``
 lower panel colours each (x₀, μ) cell by the minimum that run ended in (or none, or diverged);
 when the objective has one coordinate the upper panel draws it over the same x₀ axis, so the
 basins line up with the valleys they belong to. Needs no recorder: only the final iterates.
+A scenario with several such sweeps gets one block per sweep, stacked.
+
+This is the only picture of a basin map that ``gdsim run --plot`` draws (``--out`` without
+``--plot`` draws :func:`gdsim.basin.plot_basin_map` instead), and it is drawn for sweeps of
+thousands of runs: it uses a fixed layout and no per-run artists.
 """
 
 from __future__ import annotations
@@ -25,29 +30,53 @@ EXTRA = ("#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
 def draw(ctx: PlotContext) -> Figure | None:
-    """The basin map of the first sweep that is one (None when no sweep is)."""
-    for sweep in ctx.sweeps:
-        figure = _basin_figure(ctx, sweep)
-        if figure is not None:
-            return figure
-    return None
+    """The basin map of every sweep that is one, stacked (None when no sweep is)."""
+    by_name = {r.name: r for r in ctx.runs}
+    maps = [(s, o) for s in ctx.sweeps if (o := _basin_objective(ctx, s, by_name)) is not None]
+    if not maps:
+        return None
+    # a fixed layout: the constrained one would cost as much as the rest of the figure, and a
+    # basin map is drawn for sweeps of thousands of runs where --plot must stay cheap
+    from matplotlib.figure import Figure
+
+    heights = [6.6 if _has_landscape(s, o) else 4.8 for s, o in maps]
+    figure = Figure(figsize=(9.0, sum(heights)))
+    blocks = [figure] if len(maps) == 1 else figure.subfigures(len(maps), 1, height_ratios=heights)
+    for block, (sweep, objective) in zip(blocks, maps, strict=True):
+        _basin_block(block, ctx, sweep, objective, by_name)
+    return figure
 
 
-def _basin_figure(ctx: PlotContext, sweep: Sweep) -> Figure | None:
-    from gdsim.basin import _axis_edges, _scalars, _sorted
-    from gdsim.summary import DIVERGED, NONE, classify
+def _basin_objective(ctx: PlotContext, sweep: Sweep, by_name: dict[str, Any]) -> Any:
+    """The objective of a sweep that makes a basin map (its first run's), else None."""
+    from gdsim.basin import _scalars
 
     if sweep.mode != "cross" or len(sweep.axes) != 2:
         return None
-    init = [i for i, a in enumerate(sweep.axes) if a.is_init and _scalars(a)]
-    if not init:
+    if not any(a.is_init and _scalars(a) for a in sweep.axes):
         return None
-    col, row = init[-1], 1 - init[-1]
-    by_name = {r.name: r for r in ctx.runs}
     first = next((by_name[n] for n in sweep.runs if n in by_name), None)
-    objective = (first.objective if first is not None else None) or ctx.objective
-    if objective is None:
+    if first is None:
         return None
+    return first.objective or ctx.objective
+
+
+def _has_landscape(sweep: Sweep, objective: Any) -> bool:
+    from gdsim.basin import _scalars
+
+    coords = coordinates(objective)
+    init = [a for a in sweep.axes if a.is_init and _scalars(a)]
+    return coords is not None and len(coords) == 1 and _scalars(init[-1])
+
+
+def _basin_block(
+    figure: Any, ctx: PlotContext, sweep: Sweep, objective: Any, by_name: dict[str, Any]
+) -> None:
+    from gdsim.basin import _axis_edges, _scalars, _sorted
+    from gdsim.summary import DIVERGED, NONE, classify
+
+    init = [i for i, a in enumerate(sweep.axes) if a.is_init and _scalars(a)]
+    col, row = init[-1], 1 - init[-1]
     minima = list(objective.minima())
     rows, row_order = _sorted(sweep.axes[row])
     cols, col_order = _sorted(sweep.axes[col])
@@ -67,12 +96,7 @@ def _basin_figure(ctx: PlotContext, sweep: Sweep) -> Figure | None:
     from matplotlib.patches import Patch
 
     coords = coordinates(objective)
-    landscape = coords is not None and len(coords) == 1 and _scalars(cols)
-    # a fixed layout: the constrained one would cost as much as the rest of the figure, and a
-    # basin map is drawn for sweeps of thousands of runs where --plot must stay cheap
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(9.0, 6.6 if landscape else 4.8))
+    landscape = _has_landscape(sweep, objective)
     figure.subplots_adjust(left=0.08, right=0.72, top=0.9, bottom=0.1, hspace=0.15)
     if landscape:
         top, ax = figure.subplots(2, 1, sharex=True, height_ratios=[1, 2.2])
@@ -108,7 +132,6 @@ def _basin_figure(ctx: PlotContext, sweep: Sweep) -> Figure | None:
         top.grid(True, alpha=0.3)
         top.set_title("the objective over the same starting points", fontsize=9)
     figure.suptitle(ctx.heading(f"basins of attraction: {sweep.base}, {len(sweep.runs)} runs"))
-    return figure
 
 
 def _classes(minima: list[dict[str, Any]], diverged: int, none: int) -> tuple[list, list, list]:

@@ -5,9 +5,17 @@ Which axis is fair depends on the comparison: SGD takes 16 000 steps where full-
 10 in the same budget of samples, so runs whose steps see different numbers of samples are
 drawn against samples seen unless the scenario says otherwise. The loss is the full training
 loss (``train.loss``) where the diagnostics observer recorded it, with validation and test
-dashed and dotted; otherwise the loss of each step's batch. Accuracy is on a linear axis;
-other panels are logarithmic only where their values span decades. Each run has one colour in
-every panel; a sweep over one numeric hyperparameter is coloured along a colour bar instead.
+dashed and dotted; otherwise the loss of each step's batch. Beside evaluated (split) losses the
+batch loss is noise: it is drawn as a running mean (:func:`running_mean`), thin and faint.
+Accuracy is on a linear axis; other panels are logarithmic only where their values span
+decades. Each run has one colour in every panel; a sweep over one numeric hyperparameter is
+coloured along a colour bar instead.
+
+More than :data:`MAX_OVERLAID_LOSS` runs (not a numeric sweep) get one loss panel per run,
+every other run in grey behind it, with the other panels (learning rate …) still overlaid
+below while the runs' colours stay distinct. Runs whose objectives differ (a regression's MSE
+beside a classifier's cross-entropy: see :func:`objective_key`) never share a panel: each
+objective gets its own block of panels.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from gdsim.plotting.common import (
     RunData,
     add_notes,
     choose_scale,
+    grid_shape,
     legend_outside,
     missing_note,
     names_list,
@@ -34,12 +43,14 @@ from gdsim.plotting.common import (
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, FigureBase
 
 NAME = "curves"
 MAX_CURVES = 60
 """More recorded runs than this: an evenly spaced sample of them is drawn, and a note says so."""
 MAX_OVERLAID = 10
+"""More runs than this (not a numeric sweep): only the loss panels, one per run."""
+MAX_OVERLAID_LOSS = 6
 """More runs than this (not a numeric sweep): one loss panel per run, the others in grey."""
 ABSURD_DECADES = 6
 """A diverged run's last loss this many decades above every recorded loss is drawn on the edge."""
@@ -50,6 +61,10 @@ X_LABELS = {
     "samples": "training samples seen",
     "time": "wall time (s, spread evenly over each run's steps)",
 }
+OTHERS = "0.82"
+"""The colour of the other runs behind a run's own loss panel."""
+HIGHLIGHT = "#1f4e9c"
+"""A run's colour in its own loss panel when there are too many runs for distinct colours."""
 
 
 @attrs.frozen
@@ -58,6 +73,52 @@ class XAxis:
 
     kind: str
     note: str | None = None
+
+
+@attrs.frozen
+class Block:
+    """The curves of the runs of one objective: how they are laid out, and how big."""
+
+    label: str | None
+    runs: tuple[RunData, ...]
+    x_axis: XAxis
+    colors: Mapping[str, Any]
+    colorbar: tuple[Any, str] | None
+    panels: tuple[tuple[str, str], ...]
+    """The overlaid panels, ``(key, label)``; without the loss when it has small multiples."""
+    multiples: tuple[int, int] | None
+    """Rows and columns of the per-run loss panels, or None when the loss is overlaid."""
+
+    @property
+    def width(self) -> float:
+        if self.multiples is None:
+            return 10.5
+        return max(10.5, 3.3 * self.multiples[1] + 2.6)
+
+    @property
+    def height(self) -> float:
+        grid = 0.0 if self.multiples is None else 2.3 * self.multiples[0] + 0.4
+        title = 0.5 if self.label is not None else 0.0
+        return grid + 2.5 * len(self.panels) + title + 1.0
+
+
+def objective_key(run: RunData, ctx: PlotContext) -> str:
+    """What makes two runs' losses comparable: the objective's name and, for a network, its
+    loss (``mlp (mse loss)`` is not ``mlp (bce loss)``)."""
+    objective = run.objective or ctx.objective
+    if objective is None:
+        return ""
+    name = str(getattr(objective, "name", None) or type(objective).__name__)
+    loss = getattr(objective, "loss", None)
+    return f"{name} ({loss} loss)" if isinstance(loss, str) else name
+
+
+def objective_groups(ctx: PlotContext, runs: Sequence[RunData]) -> list[tuple[str, list[RunData]]]:
+    """The runs by :func:`objective_key`, in the order each objective first appears."""
+    groups: dict[str, list[RunData]] = {}
+    for run in runs:
+        groups.setdefault(objective_key(run, ctx), []).append(run)
+    return list(groups.items())
 
 
 def draw(ctx: PlotContext) -> Figure | None:
@@ -70,21 +131,69 @@ def draw(ctx: PlotContext) -> Figure | None:
         keep = np.unique(np.linspace(0, len(traced) - 1, MAX_CURVES).round().astype(int))
         notes.append(f"{len(keep)} of {len(traced)} recorded runs drawn, evenly spaced")
         traced = [traced[k] for k in keep]
-    x_axis = choose_x(ctx, traced)
-    notes.append(x_axis.note)
-    colors, colorbar = _run_colors(ctx, traced)
-    if colorbar is None and len(traced) > MAX_OVERLAID:
-        return _small_multiples(ctx, traced, x_axis, notes)
-    panels = _panels(traced)
-    width = 10.5
-    figure = new_figure(width, 2.5 * len(panels) + 1.0)
-    axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, (key, label) in zip(axes, panels, strict=True):
+    groups = objective_groups(ctx, traced)
+    mixed = len(groups) > 1
+    blocks = [_plan(ctx, members, label if mixed else None) for label, members in groups]
+    width = max(b.width for b in blocks)
+    figure = new_figure(width, sum(b.height for b in blocks) + (0.4 if mixed else 0.0))
+    if not mixed:
+        notes.extend(_draw_block(figure, ctx, blocks[0]))
+        heading = _heading(blocks[0])
+    else:
+        subs = figure.subfigures(len(blocks), 1, height_ratios=[b.height for b in blocks])
+        for sub, block in zip(subs, blocks, strict=True):
+            add_notes(sub, _draw_block(sub, ctx, block), width)
+            sub.suptitle(f"{block.label}: {_heading(block)}", fontsize=11)
+        notes.append("runs on different objectives: one block of panels per objective and loss")
+        heading = f"curves of {len(groups)} objectives (their losses are not comparable)"
+    add_notes(figure, notes, width)
+    figure.suptitle(ctx.heading(heading))
+    return figure
+
+
+def _heading(block: Block) -> str:
+    what = X_LABELS[block.x_axis.kind].split(" (")[0]
+    if block.multiples is not None and not block.panels:
+        return f"loss of each of the {len(block.runs)} runs against {what}"
+    labels = ["loss", *(label for _, label in block.panels if label != "loss")]
+    return f"{', '.join(labels)} against {what}"
+
+
+def _plan(ctx: PlotContext, runs: Sequence[RunData], label: str | None) -> Block:
+    x_axis = choose_x(ctx, runs)
+    colors, colorbar = _run_colors(ctx, runs)
+    panels = _panels(runs)
+    multiples = None
+    if colorbar is None and len(runs) > MAX_OVERLAID_LOSS:
+        multiples = grid_shape(len(runs))
+        panels = [p for p in panels if p[0] != "loss"] if len(runs) <= MAX_OVERLAID else []
+    return Block(label, tuple(runs), x_axis, colors, colorbar, tuple(panels), multiples)
+
+
+def _draw_block(container: FigureBase, ctx: PlotContext, block: Block) -> list[str | None]:
+    """Draw one objective's curves into ``container`` (a figure or subfigure); return notes."""
+    notes: list[str | None] = [block.x_axis.note]
+    runs, x_axis = block.runs, block.x_axis
+    overlaid_in = container
+    if block.multiples is not None:
+        rows = block.multiples[0]
+        grid_height = 2.3 * rows + 0.4
+        if block.panels:
+            top, overlaid_in = container.subfigures(
+                2, 1, height_ratios=[grid_height, 2.5 * len(block.panels)]
+            )
+        else:
+            top = container
+        notes.extend(_loss_multiples(top, ctx, block))
+    if not block.panels:
+        return notes
+    axes = overlaid_in.subplots(len(block.panels), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (key, label) in zip(axes, block.panels, strict=True):
         series: list[np.ndarray] = []
-        for run in traced:
-            _draw_panel(ax, run, key, colors[run.name], x_axis.kind, ctx, series)
+        for run in runs:
+            _draw_panel(ax, run, key, block.colors[run.name], x_axis.kind, ctx, series)
         if key == "loss":
-            cut, note = _last_finite_losses(ax, traced, colors, series, x_axis.kind, ctx)
+            cut, note = _last_finite_losses(ax, runs, block.colors, series, x_axis.kind, ctx)
             notes.append(note)
             choose_scale(ax, series)
             if cut is not None:
@@ -96,64 +205,37 @@ def draw(ctx: PlotContext) -> Figure | None:
         ax.set_ylabel(label)
         ax.grid(True, which="major", alpha=0.3)
     axes[-1].set_xlabel(X_LABELS[x_axis.kind])
-    if colorbar is not None:
-        mappable, axis_label = colorbar
-        figure.colorbar(mappable, ax=list(axes), label=axis_label, shrink=0.8)
+    if block.colorbar is not None:
+        mappable, axis_label = block.colorbar
+        overlaid_in.colorbar(mappable, ax=list(axes), label=axis_label, shrink=0.8)
     else:
-        _legend(axes[0], traced, colors)
-    _split_key(axes, traced)
-    add_notes(figure, notes, width)
-    heading = ", ".join(label for _, label in panels)
-    figure.suptitle(ctx.heading(f"{heading} against {X_LABELS[x_axis.kind].split(' (')[0]}"))
-    return figure
+        _legend(axes[0], runs, block.colors)
+    if block.multiples is None:
+        _split_key(axes, runs)
+    return notes
 
 
-def _small_multiples(
-    ctx: PlotContext, runs: Sequence[RunData], x_axis: XAxis, notes: list[str | None]
-) -> Figure:
-    """One loss panel per run: the run in colour over every other run in light grey."""
-    from gdsim.plotting.common import grid_shape
-
-    rows, cols = grid_shape(len(runs))
-    width = 3.3 * cols + 0.8
-    figure = new_figure(width, 2.4 * rows + 1.2)
-    axes = figure.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
-    lines = {}
-    for run in runs:
-        x = _x_values(run, x_axis.kind, ctx)
-        if x is None:
-            x = _x_values(run, "steps", ctx)
-        column = _loss_columns(run)[0][0]
-        y = np.asarray(run.trace.get(column, []), dtype=np.float64)
-        at = _shift_to_start(run, x_axis.kind, ctx, x) if column == "loss" else x
-        mask = np.isfinite(y)
-        lines[run.name] = (at[mask], y[mask])
-    series = [y for _, y in lines.values()]
+def _loss_multiples(container: FigureBase, ctx: PlotContext, block: Block) -> list[str | None]:
+    """One loss panel per run: the run in its colour over every other run in light grey."""
+    runs, kind = block.runs, block.x_axis.kind
+    rows, cols = block.multiples or grid_shape(len(runs))
+    axes = container.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+    distinct = bool(block.panels)  # its colour links the panel to the overlaid ones below
+    behind = {run.name: _main_loss(run, kind, ctx) for run in runs}
+    series: list[np.ndarray] = []
     for k, run in enumerate(runs):
         ax = axes[k // cols][k % cols]
-        for other, (x, y) in lines.items():
-            if other != run.name:
-                ax.plot(x, y, color="0.82", linewidth=0.8, zorder=1)
-        x, y = lines[run.name]
-        ax.plot(x, y, color="#1f4e9c", linewidth=1.8, zorder=3)
+        for other, (x, y) in behind.items():
+            if other != run.name and len(x):
+                ax.plot(x, y, color=OTHERS, linewidth=0.8, zorder=1)
+        color = block.colors[run.name] if distinct else HIGHLIGHT
+        _draw_panel(ax, run, "loss", color, kind, ctx, series, raw_batch=True)
         if run.diverged_at is not None:
-            if len(x):
-                ax.plot(x[-1:], y[-1:], "X", color="black", markersize=8, zorder=4)
-            last = "" if run.final_loss is None else f", last finite loss {run.final_loss:.3g}"
-            ax.text(
-                0.5,
-                0.5,
-                f"diverged at step {run.diverged_at}{last}",
-                ha="center",
-                transform=ax.transAxes,
-                fontsize=8,
-                color="#b2182b",
-                wrap=True,
-            )
+            _diverged_text(ax, run, behind[run.name], color)
         lr = np.asarray(run.trace.get("lr", []), dtype=np.float64)
         lr = lr[np.isfinite(lr)]
         rate = f", lr {lr[0]:.3g}" if lr.size and lr.min() == lr.max() else ""
-        ax.set_title(f"{run.name}\n({run.state}{rate})", fontsize=8)
+        ax.set_title(f"{run.name}\n({run.state}{rate}){_last_loss(run)}", fontsize=8)
         ax.grid(True, alpha=0.3)
     choose_scale(axes[0][0], series)
     for k in range(len(runs), rows * cols):
@@ -162,12 +244,74 @@ def _small_multiples(
         row[0].set_ylabel("loss")
     for c in range(cols):
         last = max(r for r in range(rows) if r * cols + c < len(runs))
-        axes[last][c].set_xlabel(X_LABELS[x_axis.kind].split(" (")[0])
+        axes[last][c].set_xlabel(X_LABELS[kind].split(" (")[0])
         axes[last][c].xaxis.set_tick_params(labelbottom=True)
-    notes.append("each panel: one run (blue) over all the others (grey); ✕ marks a divergence")
-    add_notes(figure, notes, width)
-    figure.suptitle(ctx.heading(f"loss of each of the {len(runs)} runs"))
-    return figure
+    _multiples_key(container, runs, distinct)
+    own = "its colour" if distinct else "blue"
+    return [f"each loss panel: one run ({own}) over all the others (grey); ✕ marks a divergence"]
+
+
+def _last_loss(run: RunData) -> str:
+    """``, end: validation 0.134``: the last evaluated loss, the number the panels compare."""
+    column, _, role = _loss_lines(run)[0]
+    if column == "loss" or role != "main":
+        return ""
+    values = np.asarray(run.trace.get(column, []), dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return f"\nend: {column.split('.')[0]} loss {values[-1]:.3g}" if values.size else ""
+
+
+def _main_loss(run: RunData, kind: str, ctx: PlotContext) -> tuple[np.ndarray, np.ndarray]:
+    """The run's loss line drawn behind the other runs' panels: its first evaluated split
+    (training, else validation, else test), else its batch loss."""
+    x = _x_values(run, kind, ctx)
+    if x is None:
+        x = _x_values(run, "steps", ctx)
+    assert x is not None
+    column, _, _ = _loss_lines(run)[0]
+    y = np.asarray(run.trace.get(column, []), dtype=np.float64)
+    at = _shift_to_start(run, kind, ctx, x) if column == "loss" else x
+    mask = np.isfinite(y)
+    return at[mask], y[mask]
+
+
+def _diverged_text(ax: Axes, run: RunData, line: tuple[np.ndarray, np.ndarray], color: Any) -> None:
+    x, y = line
+    if len(x):
+        ax.plot(x[-1:], y[-1:], "X", color="black", markersize=8, zorder=4)
+    last = "" if run.final_loss is None else f", last finite loss {run.final_loss:.3g}"
+    ax.text(
+        0.5,
+        0.5,
+        f"diverged at step {run.diverged_at}{last}",
+        ha="center",
+        transform=ax.transAxes,
+        fontsize=8,
+        color="#b2182b",
+        wrap=True,
+    )
+
+
+def _multiples_key(container: FigureBase, runs: Sequence[RunData], distinct: bool) -> None:
+    """Which line is which in the per-run loss panels, right of them."""
+    from matplotlib.lines import Line2D
+
+    color = "0.25" if distinct else HIGHLIGHT
+    handles: list[Any] = [Line2D([], [], color=OTHERS, linewidth=1.5)]
+    labels = ["the other runs"]
+    splits = [s for s in SPLIT_STYLES if any(f"{s}.loss" in r.trace for r in runs)]
+    for split in splits:
+        handles.append(Line2D([], [], color=color, linestyle=SPLIT_STYLES[split], linewidth=1.6))
+        labels.append(f"{split} loss")
+    if any(role == "batch" for r in runs for _, _, role in _loss_lines(r)):
+        handles.append(Line2D([], [], color=color, alpha=BATCH_ALPHA, linewidth=1.1))
+        labels.append("training batches: running mean")
+        handles.append(Line2D([], [], color=color, alpha=RAW_ALPHA, linewidth=0.7))
+        labels.append("… each recorded batch")
+    elif not splits:
+        handles.append(Line2D([], [], color=color, linewidth=1.6))
+        labels.append("this run's loss")
+    container.legend(handles, labels, loc="outside right upper", fontsize=7, frameon=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,12 +401,42 @@ def _varies(runs: Sequence[RunData], key: str) -> bool:
     return len(seen) > 1
 
 
-def _loss_columns(run: RunData) -> list[tuple[str, str]]:
-    """The run's loss columns with their line styles: split losses, else the batch loss."""
-    splits = [(f"{s}.loss", style) for s, style in SPLIT_STYLES.items() if f"{s}.loss" in run.trace]
-    if any(c == "train.loss" for c, _ in splits):
+BATCH_ALPHA = 0.55
+"""How strong the running mean of the batch loss is drawn beside evaluated losses."""
+RAW_ALPHA = 0.2
+"""How faint each recorded batch's loss is drawn, in a run's own loss panel."""
+
+
+def _loss_lines(run: RunData) -> list[tuple[str, str, str]]:
+    """The run's loss columns as ``(column, line style, role)``, the main line first.
+
+    With the full training loss (``train.loss``) recorded, the split losses are all there is
+    (role ``main``). With only held-out splits, those are the main lines and the loss of each
+    step's batch (role ``batch``) is noise beside them. Without splits, the batch loss is the
+    main line.
+    """
+    splits = [(f"{s}.loss", style, "main") for s, style in SPLIT_STYLES.items()]
+    splits = [line for line in splits if line[0] in run.trace]
+    if any(c == "train.loss" for c, _, _ in splits):
         return splits
-    return [("loss", "-"), *splits]
+    if splits:
+        return [*splits, ("loss", "-", "batch")]
+    return [("loss", "-", "main")]
+
+
+def running_mean(y: np.ndarray) -> np.ndarray:
+    """A centred running mean over ``2 * max(1, len(y) // 20) + 1`` values (about a tenth of
+    them, at least 3), the window shrinking symmetrically at both ends, so that the first and
+    last values are their own mean: the batch loss's trend without its batch-to-batch noise."""
+    y = np.asarray(y, dtype=np.float64)
+    n = len(y)
+    half = max(1, n // 20)
+    if n < 3:
+        return y.copy()
+    cumulative = np.concatenate([[0.0], np.cumsum(y)])
+    index = np.arange(n)
+    reach = np.minimum(np.minimum(index, n - 1 - index), half)
+    return (cumulative[index + reach + 1] - cumulative[index - reach]) / (2 * reach + 1)
 
 
 def _draw_panel(
@@ -273,20 +447,25 @@ def _draw_panel(
     kind: str,
     ctx: PlotContext,
     series: list[np.ndarray],
+    raw_batch: bool = False,
 ) -> None:
+    """One run's lines in one panel. Beside evaluated losses the batch loss is its running
+    mean, thin and faint (and each recorded batch fainter still with ``raw_batch``)."""
     x = _x_values(run, kind, ctx)
     if x is None:
         x = _x_values(run, "steps", ctx)
     assert x is not None
     if key == "loss":
-        columns = _loss_columns(run)
+        columns = _loss_lines(run)
     elif key == "accuracy":
         columns = [
-            (f"{s}.accuracy", st) for s, st in SPLIT_STYLES.items() if f"{s}.accuracy" in run.trace
+            (f"{s}.accuracy", st, "main")
+            for s, st in SPLIT_STYLES.items()
+            if f"{s}.accuracy" in run.trace
         ]
     else:
-        columns = [(key, "-")]
-    for column, style in columns:
+        columns = [(key, "-", "main")]
+    for column, style, role in columns:
         if column not in run.trace:
             continue
         y = np.asarray(run.trace[column], dtype=np.float64)
@@ -295,16 +474,14 @@ def _draw_panel(
         mask = np.isfinite(y)
         if not mask.any():
             continue
-        # beside split losses, the noisy loss of each step's batch is drawn faint
-        faint = column == "loss" and len(columns) > 1
-        ax.plot(
-            at[mask],
-            y[mask],
-            linestyle=style,
-            color=color,
-            linewidth=0.9 if faint else 1.3,
-            alpha=0.35 if faint else 1.0,
-        )
+        if role == "batch":
+            if raw_batch:
+                ax.plot(at[mask], y[mask], color=color, linewidth=0.7, alpha=RAW_ALPHA, zorder=2)
+            mean = running_mean(y[mask])
+            ax.plot(at[mask], mean, color=color, linewidth=1.1, alpha=BATCH_ALPHA, zorder=2)
+            series.append(mean)
+            continue
+        ax.plot(at[mask], y[mask], linestyle=style, color=color, linewidth=1.5, zorder=3)
         series.append(y[mask])
 
 
@@ -371,9 +548,15 @@ def _cut_axis(ax: Axes, series: list[np.ndarray], cut: float) -> None:
 def _run_colors(
     ctx: PlotContext, runs: Sequence[RunData]
 ) -> tuple[dict[str, Any], tuple[Any, str] | None]:
-    """A distinct colour per run, or along a colour bar for a numeric one-axis sweep."""
+    """A distinct colour per run (never grey: that is the other runs' colour), or along a
+    colour bar for a numeric one-axis sweep."""
     axis = _numeric_axis(runs)
     if axis is None or len(runs) <= 10:
+        if len(runs) <= 10:  # tab10 without its grey, which reads as "the other runs"
+            from matplotlib import colormaps
+
+            palette = [colormaps["tab10"](i) for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)] + ["black"]
+            return {r.name: c for r, c in zip(runs, palette, strict=False)}, None
         return {r.name: c for r, c in zip(runs, run_colors(len(runs)), strict=True)}, None
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
@@ -421,14 +604,20 @@ def _split_key(axes: Sequence[Axes], runs: Sequence[RunData]) -> None:
     if not present:
         return
     ax = axes[1] if len(axes) > 1 else axes[0]
-    if ax is axes[0] and ax.get_legend() is not None:
-        return
     handles = [Line2D([], [], color="0.3", linestyle=SPLIT_STYLES[s]) for s in present]
     labels = list(present)
-    if any(len(_loss_columns(r)) > 1 and _loss_columns(r)[0][0] == "loss" for r in runs):
-        handles.insert(0, Line2D([], [], color="0.3", alpha=0.35, linewidth=0.9))
-        labels.insert(0, "each step's batch (loss)")
-    legend_outside(ax, handles, labels, "data split")
+    if any(role == "batch" for r in runs for _, _, role in _loss_lines(r)):
+        handles.insert(0, Line2D([], [], color="0.3", alpha=BATCH_ALPHA, linewidth=1.1))
+        labels.insert(0, "training batches (loss):\nrunning mean")
+    runs_key = ax.get_legend()
+    if runs_key is None:
+        legend_outside(ax, handles, labels, "data split")
+        return
+    # one panel: the split key goes into the run key, under a heading of its own
+    old = list(runs_key.legend_handles)
+    names = [t.get_text() for t in runs_key.get_texts()]
+    blank = Line2D([], [], linestyle="", marker="")
+    legend_outside(ax, [*old, blank, *handles], [*names, "data split:", *labels], "run")
 
 
 def sorted_columns(names: Sequence[str]) -> list[str]:

@@ -6,6 +6,8 @@ One panel per run (or per group of runs when there are many, see
 greys so that no run's colour can vanish into it, the iterates coloured from early (dark) to
 late (light), a hollow circle at the start, a star at the end (an ✕ at a diverged run's last
 finite iterate) and the known minima drawn above everything, with the legend outside the data.
+Only runs on the objective drawn are shown: a run that overrides the objective (another
+function, other coefficients) is named in a note instead (:func:`on_objective`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from gdsim.plotting.common import (
     grid_shape,
     minima_points,
     missing_note,
+    names_list,
     new_figure,
     outside_note,
     panel_groups,
@@ -85,6 +88,8 @@ def path_figure(
     to fill frame by frame.
     """
     recorded = [r for r in ctx.runs if r.recorded]
+    elsewhere = [r.name for r in recorded if not on_objective(r, objective)]
+    recorded = [r for r in recorded if on_objective(r, objective)]
     paths = {r.name: run_path(r, coords) for r in recorded}
     drawable = [r for r in recorded if paths[r.name] is not None and len(paths[r.name])]
     if not drawable:
@@ -141,8 +146,26 @@ def path_figure(
     heading = ctx.heading(f"{'paths' if many else 'path'} on the {what}")
     figure.suptitle(heading, fontsize=12)
     labels = [coord_label(objective, coords, i) for i in range(len(coords))]
-    add_notes(figure, [outside_note(view, labels), group_note, missing_note(ctx.runs)], width)
+    notes = [outside_note(view, labels), group_note, missing_note(ctx.runs)]
+    if elsewhere:
+        notes.append(
+            f"not drawn, on another objective than the one shown: {names_list(elsewhere)} "
+            "(see the curves)"
+        )
+    add_notes(figure, notes, width)
     return PathFigure(figure, tracks, view)
+
+
+def on_objective(run: RunData, objective: Objective) -> bool:
+    """Whether the run minimised ``objective`` (a run may override the scenario's objective:
+    its path drawn over another objective's landscape would mislead)."""
+    own = run.objective
+    if own is None or own is objective:
+        return True
+    try:
+        return bool(own == objective)
+    except (TypeError, ValueError):  # parameters that do not compare as one truth value
+        return False
 
 
 def _ylabel(objective: Objective, coords: list[tuple[str, int]]) -> str:
