@@ -6,6 +6,6 @@ returns a :class:`gdsim.results.Results`.
 
 __version__ = "0.1.0"
 
-from gdsim.api import load, resume, run
+from gdsim.api import evaluate, load, load_weights, resume, run
 
-__all__ = ["__version__", "load", "resume", "run"]
+__all__ = ["__version__", "evaluate", "load", "load_weights", "resume", "run"]

@@ -16,6 +16,9 @@ from gdsim.errors import CheckpointError, Interrupted, ScenarioError
 from gdsim.registry import Registry, default_registry
 from gdsim.results import Results, RunResult
 from gdsim.scenario import RunSpec, Scenario, load_file, load_mapping
+from gdsim.weights import SavedWeights, evaluate, load_weights
+
+__all__ = ["SavedWeights", "evaluate", "load", "load_weights", "resume", "run"]
 
 log = logging.getLogger("gdsim")
 
@@ -54,8 +57,10 @@ def run(
     ``resume`` lists checkpoints (files, run folders or loaded ones): each run that has one
     continues from it, bit-identically to a run never interrupted. ``extra_observers`` adds
     observers that are not part of the scenario (progress bars); checkpoints do not save them.
-    Resumed runs, and every run when ``extra_observers`` is given, step one by one here.
-    A run that raises ends with status ``error``; the others go on. Ctrl-C raises
+    Resumed runs, and every run when ``extra_observers`` is given, step one by one here. Runs
+    that start from saved weights (``init = { from = "…" }``) run last, one by one in this
+    process, so that they can load what the scenario's other runs saved. A run that raises
+    ends with status ``error``; the others go on. Ctrl-C raises
     :class:`gdsim.errors.Interrupted` (a KeyboardInterrupt) whose ``results`` hold the runs
     that had finished.
     ``resume_folders`` (run name → folder) sends a resumed run's new checkpoints there instead
@@ -69,7 +74,11 @@ def run(
     checkpoints = _checkpoints_by_run(scenario, resume)
     # every run to another process: they go as the scenario's columns, made into runs there
     shipped = (
-        executor != "vectorised" and only is None and not checkpoints and extra_observers is None
+        executor != "vectorised"
+        and only is None
+        and not checkpoints
+        and extra_observers is None
+        and not _loads_saved_weights(scenario.raw)
     )
     specs: Sequence[RunSpec] = scenario.runs
     if not shipped:
@@ -79,21 +88,28 @@ def run(
     def stepped_here(spec: RunSpec) -> bool:
         return spec.name in checkpoints or extra_observers is not None
 
-    here = [] if shipped else [s for s in specs if stepped_here(s)]
-    elsewhere = specs if shipped else [s for s in specs if not stepped_here(s)]
+    # runs that start from saved weights go last, one by one: they may load what the others saved
+    later = [] if shipped else [s for s in specs if s.init_from is not None]
+    first = specs if shipped else [s for s in specs if s.init_from is None]
+    here = [] if shipped else [s for s in first if stepped_here(s)]
+    elsewhere = first if shipped else [s for s in first if not stepped_here(s)]
     results: dict[str, RunResult] = {}
+
+    def run_here(spec: RunSpec) -> None:
+        if spec.name in checkpoints:
+            ctx = restore(checkpoints[spec.name], spec, scenario)
+            if resume_folders and spec.name in resume_folders:
+                _redirect_checkpoints(ctx, Path(resume_folders[spec.name]))
+        else:
+            ctx = engine.start_run(spec)
+            ctx.scenario = scenario
+        if extra_observers is not None:
+            ctx.observers.extend(extra_observers(spec))
+        results[spec.name] = engine.run(spec, pm=registry.pm, context=ctx)
+
     try:
         for spec in here:
-            if spec.name in checkpoints:
-                ctx = restore(checkpoints[spec.name], spec, scenario)
-                if resume_folders and spec.name in resume_folders:
-                    _redirect_checkpoints(ctx, Path(resume_folders[spec.name]))
-            else:
-                ctx = engine.start_run(spec)
-                ctx.scenario = scenario
-            if extra_observers is not None:
-                ctx.observers.extend(extra_observers(spec))
-            results[spec.name] = engine.run(spec, pm=registry.pm, context=ctx)
+            run_here(spec)
         if elsewhere:
             counter = Progress(len(elsewhere)) if progress else None
             try:
@@ -104,6 +120,8 @@ def run(
                 if counter is not None:
                     counter.close()
             results.update((r.name, r) for r in done)
+        for spec in later:
+            run_here(spec)
     except KeyboardInterrupt as exc:  # keep what finished, in scenario order
         results.update((r.name, r) for r in getattr(exc, "runs", []))
         finished = (
@@ -189,3 +207,14 @@ def _checkpoints_by_run(
             raise CheckpointError(f"{loaded.path}: a second checkpoint for run '{loaded.run}'")
         found[loaded.run] = loaded
     return found
+
+
+def _loads_saved_weights(raw: Mapping[str, Any]) -> bool:
+    """Whether any run of the scenario file starts from saved weights (``init.from``)."""
+    tables = [raw.get("defaults"), *(raw.get("runs") or [])]
+    return any(
+        isinstance(table, Mapping)
+        and isinstance(table.get("init"), Mapping)
+        and "from" in table["init"]
+        for table in tables
+    )

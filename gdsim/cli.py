@@ -563,3 +563,46 @@ def describe(kind: str, name: str) -> None:
 
 main.add_command(_plugin_kit.check_plugin)
 main.add_command(_plugin_kit.new_plugin)
+
+
+# --- evaluate (the lecture's loader) ---------------------------------------------------------
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "--split",
+    type=click.Choice(["train", "validation", "test"]),
+    default="test",
+    show_default=True,
+    help="The data split to score the weights on.",
+)
+@click.option("--run", "run_name", help="The run whose weights to load (results folders).")
+@click.option(
+    "--scenario",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Rebuild the objective from this scenario instead of the one saved with the weights.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate(
+    source: Path, split: str, run_name: str | None, scenario: Path | None, as_json: bool
+) -> None:
+    """Score saved weights on a data split: SOURCE is a checkpoint (step-*.npz or a run's
+    checkpoint folder) or a results folder written by gdsim run --out."""
+    from gdsim import api
+
+    _registry()
+    try:
+        report = api.evaluate(source, split=split, run=run_name, scenario=scenario)
+    except GdsimError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(report, indent=2, allow_nan=False))
+        return
+    samples = f" ({report['samples']} samples)" if report["samples"] is not None else ""
+    click.echo(
+        f"weights: {report['source']} (run '{report['run']}', {report['kind']}, "
+        f"step {report['step']})"
+    )
+    metrics = ", ".join(f"{k} {v:.6g}" for k, v in report["metrics"].items())
+    click.echo(f"{report['split']} split{samples}: {metrics}")

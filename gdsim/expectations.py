@@ -83,8 +83,32 @@ def evaluate(spec: RunSpec, result: RunResult) -> list[Outcome]:
     if exp.loss_below is not None:
         ok = result.final_loss is not None and result.final_loss < exp.loss_below
         out.append(Outcome("loss_below", ok, f"< {exp.loss_below:g}", result.final_loss))
+    for name, bound in exp.metrics_below.items():
+        value = _final_metric(spec, result, name)
+        out.append(
+            Outcome(
+                f"metrics_below.{name}", value is not None and value < bound, f"< {bound:g}", value
+            )
+        )
+    for name, bound in exp.metrics_above.items():
+        value = _final_metric(spec, result, name)
+        out.append(
+            Outcome(
+                f"metrics_above.{name}", value is not None and value > bound, f"> {bound:g}", value
+            )
+        )
     if exp.max_steps is not None:
         out.append(
             Outcome("max_steps", result.steps <= exp.max_steps, f"<= {exp.max_steps}", result.steps)
         )
     return out
+
+
+def _final_metric(spec: RunSpec, result: RunResult, name: str) -> float | None:
+    """The metric ``split.metric`` at the run's final parameters (None when there are none)."""
+    if not result.final_params:
+        return None
+    split, _, metric = name.partition(".")
+    with np.errstate(all="ignore"):
+        value = spec.objective.metrics(result.final_params, split).get(metric)
+    return None if value is None or not np.isfinite(value) else float(value)

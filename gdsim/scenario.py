@@ -44,6 +44,7 @@ from gdsim.plotting.settings import PlotSettings, parse_plot_table
 from gdsim.registry import Registry, UnknownComponentError, default_registry, using_registry
 from gdsim.runs import Built, Number, Part, Runs, StartingPoint, SweepRuns, Tolerances
 from gdsim.state import Params
+from gdsim.weights import InitFrom
 
 if typing.TYPE_CHECKING:
     from gdsim.sweep import Expansion, Sweep
@@ -79,7 +80,19 @@ LIST_COMPONENT_KEYS = {"transforms": "transform", "observers": "observer"}
 TABLE_KEYS = ("init", "tolerance", "expect")
 """Run keys whose tables are merged key by key over the defaults."""
 TOLERANCE_KEYS = ("grad_norm", "step_size")
-EXPECT_KEYS = ("status", "params", "loss", "loss_below", "max_steps", "rtol", "atol")
+INIT_FROM_KEYS = ("from", "run")
+"""Keys of ``init`` that load saved weights instead of naming a parameter."""
+EXPECT_KEYS = (
+    "status",
+    "params",
+    "loss",
+    "loss_below",
+    "max_steps",
+    "rtol",
+    "atol",
+    "metrics_below",
+    "metrics_above",
+)
 DEFAULT_RUN: dict[str, Any] = {
     "estimator": "full_batch",
     "rule": "gd",
@@ -110,6 +123,10 @@ class Expectations:
     max_steps: int | None = None
     rtol: float = 1e-9
     atol: float = 1e-12
+    metrics_below: Mapping[str, float] = attrs.field(factory=dict)
+    """Upper bounds on the final parameters' metrics, e.g. ``{"validation.loss": 0.3}``."""
+    metrics_above: Mapping[str, float] = attrs.field(factory=dict)
+    """Lower bounds on the final parameters' metrics, e.g. ``{"test.accuracy": 0.9}``."""
 
     def is_empty(self) -> bool:
         return not (
@@ -118,6 +135,8 @@ class Expectations:
             or self.loss is not None
             or self.loss_below is not None
             or self.max_steps is not None
+            or self.metrics_below
+            or self.metrics_above
         )
 
 
@@ -139,10 +158,15 @@ class RunSpec:
     max_loss: float = 1e100
     allow_divergence: bool = False
     expect: Expectations = Expectations()
+    init_from: InitFrom | None = None
+    """Saved weights to start from (``init = { from = "…" }``), read when the run starts."""
 
     def initial_params(self, rng: np.random.Generator) -> Params:
-        """The objective's defaults (drawn from ``rng``) overridden by the run's ``init``."""
+        """The objective's defaults (drawn from ``rng``), overridden by saved weights
+        (``init.from``) and then by the run's own ``init`` values."""
         params = self.objective.init(rng)
+        if self.init_from is not None:
+            params.update(self.init_from.params(self.objective, params))
         for name, value in self.init.items():
             params[name] = np.array(value, dtype=np.float64)
         return params
@@ -457,6 +481,7 @@ class _Loader:
             + [(f"{merged['transforms'].path}[{j}]", t) for j, t in enumerate(transforms)]
             + [(f"{merged['observers'].path}[{j}]", o) for j, o in enumerate(observers)],
         )
+        init_from = self.init_from(merged.get("init"))
         init = self.init(objective, merged.get("init"))
         tolerance = self.tolerance(merged.get("tolerance"))
         expect = self.expectations(merged.get("expect"), init, objective)
@@ -475,6 +500,7 @@ class _Loader:
             max_loss=max_loss,
             allow_divergence=allow,
             expect=expect,
+            init_from=init_from,
         )
 
     def sweep_runs(
@@ -771,7 +797,32 @@ class _Loader:
         if given is None:
             return {}
         table = self.table(given.value, given.path)
+        table = {k: v for k, v in table.items() if k not in INIT_FROM_KEYS}
         return self.param_arrays(objective, table, lambda name: self.key_path(given, name))
+
+    def init_from(self, given: _Value | None) -> InitFrom | None:
+        """``init = { from = "PATH", run = "NAME" }``: saved weights to start from."""
+        if given is None or not isinstance(given.value, Mapping):
+            return None
+        table = given.value
+        if "from" not in table:
+            if "run" in table:
+                raise self.error(
+                    self.key_path(given, "run"), "'run' picks saved weights: give 'from' too"
+                )
+            return None
+        where = {k: self.key_path(given, k) for k in INIT_FROM_KEYS}
+        path = table["from"]
+        if not isinstance(path, str) or not path.strip():
+            raise self.error(
+                where["from"],
+                "expected the path of a checkpoint (file or run folder) or of a results "
+                f"folder, got {_describe(path)}",
+            )
+        run = table.get("run")
+        if run is not None and (not isinstance(run, str) or not run):
+            raise self.error(where["run"], f"expected a run name, got {_describe(run)}")
+        return InitFrom(path=path, run=run, where=f"{self.source}: {where['from']}")
 
     def param_shapes(self, objective: Objective) -> dict[str, tuple[int, ...]]:
         """The objective's parameter names and shapes (cached: a sweep shares one objective)."""
@@ -859,7 +910,25 @@ class _Loader:
                 kwargs[key] = self.number(_Value(table[key], at(key)), low=0.0)
         if "max_steps" in table:
             kwargs["max_steps"] = self.integer(_Value(table["max_steps"], at("max_steps")), 0)
+        for key in ("metrics_below", "metrics_above"):
+            if key in table:
+                kwargs[key] = self.metric_bounds(table[key], at(key), objective)
         return Expectations(**kwargs)
+
+    def metric_bounds(self, value: Any, path: str, objective: Objective) -> dict[str, float]:
+        """``{ "validation.loss" = 0.3, … }``: bounds on metrics the objective offers."""
+        from gdsim.observers.recorder import check_metric
+
+        table = self.table(value, path)
+        bounds = {}
+        for name, bound in table.items():
+            where = f'{path}."{name}"'
+            try:
+                check_metric(objective, name, "metric")
+            except ParamError as exc:
+                raise self.error(where, exc.message) from None
+            bounds[name] = self.number(_Value(bound, where))
+        return bounds
 
 
 # --------------------------------------------------------------------------------------------

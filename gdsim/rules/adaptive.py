@@ -1,11 +1,12 @@
 """Adaptive-learning-rate rules: AdaGrad, RMSProp and Adam, with switches for their variants.
 
-Defaults follow the lecture: ε = 1e-6, placed inside the square root for AdaGrad and RMSProp and
-outside it for Adam, and Adam's moments are bias-corrected; with the defaults every rule is
-bit for bit the lecture's. The options select the other published forms (ε outside the root as
-in the papers and PyTorch, AMSGrad, centred RMSProp, RMSProp with momentum, and the *coupled*
-weight decay of ``torch.optim``: g ← g + λ x before anything else). Decoupled decay is AdamW,
-in the ``gdsim-optimizers`` plugin.
+Defaults follow the lecture's code: ε = 1e-6, placed inside the square root for AdaGrad and
+RMSProp and outside it for Adam, and Adam's moments are bias-corrected; with the defaults
+AdaGrad and Adam are bit for bit the lecture's, and so is RMSProp with ``beta = 0.1`` (the
+lecture's ρ; the default β = 0.9 is Hinton's recommended value). The options select the other
+published forms (ε outside the root as in the papers and PyTorch, AMSGrad, centred RMSProp,
+RMSProp with momentum, and the *coupled* weight decay of ``torch.optim``: g ← g + λ x before
+anything else). Decoupled decay is AdamW, in the ``gdsim-optimizers`` plugin.
 """
 
 from __future__ import annotations
@@ -165,14 +166,20 @@ class RMSProp(UpdateRule):
         B ← μ B + g / r;  x ← x − α B            momentum μ > 0 (torch.optim.RMSprop's form)
 
     S, M, B start at 0. The clamp at 0 only acts when rounding makes S − M² negative (it is a
-    variance, ≥ 0 in exact arithmetic). Defaults: β = 0.9, ε = 1e-6 inside, no centring, no
-    momentum, λ = 0 — the lecture. torch.optim.RMSprop is ``beta = 0.99, eps = 1e-8,
-    eps_placement = "outside"``.
+    variance, ≥ 0 in exact arithmetic). Defaults: β = 0.9 (Hinton's value), ε = 1e-6 inside (the
+    lecture's placement), no centring, no momentum, λ = 0. The lecture calls β "ρ" and its code
+    uses ρ = 0.1: ``beta = 0.1`` is the lecture's RMSProp bit for bit (it then divides by
+    almost the current |g|, a sign-like step). torch.optim.RMSprop is ``beta = 0.99,
+    eps = 1e-8, eps_placement = "outside"``.
     """
 
     name: ClassVar[str] = "rmsprop"
 
-    beta: float = param(0.9, validator=unit_interval_open_right(), doc="decay β of the mean square")
+    beta: float = param(
+        0.9,
+        validator=unit_interval_open_right(),
+        doc="decay β of the mean square (the lecture's ρ; its code uses 0.1)",
+    )
     eps: float = eps_param(1e-6)
     eps_placement: str = param(
         "inside",

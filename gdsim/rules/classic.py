@@ -66,7 +66,7 @@ class Momentum(_VelocityRule):
 
 @attrs.frozen
 class Nesterov(_VelocityRule):
-    """Nesterov momentum, the lecture's form: v ← μ v − α ∇f(x); x ← x + μ v − α ∇f(x).
+    """Nesterov momentum, the lecture's form: v ← μ v − α ∇f(x); x ← x + (μ v − α ∇f(x)).
 
     The gradient is taken at the current point, not at a look-ahead point: the reformulation of
     Sutskever et al. (2013), which is Keras's form; PyTorch's (b ← μb + g; x ← x − α(g + μb)) is
@@ -82,7 +82,8 @@ class Nesterov(_VelocityRule):
     ) -> tuple[Params, ComponentState]:
         mu = self.mu
         v = self._velocity(grads, state, lr)
-        return {k: x + mu * v[k] - lr * grads[k] for k, x in params.items()}, {"v": v}
+        # x + (μv − αg), summed in the lecture's order (``val += mu*mom + grad``)
+        return {k: x + (mu * v[k] - lr * grads[k]) for k, x in params.items()}, {"v": v}
 
 
 @attrs.frozen
