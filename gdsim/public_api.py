@@ -15,7 +15,7 @@ from __future__ import annotations
 
 PUBLIC_API: dict[str, tuple[str, ...]] = {
     # the Python API: run and load scenarios from a plugin's tests
-    "gdsim": ("__version__", "load", "resume", "run"),
+    "gdsim": ("__version__", "evaluate", "load", "load_weights", "resume", "run"),
     # the hooks and their marker
     "gdsim.hookspecs": (
         "COMPONENT_HOOKS",

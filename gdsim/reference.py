@@ -117,6 +117,7 @@ def scenario_keys() -> str:
         ("top level", scenario.TOP_LEVEL_KEYS),
         ("`[scenario]`", scenario.SCENARIO_KEYS),
         ("`[[runs]]` and `[defaults]`", None),
+        ("a run's `init` (besides one value per parameter)", scenario.INIT_FROM_KEYS),
         ("a run's `tolerance`", scenario.TOLERANCE_KEYS),
         ("a run's `expect`", scenario.EXPECT_KEYS),
     ]
