@@ -57,7 +57,7 @@ def gallery(built: dict[str, list[Path]]) -> str:
         "Every bundled scenario's figures, drawn by `python docs/build_figures.py` from the",
         "scenario files (that command regenerates this page). Run one yourself with",
         "`gdsim run scenarios/NAME.toml --plot`; the figures are described in",
-        "[observers.md](observers.md#plots-gdsim-run---plot-gdsim-plot-results_dir).",
+        "the section Plots of [observers.md](observers.md).",
         "",
     ]
     for name, paths in built.items():
