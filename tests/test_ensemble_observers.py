@@ -179,3 +179,24 @@ def test_observers_that_watch_runs_one_at_a_time_still_fall_back() -> None:
     assert why_not(specs[1]) is None
     results = run_specs(specs)
     assert_same(results, [engine.run(s) for s in specs])
+
+
+def test_loss_target_counts_the_trajectory_even_when_early_stopping_restores() -> None:
+    """Early stopping (mode max) restores step 0's weights, above the target; the loss target
+    still reports the step at which the trajectory reached it, alone and in the ensemble."""
+    stopping = {"name": "early_stopping", "patience": 1, "mode": "max", "restore_best": True}
+    observers = [stopping, {"name": "loss_target", "loss": 2.0}]
+    runs = [
+        {"name": f"m{i}", "init": {"x": 0.0 if i < 2 else 4.0}, "steps": 1, "rule": "gd"}
+        for i in range(3)
+    ]
+    raw = {
+        "objective": {"name": "quartic"},
+        "defaults": {"allow_divergence": True, "observers": observers},
+        "runs": runs,
+    }
+    specs = list(load_mapping(raw).runs)
+    alone = [engine.run(s) for s in specs]
+    assert alone[2].final_step == 0  # restored to the start, whose loss is above 2
+    assert alone[2].outputs["loss_target"]["steps_to_target"] == 1
+    assert_same(vectorised(specs), alone)

@@ -42,9 +42,11 @@ class LossTarget(Observer):
             self._hit = run.step - 1
 
     def run_completed(self, run: RunContext, result: RunResult) -> None:
-        final = result.final_loss
+        # the trajectory's own end (the engine's), not a result that early stopping may have
+        # restored to its best step before this observer is called
+        final = run.final_loss
         if self._hit is None and final is not None and final <= self.loss:
-            self._hit = result.final_step
+            self._hit = run.final_step
 
     def outputs(self) -> dict[str, Any]:
         return {"loss_target": self.loss, "steps_to_target": self._hit}
