@@ -26,6 +26,7 @@ import attrs
 
 from gdsim.ensemble import run_specs
 from gdsim.errors import GdsimError, Interrupted
+from gdsim.results import ResultColumns
 
 if TYPE_CHECKING:
     import pluggy
@@ -78,11 +79,24 @@ def chunks(items: Sequence[Any], count: int) -> list[list[Any]]:
     return [c for c in out if c]
 
 
-def _run_chunk(specs: list[RunSpec], scenario: Scenario | None = None) -> list[RunResult]:
-    """Worker side: run a chunk with this process's registry (so plugin hooks still fire)."""
+def _run_chunk(specs: Sequence[RunSpec], scenario: Scenario | None = None) -> ResultColumns:
+    """Worker side: run a chunk with this process's registry (so plugin hooks still fire);
+    its results go back as columns, without their specs (see :func:`_received`)."""
+    from gdsim.ensemble import paused_gc
     from gdsim.registry import default_registry
 
-    return run_specs(specs, pm=default_registry().pm, scenario=scenario)
+    results = run_specs(specs, pm=default_registry().pm, scenario=scenario)
+    with paused_gc():
+        return ResultColumns.from_runs(results)
+
+
+def _received(columns: ResultColumns, piece: Sequence[RunSpec]) -> list[RunResult]:
+    """Main side: a chunk's results made from its columns and this process's own specs of the
+    chunk's runs (the same runs the worker made from the same columns)."""
+    from gdsim.ensemble import paused_gc
+
+    with paused_gc():
+        return columns.runs(piece)
 
 
 def _ignore_sigint() -> None:
@@ -199,7 +213,7 @@ def _process_pool(
         for future in cf.as_completed(futures):
             i = futures[future]
             try:
-                results[i] = future.result()
+                results[i] = _received(future.result(), pieces[i])
             except Exception as exc:  # the worker, not a run, failed: its runs report it
                 results[i] = _chunk_failed(pieces[i], exc)
             if progress is not None:
@@ -301,7 +315,7 @@ def _dask(
         for future in as_completed(futures):
             i = index[future.key]
             try:
-                results[i] = future.result()
+                results[i] = _received(future.result(), pieces[i])
             except Exception as exc:  # the worker, not a run, failed: its runs report it
                 results[i] = _chunk_failed(pieces[i], exc)
             if progress is not None:
