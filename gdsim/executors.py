@@ -6,8 +6,10 @@ for bit whichever executor ran them and however the runs were chunked. The pool 
 when runs cannot be vectorised (observers, data-backed objectives) or when one process is not
 enough. A scenario's runs (:class:`gdsim.runs.Runs`) are cut with ``Runs.pieces``: a sweep's
 share of a chunk is shipped as columns (its template, validated parts and index slice) and made
-into run objects by the worker. Dask is an optional extra (``pip install 'gdsim[dask]'``)
-imported only when chosen.
+into run objects by the worker; the chunk's results come back as columns
+(:class:`gdsim.results.ResultColumns`, without their specs) and are made into result objects
+with the main process's own specs of the same runs. Dask is an optional extra
+(``pip install 'gdsim[dask]'``) imported only when chosen.
 """
 
 from __future__ import annotations
