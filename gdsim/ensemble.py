@@ -678,6 +678,9 @@ def run_specs(
 
     ``scenario`` is handed to the runs stepped one by one (checkpoint observers save it).
     """
+    if not isinstance(specs, list):  # a scenario's runs are made when read: make each once
+        with paused_gc():
+            specs = list(specs)
     results: list[RunResult | None] = [None] * len(specs)
     try:
         _run_specs(specs, results, pm, vectorise, progress, scenario)

@@ -6,8 +6,10 @@ for bit whichever executor ran them and however the runs were chunked. The pool 
 when runs cannot be vectorised (observers, data-backed objectives) or when one process is not
 enough. A scenario's runs (:class:`gdsim.runs.Runs`) are cut with ``Runs.pieces``: a sweep's
 share of a chunk is shipped as columns (its template, validated parts and index slice) and made
-into run objects by the worker. Dask is an optional extra (``pip install 'gdsim[dask]'``)
-imported only when chosen.
+into run objects by the worker; the chunk's results come back as columns
+(:class:`gdsim.results.ResultColumns`, without their specs) and are made into result objects
+with the main process's own specs of the same runs. Dask is an optional extra
+(``pip install 'gdsim[dask]'``) imported only when chosen.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import attrs
 
 from gdsim.ensemble import run_specs
 from gdsim.errors import GdsimError, Interrupted
+from gdsim.results import ResultColumns
 
 if TYPE_CHECKING:
     import pluggy
@@ -78,11 +81,24 @@ def chunks(items: Sequence[Any], count: int) -> list[list[Any]]:
     return [c for c in out if c]
 
 
-def _run_chunk(specs: list[RunSpec], scenario: Scenario | None = None) -> list[RunResult]:
-    """Worker side: run a chunk with this process's registry (so plugin hooks still fire)."""
+def _run_chunk(specs: Sequence[RunSpec], scenario: Scenario | None = None) -> ResultColumns:
+    """Worker side: run a chunk with this process's registry (so plugin hooks still fire);
+    its results go back as columns, without their specs (see :func:`_received`)."""
+    from gdsim.ensemble import paused_gc
     from gdsim.registry import default_registry
 
-    return run_specs(specs, pm=default_registry().pm, scenario=scenario)
+    results = run_specs(specs, pm=default_registry().pm, scenario=scenario)
+    with paused_gc():
+        return ResultColumns.from_runs(results)
+
+
+def _received(columns: ResultColumns, piece: Sequence[RunSpec]) -> list[RunResult]:
+    """Main side: a chunk's results made from its columns and this process's own specs of the
+    chunk's runs (the same runs the worker made from the same columns)."""
+    from gdsim.ensemble import paused_gc
+
+    with paused_gc():
+        return columns.runs(piece)
 
 
 def _ignore_sigint() -> None:
@@ -199,7 +215,7 @@ def _process_pool(
         for future in cf.as_completed(futures):
             i = futures[future]
             try:
-                results[i] = future.result()
+                results[i] = _received(future.result(), pieces[i])
             except Exception as exc:  # the worker, not a run, failed: its runs report it
                 results[i] = _chunk_failed(pieces[i], exc)
             if progress is not None:
@@ -301,7 +317,7 @@ def _dask(
         for future in as_completed(futures):
             i = index[future.key]
             try:
-                results[i] = future.result()
+                results[i] = _received(future.result(), pieces[i])
             except Exception as exc:  # the worker, not a run, failed: its runs report it
                 results[i] = _chunk_failed(pieces[i], exc)
             if progress is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -288,3 +288,160 @@ class Results:
             "passed": self.passed,
             "runs": [r.to_dict() for r in self.runs],
         }
+
+
+@attrs.define(eq=False)
+class ResultColumns:
+    """Results of consecutive runs as columns: what a worker sends back for its chunk.
+
+    Pickling one :class:`RunResult` per run (with its :class:`RunSpec`) and unpickling it in
+    the main process cost more than running a large sweep; here the numbers every result has
+    travel as arrays (``status`` and ``stop_reason`` as codes into their distinct values, the
+    final parameters stacked per name), and only what some runs have (expectation outcomes,
+    observer outputs, errors, parameters of another shape) as a sparse ``extra`` per run. The
+    runs' specifications do not travel: :meth:`runs` puts the results back together with the
+    receiver's own specs of the same runs (the same runs, made from the same columns), equal
+    field by field and bit for bit to the results that were sent
+    (``tests/test_result_columns.py``).
+    """
+
+    size: int
+    statuses: tuple[str, ...]
+    status: np.ndarray
+    reasons: tuple[str | None, ...]
+    reason: np.ndarray
+    steps: np.ndarray
+    epochs: np.ndarray
+    final_step: np.ndarray
+    final_loss: np.ndarray
+    has_loss: np.ndarray
+    diverged_at: np.ndarray
+    elapsed: np.ndarray
+    param_rows: np.ndarray
+    params: dict[str, np.ndarray]
+    extra: dict[int, dict[str, Any]]
+
+    @classmethod
+    def from_runs(cls, runs: list[RunResult]) -> ResultColumns:
+        n = len(runs)
+        statuses: dict[str, int] = {}
+        reasons: dict[str | None, int] = {}
+        status = np.empty(n, dtype=np.int16)
+        reason = np.empty(n, dtype=np.int32)
+        loss = np.zeros(n, dtype=np.float64)
+        has_loss = np.zeros(n, dtype=bool)
+        diverged = np.full(n, -1, dtype=np.int64)
+        template = next(
+            ({k: v.shape for k, v in r.final_params.items()} for r in runs if r.final_params), {}
+        )
+        param_rows = np.zeros(n, dtype=bool)
+        stacked: dict[str, list[np.ndarray]] = {k: [] for k in template}
+        extra: dict[int, dict[str, Any]] = {}
+        for i, r in enumerate(runs):
+            status[i] = statuses.setdefault(r.status, len(statuses))
+            reason[i] = reasons.setdefault(r.stop_reason, len(reasons))
+            if r.final_loss is not None:
+                loss[i], has_loss[i] = r.final_loss, True
+            if r.diverged_at is not None:
+                diverged[i] = r.diverged_at
+            more: dict[str, Any] = {}
+            params = r.final_params
+            if (
+                params
+                and params.keys() == template.keys()
+                and all(
+                    isinstance(v, np.ndarray) and v.dtype == np.float64 and v.shape == template[k]
+                    for k, v in params.items()
+                )
+            ):
+                param_rows[i] = True
+                for k, v in params.items():
+                    stacked[k].append(v)
+            elif params:
+                more["final_params"] = params
+            if r.expectations:
+                more["expectations"] = r.expectations
+            if r.outputs:
+                more["outputs"] = r.outputs
+            if r.error is not None:
+                more["error"] = r.error
+            if r.traceback is not None:
+                more["traceback"] = r.traceback
+            if r.spec is None or r.name != r.spec.name or r.seed != r.spec.seed:
+                more["name"], more["seed"] = r.name, r.seed
+            if more:
+                extra[i] = more
+        empty = {k: np.zeros((0, *shape)) for k, shape in template.items()}
+        return cls(
+            size=n,
+            statuses=tuple(statuses),
+            status=status,
+            reasons=tuple(reasons),
+            reason=reason,
+            steps=np.array([r.steps for r in runs], dtype=np.int64),
+            epochs=np.array([r.epochs for r in runs], dtype=np.int64),
+            final_step=np.array([r.final_step for r in runs], dtype=np.int64),
+            final_loss=loss,
+            has_loss=has_loss,
+            diverged_at=diverged,
+            elapsed=np.array([r.elapsed for r in runs], dtype=np.float64),
+            param_rows=param_rows,
+            params={k: np.stack(v) if v else empty[k] for k, v in stacked.items()},
+            extra=extra,
+        )
+
+    def __len__(self) -> int:
+        return self.size
+
+    def runs(self, specs: Iterable[RunSpec]) -> list[RunResult]:
+        """The results, each with its run's specification from ``specs`` (the same runs in
+        the same order as those the columns were made from)."""
+        statuses = [self.statuses[c] for c in self.status.tolist()]
+        reasons = [self.reasons[c] for c in self.reason.tolist()]
+        losses = self.final_loss.tolist()
+        has_loss = self.has_loss.tolist()
+        diverged = self.diverged_at.tolist()
+        rows = self.param_rows.tolist()
+        names = list(self.params)
+        columns = [self.params[k] for k in names]
+        out: list[RunResult] = []
+        row = 0
+        for i, (spec, steps, epochs, final_step, elapsed) in enumerate(
+            zip(
+                specs,
+                self.steps.tolist(),
+                self.epochs.tolist(),
+                self.final_step.tolist(),
+                self.elapsed.tolist(),
+                strict=True,
+            )
+        ):
+            params: dict[str, np.ndarray] = {}
+            if rows[i]:
+                params = {k: np.array(c[row]) for k, c in zip(names, columns, strict=True)}
+                row += 1
+            more = self.extra.get(i, _NO_EXTRA)
+            out.append(
+                RunResult(
+                    name=more.get("name", spec.name),
+                    status=statuses[i],
+                    steps=steps,
+                    epochs=epochs,
+                    final_params=more.get("final_params", params),
+                    final_loss=losses[i] if has_loss[i] else None,
+                    final_step=final_step,
+                    seed=more.get("seed", spec.seed),
+                    stop_reason=reasons[i],
+                    diverged_at=None if diverged[i] < 0 else diverged[i],
+                    elapsed=elapsed,
+                    expectations=more.get("expectations", []),
+                    outputs=more.get("outputs", {}),
+                    spec=spec,
+                    error=more.get("error"),
+                    traceback=more.get("traceback"),
+                )
+            )
+        return out
+
+
+_NO_EXTRA: dict[str, Any] = {}

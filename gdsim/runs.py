@@ -60,9 +60,9 @@ class SweepRuns(Sequence["RunSpec"]):
 
     def make(self, k: int) -> RunSpec:
         """The run of point ``k``."""
-        point = self.sweep.points[k]
+        point = self.sweep.points[k].tolist()  # Python ints: cheaper to index with than numpy's
         fields = dict(self._fields)
-        fields["name"] = self.sweep.name(k)
+        fields["name"] = self.sweep._name(point)
         for part in self.parts:
             fields.update(part(self.template, point))
         return type(self.template)(**fields)  # as attrs.evolve, without its look-ups
@@ -143,7 +143,7 @@ class Built:
     axes: tuple[int, ...]
 
     def __call__(self, template: Any, point: np.ndarray) -> dict[str, Any]:
-        return {self.field: self.built[tuple(int(point[a]) for a in self.axes)]}
+        return {self.field: self.built[tuple([int(point[a]) for a in self.axes])]}
 
 
 @attrs.frozen

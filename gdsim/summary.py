@@ -357,7 +357,8 @@ def format_sweep_report(results: Results, max_rows: int = MAX_TABLE_ROWS) -> str
 
 
 def write_sweep_outputs(results: Results, out: Path, maps: bool = True) -> list[Path]:
-    """Write ``sweeps.json`` and, when matplotlib is installed, one basin map PNG per sweep.
+    """Write ``sweeps.json``, each sweep's results as columns (:func:`write_sweep_columns`)
+    and, when matplotlib is installed, one basin map PNG per sweep.
 
     ``maps=False`` (``gdsim run --plot``) leaves the PNGs to the ``basins`` figure.
     """
@@ -367,6 +368,7 @@ def write_sweep_outputs(results: Results, out: Path, maps: bool = True) -> list[
     written = [inside(out, "sweeps.json")]
     write_json(written[0], summarise(results), root=out)
     for sweep in results.scenario.sweeps:
+        written.append(write_sweep_columns(results, sweep, out))
         grid = basin_grid(results, sweep) if maps else None
         if grid is None:
             continue
@@ -377,3 +379,98 @@ def write_sweep_outputs(results: Results, out: Path, maps: bool = True) -> list[
             continue
         written.append(path)
     return written
+
+
+def sweep_columns(results: Results, sweep: Sweep) -> dict[str, np.ndarray]:
+    """A sweep's results as columns, one row per point in sweep order.
+
+    ``index.LABEL`` (the value index on each axis) and ``value.LABEL`` (the value, for axes of
+    plain numbers) or ``text.LABEL`` (as written in run names); ``present`` (false for runs
+    left out with ``--run``), ``status`` (empty where absent), ``steps``, ``final_step``,
+    ``diverged_at`` (-1 for none), ``final_loss`` (NaN for none), ``passed``, ``minimum``
+    (the index into the summary's ``minima``, -1 none, -2 diverged) and ``final.NAME`` (the
+    final parameters stacked, NaN where a run has none).
+    """
+    matched = collect(results, sweep)
+    n = len(matched.runs)
+    points = np.asarray(sweep.points).reshape(n, -1)
+    columns: dict[str, np.ndarray] = {}
+    for a, axis in enumerate(sweep.axes):
+        index = points[:, a].astype(np.int64)
+        columns[f"index.{axis.label}"] = index
+        if all(
+            isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+            for v in axis.values
+        ):
+            columns[f"value.{axis.label}"] = np.asarray(axis.values, dtype=np.float64)[index]
+        else:
+            columns[f"text.{axis.label}"] = np.asarray(axis.texts, dtype=str)[index]
+    runs = matched.runs
+    columns["present"] = matched.present
+    columns["status"] = np.array(["" if r is None else r.status for r in runs], dtype=str)
+    columns["steps"] = np.array([0 if r is None else r.steps for r in runs], dtype=np.int64)
+    columns["final_step"] = np.array(
+        [0 if r is None else r.final_step for r in runs], dtype=np.int64
+    )
+    columns["diverged_at"] = np.array(
+        [-1 if r is None or r.diverged_at is None else r.diverged_at for r in runs],
+        dtype=np.int64,
+    )
+    columns["final_loss"] = np.array(
+        [np.nan if r is None or r.final_loss is None else r.final_loss for r in runs],
+        dtype=np.float64,
+    )
+    columns["passed"] = np.array([r is not None and r.passed for r in runs], dtype=bool)
+    columns["minimum"] = matched.classes
+    shapes: dict[str, tuple[int, ...]] = {}
+    for r in runs:
+        for name, value in (r.final_params if r is not None else {}).items():
+            shapes.setdefault(name, np.shape(value))
+    for name, shape in shapes.items():
+        stacked = np.full((n, *shape), np.nan)
+        for k, r in enumerate(runs):
+            value = None if r is None else r.final_params.get(name)
+            if value is not None and np.shape(value) == shape:
+                stacked[k] = value
+        columns[f"final.{name}"] = stacked
+    return columns
+
+
+def write_sweep_columns(
+    results: Results, sweep: Sweep, out: Path, format: str | None = None
+) -> Path:
+    """Write :func:`sweep_columns` into ``out`` as ``sweep_NAME.parquet`` (when pyarrow is
+    installed, or ``format="parquet"``) or ``sweep_NAME.npz``, atomically, inside ``out``.
+
+    Parquet has one column per coordinate of a final parameter that is not a number
+    (``final.w[0]``, ``final.w[1]``, …); the npz keeps its shape (runs × parameter shape).
+    """
+    from gdsim.fileio import atomic_open, inside, safe_name
+
+    if format is None:
+        try:
+            import pyarrow  # noqa: F401
+
+            format = "parquet"
+        except ImportError:
+            format = "npz"
+    columns = sweep_columns(results, sweep)
+    path = inside(out, f"sweep_{safe_name(sweep.base)}.{format}")
+    if format == "npz":
+        with atomic_open(path, "wb", root=out) as handle:
+            np.savez(handle, **columns)  # type: ignore[arg-type]
+        return path
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    flat: dict[str, np.ndarray] = {}
+    for key, column in columns.items():
+        if column.ndim <= 1:
+            flat[key] = column
+            continue
+        for where in np.ndindex(*column.shape[1:]):
+            flat[f"{key}[{','.join(map(str, where))}]"] = column[(slice(None), *where)]
+    table = pa.table({k: pa.array(v) for k, v in flat.items()})
+    with atomic_open(path, "wb", root=out) as handle:
+        pq.write_table(table, handle)
+    return path

@@ -95,9 +95,7 @@ class Sweep:
         return self._name(self.points[run])
 
     def _name(self, point: Sequence[int]) -> str:
-        label = ",".join(
-            f"{a.label}={a.texts[int(j)]}" for a, j in zip(self.axes, point, strict=True)
-        )
+        label = ",".join([f"{a.label}={a.texts[j]}" for a, j in zip(self.axes, point, strict=True)])
         return f"{self.base}[{label}]"
 
     @property
