@@ -205,3 +205,26 @@ def test_a_byte_order_mark_is_accepted(cli, tmp_path):
     scenario = tmp_path / "s.toml"
     scenario.write_bytes(b'\xef\xbb\xbfobjective = "quartic"\n[[runs]]\nname = "a"\n')
     assert cli.invoke(main, ["validate", str(scenario)]).exit_code == 0
+
+
+def test_run_json_final_carries_the_last_recorded_split_metrics(cli):
+    """`final.recorded`: the diagnostics' last validation numbers, with their step."""
+    result = cli.invoke(
+        main, ["run", str(SCENARIOS / "sgd_vs_minibatch.toml"), "--run", "minibatch_128", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    (run,) = json.loads(result.output)["runs"]
+    final = run["final"]
+    assert {"step", "params", "loss"} <= set(final)
+    recorded = final["recorded"]
+    assert recorded["step"] == 130
+    assert recorded["train.loss"] == final["loss"]
+    assert 0.0 < recorded["validation.loss"] < 0.35
+    assert 0.8 < recorded["validation.accuracy"] <= 1.0
+
+
+def test_run_json_final_has_no_recorded_without_split_metrics(cli):
+    result = cli.invoke(main, ["run", ESCAPE, "--run", "gd_from_5", "--json"])
+    assert result.exit_code == 0, result.output
+    (run,) = json.loads(result.output)["runs"]
+    assert "recorded" not in run["final"]
