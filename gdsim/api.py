@@ -49,6 +49,22 @@ def run(
 ) -> Results:
     """Run every run of a scenario (or those named in ``only``) and return the results.
 
+    ``scenario`` is the path of a TOML scenario file (str or Path), a mapping with the same
+    tables as such a file (``{"objective": "quartic", "runs": [{"name": "a"}]}``), or a
+    :class:`Scenario` already loaded by :func:`gdsim.load`. ``only`` lists the names of the runs
+    to run (the others are skipped; None runs them all). ``registry`` holds the components the
+    scenario may name (rules, objectives, observers, …); None means the one built from the
+    installed plugins. ``workers`` is the number of worker processes of ``executor =
+    "process"`` or of a local dask cluster (None: one per CPU; unused by "vectorised").
+
+    Example::
+
+        import gdsim
+
+        results = gdsim.run("scenarios/escape_local_min.toml", only=["gd_from_5"])
+        results["gd_from_5"].final_loss  # the run's final loss
+        results.passed  # did every run meet its expectations?
+
     ``executor`` is "vectorised" (in this process; runs that can step together do so as one
     ensemble), "process" (a local pool of ``workers``) or "dask" (the scheduler at
     ``scheduler``, a given ``client``, or a local cluster); the results are the same bit for

@@ -389,6 +389,11 @@ def load(path: str | Path) -> Checkpoint:
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
+        if path.suffix.lower() != ".npz":
+            raise CheckpointError(
+                f"{where}: not a checkpoint (expected a step-*.npz checkpoint file or a run's "
+                "checkpoint folder)"
+            ) from None
         raise CheckpointError(
             f"{where}: corrupt or truncated checkpoint (not a complete archive: {exc})"
         ) from None

@@ -18,9 +18,10 @@ import click
 from gdsim import __version__
 from gdsim import plugin_kit as _plugin_kit
 from gdsim.components import KINDS
-from gdsim.errors import GdsimError, PluginError, did_you_mean
+from gdsim.errors import GdsimError, PluginError, did_you_mean, with_hint
 from gdsim.registry import Registry, default_registry
 from gdsim.report import format_table, write_results
+from gdsim.weights import AmbiguousRunError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -79,7 +80,77 @@ def _run_failed(
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
+class _OneLineUsageError(click.ClickException):
+    """click's usage errors in gdsim's form: one line ``error: …``, exit 2, no usage block."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def _one_line(exc: click.UsageError, commands: list[str]) -> _OneLineUsageError:
+    message = exc.format_message()
+    if message.startswith("No such command"):
+        name = message.split("'")[1] if message.count("'") >= 2 else ""
+        known = f"(known: {', '.join(sorted(commands))})"
+        message = with_hint(f"no such command '{name}' {known}", did_you_mean(name, commands))
+    command = exc.ctx.command_path if exc.ctx is not None else "gdsim"
+    return _OneLineUsageError(f"{message} (see {command} --help)")
+
+
+class _Group(click.Group):
+    """The gdsim group: a usage error (bad option value, missing argument) is one line."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise _one_line(exc, list(self.commands)) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc, list(self.commands)) from None
+
+
+class _Choice(click.Choice):
+    """click.Choice whose error suggests the closest choice (did you mean first)."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, str) and value not in self.choices:
+            choices = [str(c) for c in self.choices]
+            self.fail(
+                with_hint(
+                    f"unknown value '{value}' (expected one of: {', '.join(choices)})",
+                    did_you_mean(value, choices),
+                ),
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)
+
+
+class _ScenarioPath(click.Path):
+    """A scenario file; a folder given instead lists the scenario files it holds."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        path = Path(value)
+        if path.is_dir():
+            files = sorted(p.name for p in path.glob("*.toml"))
+            inside = f" (scenario files in it: {', '.join(files)})" if files else ""
+            self.fail(
+                f"'{value}' is a folder; expected a scenario file (.toml){inside}", param, ctx
+            )
+        return super().convert(value, param, ctx)
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    invoke_without_command=True,
+)
 @click.version_option(__version__, "--version", "-V", prog_name="gdsim")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -122,7 +193,7 @@ def _output_options(func: Any) -> Any:
         click.option(
             "--format",
             "fmt",
-            type=click.Choice(["png", "svg"]),
+            type=_Choice(["png", "svg"]),
             default="png",
             show_default=True,
             help="File format of the plots.",
@@ -314,7 +385,7 @@ def _report_errors(results: Any) -> None:
 
 
 @main.command()
-@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario", type=_ScenarioPath(dir_okay=False, path_type=Path))
 @click.option("--run", "only", multiple=True, help="Run only the named run (repeatable).")
 @click.option(
     "--resume",
@@ -325,7 +396,7 @@ def _report_errors(results: Any) -> None:
 )
 @click.option(
     "--executor",
-    type=click.Choice(["vectorised", "process", "dask"]),
+    type=_Choice(["vectorised", "process", "dask"]),
     default="vectorised",
     show_default=True,
     help="Where runs execute; every executor gives the same results bit for bit.",
@@ -359,10 +430,9 @@ def run(
     for name in only:
         if name not in names:
             hint = did_you_mean(name, names)
-            _fail(
-                f"{scenario}: no run named '{name}' (runs: {', '.join(names)})"
-                + (f" (did you mean '{hint}'?)" if hint else "")
-            )
+            _fail(with_hint(f"{scenario}: no run named '{name}' (runs: {', '.join(names)})", hint))
+    if only:
+        _check_saved_weights(scenario, loaded, set(only))
     try:
         results = api.run(
             loaded,
@@ -416,6 +486,11 @@ def resume(
 
     _set_verbosity(quiet, verbose)
     _check_out(out, force)
+    if checkpoint.is_file() and checkpoint.suffix.lower() in (".toml", ".json"):
+        _fail(
+            f"{checkpoint}: expected a checkpoint (a step-*.npz file or a run's checkpoint "
+            f"folder), got a scenario; gdsim run {checkpoint} runs a scenario"
+        )
     registry = _registry()
     try:
         results = api.resume(
@@ -429,6 +504,31 @@ def resume(
     _report(results, as_json, out, plot, fmt, quiet, force)
 
 
+def _check_saved_weights(scenario: Path, loaded: Any, only: set[str]) -> None:
+    """A selected run starting from weights that a run left out saves: say to run that first."""
+    from gdsim.observers.checkpoint import folder_name
+
+    for spec in loaded.runs:
+        init = spec.init_from
+        if spec.name not in only or init is None or Path(init.path).exists():
+            continue
+        parts = set(Path(init.path).parts)
+        savers = [
+            s.name
+            for s in loaded.runs
+            if s.name not in only
+            and folder_name(s.name) in parts
+            and any(o.name == "checkpoint" for o in s.observers)
+        ]
+        if savers:
+            saver = savers[0]
+            _fail(
+                f"{init.where}: {init.path}: no such file or folder yet; run '{saver}' of this "
+                f"scenario saves it, so run it first (gdsim run {scenario} --run {saver}) or "
+                f"with this run (--run {saver} --run {spec.name})"
+            )
+
+
 # --- plot ------------------------------------------------------------------------------------
 
 
@@ -437,7 +537,7 @@ def resume(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["png", "svg"]),
+    type=_Choice(["png", "svg"]),
     default="png",
     show_default=True,
     help="File format of the plots.",
@@ -454,7 +554,7 @@ def resume(
 )
 @click.option(
     "--animate-format",
-    type=click.Choice(["auto", "gif", "mp4"]),
+    type=_Choice(["auto", "gif", "mp4"]),
     default="auto",
     show_default=True,
     help="File format of the animation (auto: MP4 when ffmpeg is installed, else GIF).",
@@ -481,7 +581,7 @@ def plot(results_dir: Path, fmt: str, out: Path | None, animate: bool, animate_f
 
 
 @main.command()
-@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario", type=_ScenarioPath(dir_okay=False, path_type=Path))
 def validate(scenario: Path) -> None:
     """Check SCENARIO without running it."""
 
@@ -529,10 +629,14 @@ def plugins(as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("kind", type=_Choice(KINDS), metavar="KIND")
 @click.argument("name")
 def describe(kind: str, name: str) -> None:
-    """Show a component's documentation and parameters."""
+    """Show a component's documentation and parameters.
+
+    KIND is one of objective, estimator, rule, transform, schedule, observer, data,
+    activation, initializer; NAME a component of that kind (gdsim plugins lists them).
+    """
     import inspect
 
     from gdsim.components import describe_params
@@ -544,8 +648,7 @@ def describe(kind: str, name: str) -> None:
     except PluginError as exc:
         _fail(str(exc))
     except UnknownComponentError as exc:
-        hint = f" (did you mean '{exc.suggestion}'?)" if exc.suggestion else ""
-        _fail(f"unknown {kind} '{name}'{hint}; known: {', '.join(exc.known)}")
+        _fail(with_hint(f"unknown {kind} '{name}' (known: {', '.join(exc.known)})", exc.suggestion))
         return
     cls = entry.cls
     click.echo(f"{kind} '{name}' from {entry.plugin.distribution} {entry.plugin.version}\n")
@@ -572,7 +675,7 @@ main.add_command(_plugin_kit.new_plugin)
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option(
     "--split",
-    type=click.Choice(["train", "validation", "test"]),
+    type=_Choice(["train", "validation", "test"]),
     default="test",
     show_default=True,
     help="The data split to score the weights on.",
@@ -594,6 +697,8 @@ def evaluate(
     _registry()
     try:
         report = api.evaluate(source, split=split, run=run_name, scenario=scenario)
+    except AmbiguousRunError as exc:
+        _fail(str(exc.rephrase("--run NAME")))
     except GdsimError as exc:
         _fail(str(exc))
     if as_json:

@@ -30,9 +30,27 @@ class ScenarioError(GdsimError):
     def __str__(self) -> str:
         where = ": ".join(p for p in (self.file, self.path) if p)
         text = f"{where}: {self.message}" if where else self.message
-        if self.suggestion:
-            text += f" (did you mean '{self.suggestion}'?)"
-        return text
+        return with_hint(text, self.suggestion)
+
+
+def with_hint(message: str, hint: str | None) -> str:
+    """``message`` with `` (did you mean 'hint'?)`` right after the unknown name.
+
+    One order everywhere: the suggestion comes before the list of valid names (``(known: …)``,
+    ``(expected …)``, ``(runs: …)``, ``; known: …``) when the message has one, else at its end.
+    """
+    if not hint:
+        return message
+    text = f" (did you mean '{hint}'?)"
+    found = [
+        i
+        for i in (message.find(m) for m in (" (expected", " (known", " (runs:", "; known:"))
+        if i >= 0
+    ]
+    if found:
+        i = min(found)
+        return message[:i] + text + message[i:]
+    return message + text
 
 
 class ParamError(ValueError):
@@ -70,6 +88,9 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
 
     Case is ignored; one or two slips (a wrong, missing, extra or swapped letter; one for short
     names) win over difflib's looser similarity, so "adma" suggests "adam", not "adamax".
+    Otherwise a name that begins longer names suggests them all: "he" gives
+    ``he_normal' or 'he_uniform`` — shaped so that the callers' ``'{hint}'`` quotes read
+    "did you mean 'he_normal' or 'he_uniform'?".
     """
     options = sorted(set(choices))
     if not options:
@@ -82,6 +103,9 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     distance, best = min((_edit_distance(wanted, o.lower()), o) for o in options)
     if distance <= allowed:
         return best
+    starting = [o for o in options if len(wanted) >= 2 and o.lower().startswith(wanted)]
+    if starting:
+        return "' or '".join(starting)
     matches = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     return matches[0] if matches else None
 

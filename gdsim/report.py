@@ -201,11 +201,12 @@ def outcome_line(results: Results) -> str:
     checked = [r for r in results.runs if r.expectations]
     unchecked = len(results.runs) - len(checked)
     if not checked:
-        return f"no expectations to check ({unchecked} runs)"
+        return f"no expectations to check ({unchecked} {'run' if unchecked == 1 else 'runs'})"
     passed = sum(r.passed for r in checked)
     if not unchecked:
         return f"{passed} of {len(checked)} runs met their expectations"
-    return f"{passed} of {len(checked)} runs with expectations met them; {unchecked} runs have none"
+    none = "1 run has none" if unchecked == 1 else f"{unchecked} runs have none"
+    return f"{passed} of {len(checked)} runs with expectations met them; {none}"
 
 
 def _plain(value: Any) -> str:
@@ -334,6 +335,10 @@ def read_results(folder: Path) -> dict[str, Any]:
     try:
         summary = json.loads(read_regular(summary_path, MAX_SUMMARY_BYTES, "summary").decode())
     except FileNotFoundError:
+        if not folder.exists():
+            raise GdsimError(
+                f"{folder}: no such folder (expected a results folder written by gdsim run --out)"
+            ) from None
         raise GdsimError(f"{folder}: not a results folder (no summary.json)") from None
     except (OSError, ValueError) as exc:
         raise GdsimError(f"{summary_path}: cannot read the summary ({exc})") from None

@@ -197,7 +197,45 @@ class RunResult:
 
         return run_html(self)
 
+    def recorded_metrics(self) -> dict[str, Any]:
+        """The last recorded metrics per split (``validation.loss``, ``test.accuracy``, …).
+
+        Read from the run's trace (a recorder's or the diagnostics'), with the ``step`` they
+        were recorded at: for an early-stopped run that restores its best weights this is the
+        last evaluation, not the restored step. Empty when the run records no split metrics.
+        """
+        best: dict[str, Any] = {}
+        for data in self.outputs.values():
+            trace = data.get("trace") if isinstance(data, Mapping) else None
+            if not isinstance(trace, Mapping) or "step" not in trace:
+                continue
+            steps = np.asarray(trace["step"])
+            names = sorted(
+                k for k in trace if k.split(".", 1)[0] in ("train", "validation", "test")
+            )
+            if not names or steps.size == 0:
+                continue
+            step = int(steps[-1])
+            if best and step <= best["step"]:
+                continue
+            row: dict[str, Any] = {"step": step}
+            for name in names:
+                column = np.asarray(trace[name])
+                if column.ndim == 1 and column.size == steps.size:
+                    row[name] = to_jsonable(column[-1])
+            if len(row) > 1:
+                best = row
+        return best
+
     def to_dict(self) -> dict[str, Any]:
+        final: dict[str, Any] = {
+            "step": self.final_step,
+            "params": to_jsonable(self.final_params),
+            "loss": to_jsonable(self.final_loss),
+        }
+        recorded = self.recorded_metrics()
+        if recorded:
+            final["recorded"] = recorded
         return {
             "name": self.name,
             "status": self.status,
@@ -206,11 +244,7 @@ class RunResult:
             "seed": self.seed,
             "stop_reason": self.stop_reason,
             "diverged_at": self.diverged_at,
-            "final": {
-                "step": self.final_step,
-                "params": to_jsonable(self.final_params),
-                "loss": to_jsonable(self.final_loss),
-            },
+            "final": final,
             "passed": self.passed,
             "expectations": [o.to_dict() for o in self.expectations],
             **({"error": self.error} if self.error is not None else {}),

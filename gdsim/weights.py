@@ -25,12 +25,32 @@ from typing import Any
 import attrs
 import numpy as np
 
-from gdsim.errors import CheckpointError, GdsimError, did_you_mean
+from gdsim.errors import CheckpointError, GdsimError, did_you_mean, with_hint
 from gdsim.state import Params
 
 
 class WeightsError(GdsimError):
     """Saved weights cannot be read, or do not fit the objective they are loaded into."""
+
+
+class AmbiguousRunError(WeightsError):
+    """A results folder holds several runs and none was named.
+
+    ``how`` says how to name one where the error is raised: ``run="NAME"`` from Python,
+    ``init = { from = "…", run = "NAME" }`` in a scenario, ``--run NAME`` in ``gdsim evaluate``;
+    ``rephrase`` gives the same error with another ``how``.
+    """
+
+    def __init__(self, folder: Path, names: list[str], how: str = 'run="NAME"') -> None:
+        self.folder = folder
+        self.names = names
+        self.how = how
+        super().__init__(
+            f"{folder}: the results hold {len(names)} runs ({', '.join(names)}); name one ({how})"
+        )
+
+    def rephrase(self, how: str) -> AmbiguousRunError:
+        return AmbiguousRunError(self.folder, self.names, how)
 
 
 @attrs.frozen
@@ -136,18 +156,17 @@ def _from_results(folder: Path, run: str | None) -> SavedWeights:
     names = [str(r.get("name")) for r in runs if isinstance(r, dict)]
     if run is None:
         if len(runs) > 1:
-            raise WeightsError(
-                f"{folder}: the results hold {len(runs)} runs ({', '.join(names)}); "
-                'name one (init = { from = "…", run = "NAME" } or --run NAME)'
-            )
+            raise AmbiguousRunError(folder, names)
         entry = runs[0]
     else:
         matches = [r for r in runs if isinstance(r, dict) and r.get("name") == run]
         if not matches:
             hint = did_you_mean(run, names)
             raise WeightsError(
-                f"{folder}: no run named '{run}' in the results (runs: {', '.join(names)})"
-                + (f" (did you mean '{hint}'?)" if hint else "")
+                with_hint(
+                    f"{folder}: no run named '{run}' in the results (runs: {', '.join(names)})",
+                    hint,
+                )
             )
         entry = matches[0]
     name = str(entry.get("name"))
@@ -256,6 +275,9 @@ class InitFrom:
         try:
             weights = load_weights(self.path, self.run)
             check_fits(weights, objective, fresh)
+        except AmbiguousRunError as exc:
+            exc = exc.rephrase(f'init = {{ from = "{self.path}", run = "NAME" }}')
+            raise WeightsError(f"{self.where}: {exc}" if self.where else str(exc)) from None
         except WeightsError as exc:
             raise WeightsError(f"{self.where}: {exc}" if self.where else str(exc)) from None
         return {k: np.array(v, dtype=np.float64, copy=True) for k, v in weights.params.items()}

@@ -181,9 +181,13 @@ def test_outcome_line_does_not_count_runs_without_expectations(cli, tmp_path):
         'expect = { status = "completed" }\n',
     )
     result = cli.invoke(main, ["run", str(scenario)])
-    assert "1 of 1 runs with expectations met them; 1 runs have none" in result.output
+    assert "1 of 1 runs with expectations met them; 1 run has none" in result.output
     scenario.write_text('objective = "quartic"\n[[runs]]\nname = "a"\n', encoding="utf-8")
-    assert "no expectations to check (1 runs)" in cli.invoke(main, ["run", str(scenario)]).output
+    assert "no expectations to check (1 run)" in cli.invoke(main, ["run", str(scenario)]).output
+    scenario.write_text(
+        'objective = "quartic"\n[[runs]]\nname = "a"\n[[runs]]\nname = "b"\n', encoding="utf-8"
+    )
+    assert "no expectations to check (2 runs)" in cli.invoke(main, ["run", str(scenario)]).output
 
 
 def test_run_names_that_look_alike_on_disk_get_their_own_files(cli, tmp_path):
@@ -205,3 +209,109 @@ def test_a_byte_order_mark_is_accepted(cli, tmp_path):
     scenario = tmp_path / "s.toml"
     scenario.write_bytes(b'\xef\xbb\xbfobjective = "quartic"\n[[runs]]\nname = "a"\n')
     assert cli.invoke(main, ["validate", str(scenario)]).exit_code == 0
+
+
+def test_run_json_final_carries_the_last_recorded_split_metrics(cli):
+    """`final.recorded`: the diagnostics' last validation numbers, with their step."""
+    result = cli.invoke(
+        main, ["run", str(SCENARIOS / "sgd_vs_minibatch.toml"), "--run", "minibatch_128", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    (run,) = json.loads(result.output)["runs"]
+    final = run["final"]
+    assert {"step", "params", "loss"} <= set(final)
+    recorded = final["recorded"]
+    assert recorded["step"] == 130
+    assert recorded["train.loss"] == final["loss"]
+    assert 0.0 < recorded["validation.loss"] < 0.35
+    assert 0.8 < recorded["validation.accuracy"] <= 1.0
+
+
+def test_run_json_final_has_no_recorded_without_split_metrics(cli):
+    result = cli.invoke(main, ["run", ESCAPE, "--run", "gd_from_5", "--json"])
+    assert result.exit_code == 0, result.output
+    (run,) = json.loads(result.output)["runs"]
+    assert "recorded" not in run["final"]
+
+
+def _error_line(result) -> str:
+    """The whole output of a bad-input exit: one `error: …` line, no usage block."""
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Usage:" not in result.output and "Traceback" not in result.output
+    return lines[0]
+
+
+def test_click_usage_errors_are_one_line_with_a_suggestion(cli, tmp_path):
+    executor = _error_line(cli.invoke(main, ["run", ESCAPE, "--executor", "proces"]))
+    assert "'--executor'" in executor and "(did you mean 'process'?)" in executor
+    assert executor.index("did you mean") < executor.index("expected one of")
+    kind = _error_line(cli.invoke(main, ["describe", "rul", "adam"]))
+    assert "'KIND'" in kind and "(did you mean 'rule'?)" in kind
+    folder = _error_line(cli.invoke(main, ["run", str(SCENARIOS)]))
+    assert "is a folder; expected a scenario file" in folder and "escape_local_min.toml" in folder
+    a_file = tmp_path / "f.txt"
+    a_file.write_text("x", encoding="utf-8")
+    out = _error_line(cli.invoke(main, ["run", ESCAPE, "--out", str(a_file)]))
+    assert "'--out'" in out and "is a file" in out
+    command = _error_line(cli.invoke(main, ["rnu", ESCAPE]))
+    assert "no such command 'rnu' (did you mean 'run'?)" in command
+
+
+def test_did_you_mean_comes_before_the_known_names_everywhere(cli):
+    rule = _error_line(cli.invoke(main, ["describe", "rule", "adma"]))
+    assert rule.index("(did you mean 'adam'?)") < rule.index("(known: ")
+    run = _error_line(cli.invoke(main, ["run", ESCAPE, "--run", "gd_from5"]))
+    assert run.index("(did you mean 'gd_from_5'?)") < run.index("(runs: ")
+
+
+def test_a_name_that_begins_known_names_suggests_them(cli, tmp_path):
+    path = write_scenario(
+        tmp_path,
+        '[objective]\nname = "mlp"\nhidden = [4]\ninitializer = "he"\n'
+        '[objective.data]\nname = "moons"\n[[runs]]\nname = "a"\nsteps = 2\n',
+    )
+    line = _error_line(cli.invoke(main, ["run", str(path)]))
+    assert "objective.initializer" in line and str(path) in line
+    assert "(did you mean 'he_normal' or 'he_uniform'?)" in line
+    assert line.index("did you mean") < line.index("(known: ")
+
+
+def test_resume_given_a_scenario_says_it_wants_a_checkpoint(cli):
+    line = _error_line(cli.invoke(main, ["resume", ESCAPE]))
+    assert "expected a checkpoint (a step-*.npz file or a run's checkpoint folder)" in line
+    assert f"gdsim run {ESCAPE} runs a scenario" in line
+
+
+def test_plot_of_a_missing_folder_says_it_does_not_exist(cli, tmp_path):
+    line = _error_line(cli.invoke(main, ["plot", str(tmp_path / "nonexist")]))
+    assert "no such folder" in line and "summary.json" not in line
+
+
+def test_multi_run_results_hint_only_what_applies(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    source = write_scenario(
+        tmp_path,
+        'objective = "quartic"\n[[runs]]\nname = "a"\nsteps = 3\n[[runs]]\nname = "b"\nsteps = 4\n',
+    )
+    assert cli.invoke(main, ["run", str(source), "--out", "res"]).exit_code == 0
+    start = write_scenario(
+        tmp_path,
+        'objective = "quartic"\n[[runs]]\nname = "c"\nsteps = 1\ninit = { from = "res" }\n',
+        "start.toml",
+    )
+    line = _error_line(cli.invoke(main, ["run", str(start)]))
+    assert 'init = { from = "res", run = "NAME" }' in line and "--run" not in line
+    evaluated = cli.invoke(main, ["evaluate", "res"])
+    assert evaluated.exit_code == 2 and "(--run NAME)" in evaluated.output
+    assert "init =" not in evaluated.output
+
+
+def test_a_run_starting_from_weights_another_run_saves_names_that_run(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    scenario = str(SCENARIOS / "early_stopping.toml")
+    line = _error_line(cli.invoke(main, ["run", scenario, "--run", "reloaded"]))
+    assert "runs[2].init.from" in line and "no such file or folder yet" in line
+    assert "run 'early_stopping' of this scenario saves it" in line
+    assert "--run early_stopping --run reloaded" in line

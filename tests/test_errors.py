@@ -20,6 +20,14 @@ RULES = ["adagrad", "adam", "adamax", "adamw", "gd", "momentum", "nesterov", "rm
         ("rmsprp", RULES, "rmsprop"),
         ("xyzzy", RULES, None),
         ("anything", [], None),
+        # a name that begins longer names suggests them all, shaped for "'{hint}'" quoting
+        ("he", ["he_normal", "he_uniform", "xavier_uniform"], "he_normal' or 'he_uniform"),
+        (
+            "xavier",
+            ["xavier_normal", "xavier_uniform", "zeros"],
+            "xavier_normal' or 'xavier_uniform",
+        ),
+        ("h", ["he_normal"], None),  # one letter is too little to go on
     ],
 )
 def test_did_you_mean(typo, choices, expected):

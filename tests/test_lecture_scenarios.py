@@ -100,3 +100,22 @@ def test_every_toggle_of_good_practices_helps(results):
     ]
     for off, on, name in pairs:
         assert metric(runs[on], name) < metric(runs[off], name), (off, on)
+
+
+def test_sgd_vs_minibatch_runs_see_the_same_16000_samples():
+    """Q12/Q14: every run's budget is 10 epochs of the 1 600 training samples, exactly."""
+    runs = gdsim.run(SCENARIOS / "sgd_vs_minibatch.toml")
+    for run in runs:
+        samples = run.outputs["diagnostics"]["trace"]["samples"]
+        assert int(samples[-1]) == 16_000, run.name
+        assert run.epochs == 10, run.name
+
+
+def test_universal_approximation_width_32_ends_worse_than_width_8():
+    """Q8 says so: the wider network stalls at constant-step Adam, it is not hidden."""
+    runs = gdsim.run(SCENARIOS / "universal_approximation.toml")
+    losses = {r.name: r.final_loss for r in runs}
+    assert losses["width_1"] > losses["width_2"] > losses["width_4"] > losses["width_8"]
+    assert losses["width_32"] > losses["width_8"]
+    steps = runs["width_32"].outputs["diagnostics"]["trace"]["step"]
+    assert np.diff(steps).max() <= 50  # curves drawn from a record every 50 steps

@@ -20,7 +20,7 @@ import numpy as np
 from gdsim.components import DataSource, param
 from gdsim.data.files import DataError, load_csv, load_npz
 from gdsim.data.generators import GENERATORS
-from gdsim.errors import ParamError, PluginError, did_you_mean
+from gdsim.errors import ParamError, PluginError, did_you_mean, with_hint
 from gdsim.registry import active_registry
 from gdsim.validators import optional
 
@@ -129,8 +129,10 @@ def build_params(cls: type, table: Mapping[str, Any], prefix: str) -> Any:
             hint = did_you_mean(key, [*SPEC_KEYS, *fields])
             raise ParamError(
                 f"{prefix}.{key}",
-                f"unknown key '{key}' of data source '{cls.name}' (expected one of: {allowed})"
-                + (f" (did you mean '{hint}'?)" if hint else ""),
+                with_hint(
+                    f"unknown key '{key}' of data source '{cls.name}' (expected one of: {allowed})",
+                    hint,
+                ),
             )
         hint_type = hints.get(key)
         if hint_type is float and isinstance(value, int) and not isinstance(value, bool):
@@ -246,8 +248,7 @@ class DataSpec:
             hint = did_you_mean(str(name), known)
             raise ParamError(
                 f"{prefix}.name",
-                f"unknown data source {name!r} (known: {', '.join(known)})"
-                + (f" (did you mean '{hint}'?)" if hint else ""),
+                with_hint(f"unknown data source {name!r} (known: {', '.join(known)})", hint),
             )
         try:
             source_cls = registry.get("data", name)

@@ -29,7 +29,7 @@ from gdsim.components import Activation, Initializer, Objective, param
 from gdsim.data.dataset import Dataset, DataSpec
 from gdsim.data.files import DataError
 from gdsim.deprecation import GdsimDeprecationWarning
-from gdsim.errors import ParamError, PluginError
+from gdsim.errors import ParamError, PluginError, with_hint
 from gdsim.hookspecs import hookimpl
 from gdsim.memory import MemoryEstimate
 from gdsim.objectives.activations import ELU, LeakyReLU, sigmoid
@@ -92,9 +92,11 @@ def _named(kind: str, base: type, field: str) -> Callable[[Any], Any]:
         try:
             cls = active_registry().get(kind, value)
         except UnknownComponentError as exc:
-            hint = f" (did you mean '{exc.suggestion}'?)" if exc.suggestion else ""
             raise ParamError(
-                field, f"unknown {kind} '{value}' (known: {', '.join(exc.known)}){hint}"
+                field,
+                with_hint(
+                    f"unknown {kind} '{value}' (known: {', '.join(exc.known)})", exc.suggestion
+                ),
             ) from None
         except PluginError as exc:
             raise ParamError(field, str(exc)) from None
