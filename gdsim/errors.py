@@ -88,9 +88,8 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
 
     Case is ignored; one or two slips (a wrong, missing, extra or swapped letter; one for short
     names) win over difflib's looser similarity, so "adma" suggests "adam", not "adamax".
-    Otherwise a name that begins longer names suggests them all: "he" gives
-    ``he_normal' or 'he_uniform`` — shaped so that the callers' ``'{hint}'`` quotes read
-    "did you mean 'he_normal' or 'he_uniform'?".
+    Otherwise a name that begins longer names suggests the first of them in sorted order
+    ("he" gives "he_normal"); the message's list of known names shows the others.
     """
     options = sorted(set(choices))
     if not options:
@@ -105,7 +104,7 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
         return best
     starting = [o for o in options if len(wanted) >= 2 and o.lower().startswith(wanted)]
     if starting:
-        return "' or '".join(starting)
+        return starting[0]
     matches = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     return matches[0] if matches else None
 

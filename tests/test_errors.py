@@ -21,11 +21,11 @@ RULES = ["adagrad", "adam", "adamax", "adamw", "gd", "momentum", "nesterov", "rm
         ("xyzzy", RULES, None),
         ("anything", [], None),
         # a name that begins longer names suggests them all, shaped for "'{hint}'" quoting
-        ("he", ["he_normal", "he_uniform", "xavier_uniform"], "he_normal' or 'he_uniform"),
+        ("he", ["he_normal", "he_uniform", "xavier_uniform"], "he_normal"),
         (
             "xavier",
             ["xavier_normal", "xavier_uniform", "zeros"],
-            "xavier_normal' or 'xavier_uniform",
+            "xavier_normal",
         ),
         ("h", ["he_normal"], None),  # one letter is too little to go on
     ],
