@@ -140,7 +140,12 @@ def path_figure(
     heading = ctx.heading(f"{'paths' if many else 'path'} on the {what}")
     figure.suptitle(heading, fontsize=12)
     labels = [coord_label(objective, coords, i) for i in range(len(coords))]
-    notes = [outside_note(view, labels), group_note, missing_note(ctx.runs)]
+    notes = [
+        outside_note(view, labels),
+        group_note,
+        missing_note(ctx.runs),
+        _sampling_note(drawable),
+    ]
     if elsewhere:
         notes.append(
             f"not drawn, on another objective than the one shown: {names_list(elsewhere)} "
@@ -181,6 +186,24 @@ def _end_text(ax: Axes, point: np.ndarray) -> None:
             fontsize=8,
             color=END_COLOR,
         )
+
+
+def _sampling_note(runs: Sequence[RunData]) -> str | None:
+    """Say so when the paths join sampled iterates (a recorder's ``every`` > 1): their
+    straight segments skip the steps between."""
+    spacings = set()
+    for run in runs:
+        steps = np.asarray(run.trace.get("step", ()), dtype=np.int64)
+        if len(steps) > 2:
+            spacings.add(int(np.median(np.diff(steps[:-1]))))
+    spacings.discard(1)
+    if not spacings:
+        return None
+    every = "/".join(str(n) for n in sorted(spacings))
+    return (
+        f"paths join every {every}th iterate (recorder every = {every}): a straight segment "
+        "skips the steps between"
+    )
 
 
 def on_objective(run: RunData, objective: Objective) -> bool:
@@ -229,7 +252,16 @@ def _draw_track(track: Track, view: View, color: Any, single: bool, animated: bo
             # shaded by log(step): most runs move most in their first steps
             ranks = np.log1p(np.arange(len(px))) / np.log1p(max(len(px) - 1, 1))
             shades = colormaps["plasma"](0.95 * ranks)
-            ax.scatter(px, py, c=shades, s=22, zorder=7, edgecolors="0.25", linewidths=0.4)
+            dense = len(px) > 300  # thousands of iterates: small dots, no outlines
+            ax.scatter(
+                px,
+                py,
+                c=shades,
+                s=6 if dense else 22,
+                zorder=7,
+                edgecolors="none" if dense else "0.25",
+                linewidths=0 if dense else 0.4,
+            )
     ax.plot(
         px[:1],
         py[:1],
