@@ -188,10 +188,22 @@ def _draw_block(container: FigureBase, ctx: PlotContext, block: Block) -> list[s
     if not block.panels:
         return notes
     axes = overlaid_in.subplots(len(block.panels), 1, sharex=True, squeeze=False)[:, 0]
+    twins: set[tuple[str, str, str]] = set()
     for ax, (key, label) in zip(axes, block.panels, strict=True):
         series: list[np.ndarray] = []
+        under = _hidden_twins(runs, key)
+        twins.update((a, b, label) for a, b in under.items())
         for run in runs:
-            _draw_panel(ax, run, key, block.colors[run.name], x_axis.kind, ctx, series)
+            _draw_panel(
+                ax,
+                run,
+                key,
+                block.colors[run.name],
+                x_axis.kind,
+                ctx,
+                series,
+                halo=run.name in under,
+            )
         if key == "loss":
             cut, note = _last_finite_losses(ax, runs, block.colors, series, x_axis.kind, ctx)
             notes.append(note)
@@ -212,7 +224,37 @@ def _draw_block(container: FigureBase, ctx: PlotContext, block: Block) -> list[s
         _legend(axes[0], runs, block.colors)
     if block.multiples is None:
         _split_key(axes, runs)
+    if twins:
+        pairs = sorted({f"{a} overlaps {b} ({what})" for a, b, what in twins})
+        notes.append(
+            f"identical curves: {'; '.join(pairs)} (the first drawn wide and pale underneath)"
+        )
     return notes
+
+
+def _hidden_twins(runs: Sequence[RunData], key: str) -> dict[str, str]:
+    """Runs whose ``key`` columns equal a later run's (within 0.1 %): a line drawn exactly
+    under another would be invisible. Maps each such run to the run that covers it."""
+    found: dict[str, str] = {}
+    for i, run in enumerate(runs):
+        for other in runs[i + 1 :]:
+            columns = [c for c in run.trace if c == key or c.endswith(f".{key}")]
+            if not columns or any(c not in other.trace for c in columns):
+                continue
+            if all(
+                len(run.trace[c]) == len(other.trace[c])
+                and np.allclose(
+                    np.asarray(run.trace[c], dtype=np.float64),
+                    np.asarray(other.trace[c], dtype=np.float64),
+                    rtol=1e-3,
+                    atol=0.0,
+                    equal_nan=True,
+                )
+                for c in columns
+            ):
+                found[run.name] = other.name
+                break
+    return found
 
 
 def _loss_multiples(container: FigureBase, ctx: PlotContext, block: Block) -> list[str | None]:
@@ -448,6 +490,7 @@ def _draw_panel(
     ctx: PlotContext,
     series: list[np.ndarray],
     raw_batch: bool = False,
+    halo: bool = False,
 ) -> None:
     """One run's lines in one panel. Beside evaluated losses the batch loss is its running
     mean, thin and faint (and each recorded batch fainter still with ``raw_batch``)."""
@@ -481,7 +524,12 @@ def _draw_panel(
             ax.plot(at[mask], mean, color=color, linewidth=1.1, alpha=BATCH_ALPHA, zorder=2)
             series.append(mean)
             continue
-        ax.plot(at[mask], y[mask], linestyle=style, color=color, linewidth=1.5, zorder=3)
+        if halo:  # an identical curve drawn over it: wide and pale underneath
+            ax.plot(
+                at[mask], y[mask], linestyle=style, color=color, linewidth=5, alpha=0.4, zorder=2
+            )
+        else:
+            ax.plot(at[mask], y[mask], linestyle=style, color=color, linewidth=1.5, zorder=3)
         series.append(y[mask])
 
 
