@@ -113,6 +113,46 @@ def objective_key(run: RunData, ctx: PlotContext) -> str:
     return f"{name} ({loss} loss)" if isinstance(loss, str) else name
 
 
+SHORT = 0.05
+"""A run whose last step is below this fraction of the longest run's gets a block of its own
+(20 steps on a 3000-step axis would be a tick at zero)."""
+
+
+def _last_step(run: RunData) -> float:
+    steps = run.trace.get("step")
+    return float(steps[-1]) if steps is not None and len(steps) else 0.0
+
+
+def _split_short(
+    ctx: PlotContext, groups: list[tuple[str, list[RunData]]], by_objective: bool
+) -> tuple[list[tuple[str, list[RunData]]], str | None]:
+    """Each group's runs much shorter than its longest run (drawn against steps) as a block
+    of their own."""
+    out: list[tuple[str, list[RunData]]] = []
+    split = []
+    for label, members in groups:
+        longest = max(_last_step(r) for r in members)
+        # only runs planned short (completed all their steps); one that diverged or stopped
+        # early belongs beside the runs it is compared with
+        short = [
+            r
+            for r in members
+            if _last_step(r) < SHORT * longest and r.status == "completed" and not r.diverged_at
+        ]
+        long = [r for r in members if r not in short]
+        if not short or not long or choose_x(ctx, members).kind != "steps":
+            out.append((label, members))
+            continue
+        most = int(max(_last_step(r) for r in short))
+        prefix = f"{label}, " if by_objective else ""
+        out.append((f"{prefix}runs of up to {int(longest)} steps", long))
+        out.append((f"{prefix}runs of up to {most} steps", short))
+        split.append(names_list([r.name for r in short]))
+    if not split:
+        return out, None
+    return out, (f"short runs in a block of their own, on their own step axis: {'; '.join(split)}")
+
+
 def objective_groups(ctx: PlotContext, runs: Sequence[RunData]) -> list[tuple[str, list[RunData]]]:
     """The runs by :func:`objective_key`, in the order each objective first appears."""
     groups: dict[str, list[RunData]] = {}
@@ -132,6 +172,9 @@ def draw(ctx: PlotContext) -> Figure | None:
         notes.append(f"{len(keep)} of {len(traced)} recorded runs drawn, evenly spaced")
         traced = [traced[k] for k in keep]
     groups = objective_groups(ctx, traced)
+    by_objective = len(groups) > 1
+    groups, short_note = _split_short(ctx, groups, by_objective)
+    notes.append(short_note)
     mixed = len(groups) > 1
     blocks = [_plan(ctx, members, label if mixed else None) for label, members in groups]
     width = max(b.width for b in blocks)
@@ -144,8 +187,11 @@ def draw(ctx: PlotContext) -> Figure | None:
         for sub, block in zip(subs, blocks, strict=True):
             add_notes(sub, _draw_block(sub, ctx, block), width)
             sub.suptitle(f"{block.label}: {_heading(block)}", fontsize=11)
-        notes.append("runs on different objectives: one block of panels per objective and loss")
-        heading = f"curves of {len(groups)} objectives (their losses are not comparable)"
+        if by_objective:
+            notes.append("runs on different objectives: one block of panels per objective and loss")
+            heading = f"curves of {len(groups)} objectives (their losses are not comparable)"
+        else:
+            heading = "curves of long and short runs, each block on its own step axis"
     add_notes(figure, notes, width)
     figure.suptitle(ctx.heading(heading))
     return figure
@@ -214,6 +260,8 @@ def _draw_block(container: FigureBase, ctx: PlotContext, block: Block) -> list[s
             choose_scale(ax, series, linear=key == "accuracy")
         if key == "accuracy":
             ax.set_ylim(top=1.0 + 0.02)
+        for run in runs:
+            _stop_marks(ax, run, block.colors[run.name], x_axis.kind, ctx, text=key == "loss")
         ax.set_ylabel(label)
         ax.grid(True, which="major", alpha=0.3)
     axes[-1].set_xlabel(X_LABELS[x_axis.kind])
@@ -230,6 +278,48 @@ def _draw_block(container: FigureBase, ctx: PlotContext, block: Block) -> list[s
             f"identical curves: {'; '.join(pairs)} (the first drawn wide and pale underneath)"
         )
     return notes
+
+
+def _early_stop(run: RunData) -> tuple[int, int] | None:
+    """An early-stopped run's ``(best step, stopped at)`` from its observer's outputs."""
+    for name, out in run.outputs.items():
+        if name.split(":")[-1] != "early_stopping" or not isinstance(out, Mapping):
+            continue
+        best, stopped = out.get("best_step"), out.get("stopped_at")
+        if best is not None and stopped is not None:
+            return int(best), int(stopped)
+    return None
+
+
+def _stop_marks(
+    ax: Axes, run: RunData, color: Any, kind: str, ctx: PlotContext, text: bool
+) -> None:
+    """Where early stopping stopped (dotted) and the best step whose weights it kept (solid)."""
+    found = _early_stop(run)
+    x = _x_values(run, kind, ctx)
+    if found is None or x is None or not len(x):
+        return
+    steps = np.asarray(run.trace["step"], dtype=np.float64)
+    from matplotlib.transforms import blended_transform_factory
+
+    where = blended_transform_factory(ax.transData, ax.transAxes)
+    for step, style, words, y in (
+        (found[0], "-", f"{run.name}: best, step {found[0]}\n(weights kept)", 0.97),
+        (found[1], ":", f"{run.name}: stopped\nat step {found[1]}", 0.72),
+    ):
+        at = float(np.interp(step, steps, x))
+        ax.axvline(at, color=color, linestyle=style, linewidth=1.2, alpha=0.9, zorder=1)
+        if text:
+            ax.text(
+                at,
+                y,
+                " " + words.replace("\n", "\n "),
+                transform=where,
+                ha="left",
+                va="top",
+                fontsize=7,
+                color=color,
+            )
 
 
 def _hidden_twins(runs: Sequence[RunData], key: str) -> dict[str, str]:
