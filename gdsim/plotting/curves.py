@@ -109,6 +109,9 @@ def objective_key(run: RunData, ctx: PlotContext) -> str:
     if objective is None:
         return ""
     name = str(getattr(objective, "name", None) or type(objective).__name__)
+    coefficients = getattr(objective, "coefficients", None)
+    if name == "polynomial" and coefficients is not None:
+        name = f"polynomial {polynomial_text(coefficients)}"
     loss = getattr(objective, "loss", None)
     return f"{name} ({loss} loss)" if isinstance(loss, str) else name
 
@@ -121,6 +124,27 @@ SHORT = 0.05
 def _last_step(run: RunData) -> float:
     steps = run.trace.get("step")
     return float(steps[-1]) if steps is not None and len(steps) else 0.0
+
+
+def _same_scales(axes: Sequence[Axes]) -> None:
+    """Panels of one quantity in several blocks on one kind of y axis: logarithmic in all
+    when it is in one and every other can take it (positive values only)."""
+    by_label: dict[str, list[Axes]] = {}
+    for ax in axes:
+        by_label.setdefault(ax.get_ylabel(), []).append(ax)
+    for group in by_label.values():
+        if len(group) < 2 or not any(ax.get_yscale() == "log" for ax in group):
+            continue
+        linear = [ax for ax in group if ax.get_yscale() == "linear"]
+        if all(_positive(ax) for ax in linear):
+            for ax in linear:
+                ax.set_yscale("log")
+
+
+def _positive(ax: Axes) -> bool:
+    values = [np.asarray(line.get_ydata(), dtype=np.float64) for line in ax.get_lines()]
+    values = [v[np.isfinite(v)] for v in values]
+    return bool(values) and all(v.size == 0 or v.min() > 0 for v in values)
 
 
 def _split_short(
@@ -151,6 +175,23 @@ def _split_short(
     if not split:
         return out, None
     return out, (f"short runs in a block of their own, on their own step axis: {'; '.join(split)}")
+
+
+def polynomial_text(coefficients: Sequence[float]) -> str:
+    """``(1, 0, -2, 0.5)`` as ``x³ − 2x + 0.5``: how a student writes the polynomial."""
+    powers = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+    degree = len(coefficients) - 1
+    terms = []
+    for k, c in enumerate(coefficients):
+        c, power = float(c), degree - k
+        if c == 0:
+            continue
+        size = f"{abs(c):g}"
+        variable = "" if power == 0 else "x" if power == 1 else f"x{str(power).translate(powers)}"
+        body = variable if size == "1" and variable else f"{size}{variable}"
+        sign = "−" if c < 0 else "+"
+        terms.append(f"{'-' if c < 0 else ''}{body}" if not terms else f"{sign} {body}")
+    return " ".join(terms) or "0"
 
 
 def objective_groups(ctx: PlotContext, runs: Sequence[RunData]) -> list[tuple[str, list[RunData]]]:
@@ -187,6 +228,7 @@ def draw(ctx: PlotContext) -> Figure | None:
         for sub, block in zip(subs, blocks, strict=True):
             add_notes(sub, _draw_block(sub, ctx, block), width)
             sub.suptitle(f"{block.label}: {_heading(block)}", fontsize=11)
+        _same_scales([ax for sub in subs for ax in sub.axes])
         if by_objective:
             notes.append("runs on different objectives: one block of panels per objective and loss")
             heading = f"curves of {len(groups)} objectives (their losses are not comparable)"
