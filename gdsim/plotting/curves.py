@@ -218,6 +218,16 @@ def draw(ctx: PlotContext) -> Figure | None:
     notes.append(short_note)
     mixed = len(groups) > 1
     blocks = [_plan(ctx, members, label if mixed else None) for label, members in groups]
+    if len({b.x_axis.kind for b in blocks}) > 1:  # one x quantity per figure
+        kinds = [b.x_axis.kind for b in blocks]
+        blocks = [
+            attrs.evolve(b, x_axis=XAxis("steps", b.x_axis.note if kind == "steps" else None))
+            for b, kind in zip(blocks, kinds, strict=True)
+        ]
+        notes.append(
+            "every block against steps (one x axis for the figure); some runs' steps see "
+            'different numbers of samples: [plot] x = "samples" compares them per sample'
+        )
     width = max(b.width for b in blocks)
     figure = new_figure(width, sum(b.height for b in blocks) + (0.4 if mixed else 0.0))
     if not mixed:
@@ -796,8 +806,8 @@ def _split_key(axes: Sequence[Axes], runs: Sequence[RunData]) -> None:
     # one panel: the split key goes into the run key, under a heading of its own
     old = list(runs_key.legend_handles)
     names = [t.get_text() for t in runs_key.get_texts()]
-    blank = Line2D([], [], linestyle="", marker="")
-    legend_outside(ax, [*old, blank, *handles], [*names, "data split:", *labels], "run")
+    named = [label if "\n" in label else f"{label} split" for label in labels]
+    legend_outside(ax, [*old, *handles], [*names, *named], "run")
 
 
 def sorted_columns(names: Sequence[str]) -> list[str]:
