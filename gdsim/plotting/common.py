@@ -58,6 +58,8 @@ class RunData:
     elapsed: float | None = None
     outputs: Mapping[str, Any] = attrs.field(factory=dict)
     """The observers' outputs (``early_stopping``: ``best_step``, ``stopped_at``)."""
+    init_from: str | None = None
+    """The saved weights the run started from (``init = { from = … }``), if any."""
 
     @classmethod
     def from_result(cls, run: RunResult, sweeps: Sequence[Sweep] = ()) -> RunData:
@@ -78,6 +80,7 @@ class RunData:
             rule=None if spec is None else getattr(spec.rule, "name", None),
             elapsed=run.elapsed or None,
             outputs=dict(run.outputs or {}),
+            init_from=None if spec is None or spec.init_from is None else spec.init_from.path,
         )
 
     @property

@@ -174,7 +174,16 @@ def _split_short(
         split.append(names_list([r.name for r in short]))
     if not split:
         return out, None
-    return out, (f"short runs in a block of their own, on their own step axis: {'; '.join(split)}")
+    loaded = [
+        f"{r.name} from {r.init_from}"
+        for _, members in out
+        for r in members
+        if r.init_from is not None
+    ]
+    note = f"short runs in a block of their own, on their own step axis: {'; '.join(split)}"
+    if loaded:
+        note += f"; its step 0 is where the saved weights left off: {'; '.join(loaded)}"
+    return out, note
 
 
 def polynomial_text(coefficients: Sequence[float]) -> str:
@@ -238,7 +247,8 @@ def draw(ctx: PlotContext) -> Figure | None:
         for sub, block in zip(subs, blocks, strict=True):
             add_notes(sub, _draw_block(sub, ctx, block), width)
             sub.suptitle(f"{block.label}: {_heading(block)}", fontsize=11)
-        _same_scales([ax for sub in subs for ax in sub.axes])
+        if by_objective:  # (a short run's block stays on the scale its few values suit)
+            _same_scales([ax for sub in subs for ax in sub.axes])
         if by_objective:
             notes.append("runs on different objectives: one block of panels per objective and loss")
             heading = f"curves of {len(groups)} objectives (their losses are not comparable)"
