@@ -290,4 +290,4 @@ def test_a_single_loss_panel_still_says_which_line_style_is_which_split() -> Non
     figure = gdsim.run(scenario).plot()["curves"]
     (loss,) = figure.axes
     texts = [t.get_text() for t in loss.get_legend().get_texts()]
-    assert texts[:2] == ["a", "b"] and "validation" in texts and "train" in texts
+    assert texts[:2] == ["a", "b"] and "validation split" in texts and "train split" in texts

@@ -94,12 +94,18 @@ def draw(ctx: PlotContext) -> Figure | None:
             where = "validation"
         text = f"{run.name} ({run.state})"
         if accuracy is not None:
-            text += f"\n{where} accuracy {accuracy:.1%}"
+            text += f"\n{where} accuracy {accuracy:.2%}"
         ax.set_title(text, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.tick_params(labelsize=7, colors="0.45", length=2)
     for k in range(len(shown), rows * cols):
         axes[k // cols][k % cols].set_visible(False)
+    for k in range(len(shown)):
+        ax = axes[k // cols][k % cols]
+        if k % cols == 0:
+            ax.set_ylabel("x[1]", fontsize=8, color="0.35")
+        if k + cols >= len(shown):  # nothing drawn below: the bottom of its column
+            ax.set_xlabel("x[0]", fontsize=8, color="0.35")
+            ax.xaxis.set_tick_params(labelbottom=True)
     if filled is not None:
         figure.colorbar(filled, ax=axes, label="predicted probability of class 1", shrink=0.7)
     _key(figure, any(network(r, ctx).dataset.size("validation") for r in shown))

@@ -56,6 +56,10 @@ class RunData:
     swept: Mapping[str, Any] = attrs.field(factory=dict)
     rule: str | None = None
     elapsed: float | None = None
+    outputs: Mapping[str, Any] = attrs.field(factory=dict)
+    """The observers' outputs (``early_stopping``: ``best_step``, ``stopped_at``)."""
+    init_from: str | None = None
+    """The saved weights the run started from (``init = { from = … }``), if any."""
 
     @classmethod
     def from_result(cls, run: RunResult, sweeps: Sequence[Sweep] = ()) -> RunData:
@@ -75,6 +79,8 @@ class RunData:
             swept=swept,
             rule=None if spec is None else getattr(spec.rule, "name", None),
             elapsed=run.elapsed or None,
+            outputs=dict(run.outputs or {}),
+            init_from=None if spec is None or spec.init_from is None else spec.init_from.path,
         )
 
     @property

@@ -109,8 +109,98 @@ def objective_key(run: RunData, ctx: PlotContext) -> str:
     if objective is None:
         return ""
     name = str(getattr(objective, "name", None) or type(objective).__name__)
+    coefficients = getattr(objective, "coefficients", None)
+    if name == "polynomial" and coefficients is not None:
+        name = f"polynomial {polynomial_text(coefficients)}"
     loss = getattr(objective, "loss", None)
     return f"{name} ({loss} loss)" if isinstance(loss, str) else name
+
+
+SHORT = 0.05
+"""A run whose last step is below this fraction of the longest run's gets a block of its own
+(20 steps on a 3000-step axis would be a tick at zero)."""
+
+
+def _last_step(run: RunData) -> float:
+    steps = run.trace.get("step")
+    return float(steps[-1]) if steps is not None and len(steps) else 0.0
+
+
+def _same_scales(axes: Sequence[Axes]) -> None:
+    """Panels of one quantity in several blocks on one kind of y axis: logarithmic in all
+    when it is in one and every other can take it (positive values only)."""
+    by_label: dict[str, list[Axes]] = {}
+    for ax in axes:
+        by_label.setdefault(ax.get_ylabel(), []).append(ax)
+    for group in by_label.values():
+        if len(group) < 2 or not any(ax.get_yscale() == "log" for ax in group):
+            continue
+        linear = [ax for ax in group if ax.get_yscale() == "linear"]
+        if all(_positive(ax) for ax in linear):
+            for ax in linear:
+                ax.set_yscale("log")
+
+
+def _positive(ax: Axes) -> bool:
+    values = [np.asarray(line.get_ydata(), dtype=np.float64) for line in ax.get_lines()]
+    values = [v[np.isfinite(v)] for v in values]
+    return bool(values) and all(v.size == 0 or v.min() > 0 for v in values)
+
+
+def _split_short(
+    ctx: PlotContext, groups: list[tuple[str, list[RunData]]], by_objective: bool
+) -> tuple[list[tuple[str, list[RunData]]], str | None]:
+    """Each group's runs much shorter than its longest run (drawn against steps) as a block
+    of their own."""
+    out: list[tuple[str, list[RunData]]] = []
+    split = []
+    for label, members in groups:
+        longest = max(_last_step(r) for r in members)
+        # only runs planned short (completed all their steps); one that diverged or stopped
+        # early belongs beside the runs it is compared with
+        short = [
+            r
+            for r in members
+            if _last_step(r) < SHORT * longest and r.status == "completed" and not r.diverged_at
+        ]
+        long = [r for r in members if r not in short]
+        if not short or not long or choose_x(ctx, members).kind != "steps":
+            out.append((label, members))
+            continue
+        most = int(max(_last_step(r) for r in short))
+        prefix = f"{label}, " if by_objective else ""
+        out.append((f"{prefix}runs of up to {int(longest)} steps", long))
+        out.append((f"{prefix}runs of up to {most} steps", short))
+        split.append(names_list([r.name for r in short]))
+    if not split:
+        return out, None
+    loaded = [
+        f"{r.name} from {r.init_from}"
+        for _, members in out
+        for r in members
+        if r.init_from is not None
+    ]
+    note = f"short runs in a block of their own, on their own step axis: {'; '.join(split)}"
+    if loaded:
+        note += f"; its step 0 is where the saved weights left off: {'; '.join(loaded)}"
+    return out, note
+
+
+def polynomial_text(coefficients: Sequence[float]) -> str:
+    """``(1, 0, -2, 0.5)`` as ``x³ − 2x + 0.5``: how a student writes the polynomial."""
+    powers = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+    degree = len(coefficients) - 1
+    terms = []
+    for k, c in enumerate(coefficients):
+        c, power = float(c), degree - k
+        if c == 0:
+            continue
+        size = f"{abs(c):g}"
+        variable = "" if power == 0 else "x" if power == 1 else f"x{str(power).translate(powers)}"
+        body = variable if size == "1" and variable else f"{size}{variable}"
+        sign = "−" if c < 0 else "+"
+        terms.append(f"{'-' if c < 0 else ''}{body}" if not terms else f"{sign} {body}")
+    return " ".join(terms) or "0"
 
 
 def objective_groups(ctx: PlotContext, runs: Sequence[RunData]) -> list[tuple[str, list[RunData]]]:
@@ -132,8 +222,21 @@ def draw(ctx: PlotContext) -> Figure | None:
         notes.append(f"{len(keep)} of {len(traced)} recorded runs drawn, evenly spaced")
         traced = [traced[k] for k in keep]
     groups = objective_groups(ctx, traced)
+    by_objective = len(groups) > 1
+    groups, short_note = _split_short(ctx, groups, by_objective)
+    notes.append(short_note)
     mixed = len(groups) > 1
     blocks = [_plan(ctx, members, label if mixed else None) for label, members in groups]
+    if len({b.x_axis.kind for b in blocks}) > 1:  # one x quantity per figure
+        kinds = [b.x_axis.kind for b in blocks]
+        blocks = [
+            attrs.evolve(b, x_axis=XAxis("steps", b.x_axis.note if kind == "steps" else None))
+            for b, kind in zip(blocks, kinds, strict=True)
+        ]
+        notes.append(
+            "every block against steps (one x axis for the figure); some runs' steps see "
+            'different numbers of samples: [plot] x = "samples" compares them per sample'
+        )
     width = max(b.width for b in blocks)
     figure = new_figure(width, sum(b.height for b in blocks) + (0.4 if mixed else 0.0))
     if not mixed:
@@ -144,8 +247,13 @@ def draw(ctx: PlotContext) -> Figure | None:
         for sub, block in zip(subs, blocks, strict=True):
             add_notes(sub, _draw_block(sub, ctx, block), width)
             sub.suptitle(f"{block.label}: {_heading(block)}", fontsize=11)
-        notes.append("runs on different objectives: one block of panels per objective and loss")
-        heading = f"curves of {len(groups)} objectives (their losses are not comparable)"
+        if by_objective:  # (a short run's block stays on the scale its few values suit)
+            _same_scales([ax for sub in subs for ax in sub.axes])
+        if by_objective:
+            notes.append("runs on different objectives: one block of panels per objective and loss")
+            heading = f"curves of {len(groups)} objectives (their losses are not comparable)"
+        else:
+            heading = "curves of long and short runs, each block on its own step axis"
     add_notes(figure, notes, width)
     figure.suptitle(ctx.heading(heading))
     return figure
@@ -188,10 +296,22 @@ def _draw_block(container: FigureBase, ctx: PlotContext, block: Block) -> list[s
     if not block.panels:
         return notes
     axes = overlaid_in.subplots(len(block.panels), 1, sharex=True, squeeze=False)[:, 0]
+    twins: set[tuple[str, str, str]] = set()
     for ax, (key, label) in zip(axes, block.panels, strict=True):
         series: list[np.ndarray] = []
+        under = _hidden_twins(runs, key)
+        twins.update((a, b, label) for a, b in under.items())
         for run in runs:
-            _draw_panel(ax, run, key, block.colors[run.name], x_axis.kind, ctx, series)
+            _draw_panel(
+                ax,
+                run,
+                key,
+                block.colors[run.name],
+                x_axis.kind,
+                ctx,
+                series,
+                halo=run.name in under,
+            )
         if key == "loss":
             cut, note = _last_finite_losses(ax, runs, block.colors, series, x_axis.kind, ctx)
             notes.append(note)
@@ -202,6 +322,8 @@ def _draw_block(container: FigureBase, ctx: PlotContext, block: Block) -> list[s
             choose_scale(ax, series, linear=key == "accuracy")
         if key == "accuracy":
             ax.set_ylim(top=1.0 + 0.02)
+        for run in runs:
+            _stop_marks(ax, run, block.colors[run.name], x_axis.kind, ctx, text=key == "loss")
         ax.set_ylabel(label)
         ax.grid(True, which="major", alpha=0.3)
     axes[-1].set_xlabel(X_LABELS[x_axis.kind])
@@ -212,7 +334,79 @@ def _draw_block(container: FigureBase, ctx: PlotContext, block: Block) -> list[s
         _legend(axes[0], runs, block.colors)
     if block.multiples is None:
         _split_key(axes, runs)
+    if twins:
+        pairs = sorted({f"{a} overlaps {b} ({what})" for a, b, what in twins})
+        notes.append(
+            f"identical curves: {'; '.join(pairs)} (the first drawn wide and pale underneath)"
+        )
     return notes
+
+
+def _early_stop(run: RunData) -> tuple[int, int] | None:
+    """An early-stopped run's ``(best step, stopped at)`` from its observer's outputs."""
+    for name, out in run.outputs.items():
+        if name.split(":")[-1] != "early_stopping" or not isinstance(out, Mapping):
+            continue
+        best, stopped = out.get("best_step"), out.get("stopped_at")
+        if best is not None and stopped is not None:
+            return int(best), int(stopped)
+    return None
+
+
+def _stop_marks(
+    ax: Axes, run: RunData, color: Any, kind: str, ctx: PlotContext, text: bool
+) -> None:
+    """Where early stopping stopped (dotted) and the best step whose weights it kept (solid)."""
+    found = _early_stop(run)
+    x = _x_values(run, kind, ctx)
+    if found is None or x is None or not len(x):
+        return
+    steps = np.asarray(run.trace["step"], dtype=np.float64)
+    from matplotlib.transforms import blended_transform_factory
+
+    where = blended_transform_factory(ax.transData, ax.transAxes)
+    for step, style, words, y in (
+        (found[0], "-", f"{run.name}: best, step {found[0]}\n(weights kept)", 0.97),
+        (found[1], ":", f"{run.name}: stopped\nat step {found[1]}", 0.72),
+    ):
+        at = float(np.interp(step, steps, x))
+        ax.axvline(at, color=color, linestyle=style, linewidth=1.2, alpha=0.9, zorder=1)
+        if text:
+            ax.text(
+                at,
+                y,
+                " " + words.replace("\n", "\n "),
+                transform=where,
+                ha="left",
+                va="top",
+                fontsize=7,
+                color=color,
+            )
+
+
+def _hidden_twins(runs: Sequence[RunData], key: str) -> dict[str, str]:
+    """Runs whose ``key`` columns equal a later run's (within 0.1 %): a line drawn exactly
+    under another would be invisible. Maps each such run to the run that covers it."""
+    found: dict[str, str] = {}
+    for i, run in enumerate(runs):
+        for other in runs[i + 1 :]:
+            columns = [c for c in run.trace if c == key or c.endswith(f".{key}")]
+            if not columns or any(c not in other.trace for c in columns):
+                continue
+            if all(
+                len(run.trace[c]) == len(other.trace[c])
+                and np.allclose(
+                    np.asarray(run.trace[c], dtype=np.float64),
+                    np.asarray(other.trace[c], dtype=np.float64),
+                    rtol=1e-3,
+                    atol=0.0,
+                    equal_nan=True,
+                )
+                for c in columns
+            ):
+                found[run.name] = other.name
+                break
+    return found
 
 
 def _loss_multiples(container: FigureBase, ctx: PlotContext, block: Block) -> list[str | None]:
@@ -448,6 +642,7 @@ def _draw_panel(
     ctx: PlotContext,
     series: list[np.ndarray],
     raw_batch: bool = False,
+    halo: bool = False,
 ) -> None:
     """One run's lines in one panel. Beside evaluated losses the batch loss is its running
     mean, thin and faint (and each recorded batch fainter still with ``raw_batch``)."""
@@ -481,7 +676,12 @@ def _draw_panel(
             ax.plot(at[mask], mean, color=color, linewidth=1.1, alpha=BATCH_ALPHA, zorder=2)
             series.append(mean)
             continue
-        ax.plot(at[mask], y[mask], linestyle=style, color=color, linewidth=1.5, zorder=3)
+        if halo:  # an identical curve drawn over it: wide and pale underneath
+            ax.plot(
+                at[mask], y[mask], linestyle=style, color=color, linewidth=5, alpha=0.4, zorder=2
+            )
+        else:
+            ax.plot(at[mask], y[mask], linestyle=style, color=color, linewidth=1.5, zorder=3)
         series.append(y[mask])
 
 
@@ -616,8 +816,8 @@ def _split_key(axes: Sequence[Axes], runs: Sequence[RunData]) -> None:
     # one panel: the split key goes into the run key, under a heading of its own
     old = list(runs_key.legend_handles)
     names = [t.get_text() for t in runs_key.get_texts()]
-    blank = Line2D([], [], linestyle="", marker="")
-    legend_outside(ax, [*old, blank, *handles], [*names, "data split:", *labels], "run")
+    named = [label if "\n" in label else f"{label} split" for label in labels]
+    legend_outside(ax, [*old, *handles], [*names, *named], "run")
 
 
 def sorted_columns(names: Sequence[str]) -> list[str]:

@@ -63,6 +63,8 @@ def draw(ctx: PlotContext) -> Figure | None:
     bar = 0.8 / len(runs)
     values: list[float] = []
     notes: list[str | None] = []
+    zeros: list[tuple[Any, float, str]] = []  # (axes, x, run) of bars of height exactly 0
+    all_zero: dict[str, bool] = {}
     for ax, step in zip(axes, chosen, strict=True):
         missing = []
         for j, run in enumerate(runs):
@@ -85,6 +87,8 @@ def draw(ctx: PlotContext) -> Figure | None:
                 label=run.label,
             )
             values += [h for h in heights if np.isfinite(h) and h > 0]
+            zeros += [(ax, float(xi), run.name) for xi, h in zip(x, heights, strict=True) if h == 0]
+            all_zero[run.name] = all_zero.get(run.name, True) and all(h == 0 for h in heights)
         ax.set_xticks(np.arange(len(names)), names)
         ax.set_xlabel("layer (input → output)")
         ax.set_title(
@@ -99,12 +103,36 @@ def draw(ctx: PlotContext) -> Figure | None:
     if values and spans_decades(np.array(values), 1.0):
         axes[0].set_yscale("log")
     axes[0].set_ylabel("gradient norm ‖∇W‖ of the layer")
+    _mark_zeros(zeros, colors)
+    flat = [name for name, z in all_zero.items() if z]
+    if flat:
+        notes.append(
+            f"gradient exactly 0 in every layer (no bar, a 0 at the bottom): {', '.join(flat)}"
+        )
     _legend(axes[-1], runs, colors)
     if hidden:
         notes.append("biases not drawn")
     add_notes(figure, notes, width)
     figure.suptitle(ctx.heading("gradient norm of each layer"))
     return figure
+
+
+def _mark_zeros(zeros: list[tuple[Any, float, str]], colors: dict[str, Any]) -> None:
+    """A "0" where a bar of height exactly 0 would stand (it has no height to show)."""
+    from matplotlib.transforms import blended_transform_factory
+
+    for ax, x, name in zeros:
+        ax.text(
+            x,
+            0.01,
+            "0",
+            transform=blended_transform_factory(ax.transData, ax.transAxes),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            fontweight="bold",
+            color=colors[name],
+        )
 
 
 def _legend(ax: Any, runs: list[RunData], colors: dict[str, Any]) -> None:

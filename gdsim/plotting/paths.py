@@ -112,6 +112,8 @@ def path_figure(
         ax.set_xlim(view.low[0], view.high[0])
         if len(members) == 1:
             ax.set_title(f"{members[0].name} ({members[0].state})", fontsize=9)
+            if len(coords) == 1 and members[0].diverged_at is None and not animated:
+                _end_text(ax, paths[members[0].name][-1])
         else:
             ax.set_title(f"{label} ({len(members)} runs)", fontsize=9)
         colors = _member_colors(members)
@@ -124,15 +126,7 @@ def path_figure(
             tracks.append(track)
         for point, kind in minima:
             shown = to_plot(np.array([point]))[0]
-            ax.plot(
-                *shown,
-                "P",
-                color=MINIMUM_COLOR,
-                markeredgecolor="black",
-                markersize=10 if kind == "global" else 8,
-                zorder=8,
-                clip_on=False,
-            )
+            _draw_minimum(ax, shown, kind)
     for k in range(len(groups), rows * cols):
         axes[k // cols][k % cols].set_visible(False)
     for row in axes:
@@ -146,7 +140,12 @@ def path_figure(
     heading = ctx.heading(f"{'paths' if many else 'path'} on the {what}")
     figure.suptitle(heading, fontsize=12)
     labels = [coord_label(objective, coords, i) for i in range(len(coords))]
-    notes = [outside_note(view, labels), group_note, missing_note(ctx.runs)]
+    notes = [
+        outside_note(view, labels),
+        group_note,
+        missing_note(ctx.runs),
+        _sampling_note(drawable),
+    ]
     if elsewhere:
         notes.append(
             f"not drawn, on another objective than the one shown: {names_list(elsewhere)} "
@@ -154,6 +153,57 @@ def path_figure(
         )
     add_notes(figure, notes, width)
     return PathFigure(figure, tracks, view)
+
+
+def _draw_minimum(ax: Axes, point: np.ndarray, kind: str) -> None:
+    """A known minimum as a hollow ring (gold in a black outline) drawn above everything, so
+    that an end marker or iterate at the minimum shows through it."""
+    size = 17 if kind == "global" else 14
+    for edge, width in (("black", 3.4), (MINIMUM_COLOR, 1.8)):
+        ax.plot(
+            *point,
+            "o",
+            markerfacecolor="none",
+            markeredgecolor=edge,
+            markeredgewidth=width,
+            markersize=size,
+            zorder=8,
+            clip_on=False,
+        )
+
+
+def _end_text(ax: Axes, point: np.ndarray) -> None:
+    """The last iterate's coordinate written in the panel (ends a few hundredths apart look
+    alike at the figure's scale)."""
+    if np.all(np.isfinite(point)):
+        ax.text(
+            0.5,
+            0.97,
+            f"ends at {float(point[0]):.4g}",
+            transform=ax.transAxes,
+            ha="center",
+            va="top",
+            fontsize=8,
+            color=END_COLOR,
+        )
+
+
+def _sampling_note(runs: Sequence[RunData]) -> str | None:
+    """Say so when the paths join sampled iterates (a recorder's ``every`` > 1): their
+    straight segments skip the steps between."""
+    spacings = set()
+    for run in runs:
+        steps = np.asarray(run.trace.get("step", ()), dtype=np.int64)
+        if len(steps) > 2:
+            spacings.add(int(np.median(np.diff(steps[:-1]))))
+    spacings.discard(1)
+    if not spacings:
+        return None
+    every = "/".join(str(n) for n in sorted(spacings))
+    return (
+        f"paths join every {every}th iterate (recorder every = {every}): a straight segment "
+        "skips the steps between"
+    )
 
 
 def on_objective(run: RunData, objective: Objective) -> bool:
@@ -199,8 +249,19 @@ def _draw_track(track: Track, view: View, color: Any, single: bool, animated: bo
     else:
         track.line = ax.plot(px, py, "-", color=color, linewidth=width, alpha=0.8, zorder=3)[0]
         if single:
-            shades = colormaps["plasma"](np.linspace(0.0, 0.85, len(px)))
-            ax.scatter(px, py, c=shades, s=12, zorder=4, linewidths=0)
+            # shaded by log(step): most runs move most in their first steps
+            ranks = np.log1p(np.arange(len(px))) / np.log1p(max(len(px) - 1, 1))
+            shades = colormaps["plasma"](0.95 * ranks)
+            dense = len(px) > 300  # thousands of iterates: small dots, no outlines
+            ax.scatter(
+                px,
+                py,
+                c=shades,
+                s=6 if dense else 22,
+                zorder=7,
+                edgecolors="none" if dense else "0.25",
+                linewidths=0 if dense else 0.4,
+            )
     ax.plot(
         px[:1],
         py[:1],
@@ -214,6 +275,7 @@ def _draw_track(track: Track, view: View, color: Any, single: bool, animated: bo
     if animated:
         return
     marker, size = end_marker(run)
+    size = size + 6 if single else size
     ax.plot(
         np.clip(px[-1:], view.low[0], view.high[0]),
         np.clip(py[-1:], *ax.get_ylim()),
@@ -279,23 +341,36 @@ def _key(figure: Figure, minima: list[Any], diverged: bool, single: bool, animat
                 markersize=4,
             )
         )
-        labels.append("iterates (dark early → light late)")
+        labels.append("iterates (dark early → light late, log step)")
     if diverged:
         handles.append(Line2D([], [], marker="X", linestyle="", color="black", markersize=9))
         labels.append("last finite iterate (diverged)")
     if minima:
         handles.append(
-            Line2D(
-                [],
-                [],
-                marker="P",
-                linestyle="",
-                color=MINIMUM_COLOR,
-                markeredgecolor="black",
-                markersize=9,
+            (
+                Line2D(
+                    [],
+                    [],
+                    marker="o",
+                    linestyle="",
+                    markerfacecolor="none",
+                    markeredgecolor="black",
+                    markeredgewidth=3.4,
+                    markersize=12,
+                ),
+                Line2D(
+                    [],
+                    [],
+                    marker="o",
+                    linestyle="",
+                    markerfacecolor="none",
+                    markeredgecolor=MINIMUM_COLOR,
+                    markeredgewidth=1.8,
+                    markersize=12,
+                ),
             )
         )
-        labels.append("known minimum")
+        labels.append("known minimum (ring)")
     figure.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False)
 
 
