@@ -72,3 +72,9 @@ def test_deprecated_network_options_warn_and_still_apply() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", GdsimDeprecationWarning)
         MLP(data=data, activation="tanh", negative_slope=0.3)  # no leaky_relu: nothing to say
+
+
+def test_the_testing_modules_all_is_its_public_list() -> None:
+    import gdsim.testing
+
+    assert sorted(gdsim.testing.__all__) == sorted(PUBLIC_API["gdsim.testing"])
