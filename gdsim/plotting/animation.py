@@ -16,9 +16,10 @@ import numpy as np
 
 from gdsim.errors import GdsimError
 from gdsim.fileio import atomic_open, inside, safe_name
-from gdsim.plotting.common import PlotContext, coordinates, evaluate, require_matplotlib
+from gdsim.plotting.common import PlotContext, coordinates, require_matplotlib
 from gdsim.plotting.contours import contour_background
-from gdsim.plotting.paths import PathFigure, landscape_background, path_figure
+from gdsim.plotting.landscape import landscape_paths
+from gdsim.plotting.paths import PathFigure, path_figure
 
 MAX_FRAMES = 60
 FRAME_SECONDS = 0.12
@@ -46,19 +47,7 @@ def animated_figure(ctx: PlotContext) -> tuple[str, PathFigure] | None:
     if objective is None or coords is None:
         return None
     if len(coords) == 1:
-
-        def to_plot(path: np.ndarray) -> np.ndarray:
-            return np.column_stack([path[:, 0], evaluate(objective, coords, [path[:, 0]])])
-
-        drawn = path_figure(
-            ctx,
-            objective,
-            coords,
-            landscape_background(objective, coords),
-            to_plot,
-            f"{objective.name} objective",
-            animated=True,
-        )
+        drawn = landscape_paths(ctx, objective, coords, animated=True)
         return None if drawn is None else ("landscape", drawn)
     drawn = path_figure(
         ctx,
