@@ -15,9 +15,8 @@ import attrs
 import numpy as np
 
 from gdsim.components import MemberObserver, MemberStep, Objective, Observer, overrides, param
-from gdsim.errors import ParamError
 from gdsim.hookspecs import hookimpl
-from gdsim.observers.recorder import check_metric, read_metric, split_metric
+from gdsim.observers.recorder import check_metric, monitor_name, read_metric
 from gdsim.validators import int_at_least, non_negative, one_of
 
 if TYPE_CHECKING:
@@ -26,14 +25,6 @@ if TYPE_CHECKING:
 
 STATUS_STOPPED_EARLY = "stopped_early"
 log = logging.getLogger("gdsim")
-
-
-def _monitor_name(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ParamError("monitor", f"expected 'split.metric' or 'auto', got {value!r}")
-    if value != "auto":
-        split_metric(value)
-    return value
 
 
 @attrs.define
@@ -51,7 +42,7 @@ class EarlyStopping(Observer):
 
     name: ClassVar[str] = "early_stopping"
 
-    monitor: str = param("auto", converter=_monitor_name, doc="metric as 'split.metric', or 'auto'")
+    monitor: str = param("auto", converter=monitor_name, doc="metric as 'split.metric', or 'auto'")
     mode: str = param("min", validator=one_of("min", "max"), doc="'min' or 'max': which is better")
     patience: int = param(
         10, validator=int_at_least(1), doc="evaluations without improvement before stopping"

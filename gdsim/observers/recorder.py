@@ -30,6 +30,15 @@ def split_metric(name: str, field: str = "monitor") -> tuple[str, str]:
     return split, metric
 
 
+def monitor_name(value: Any) -> str:
+    """A ``monitor`` parameter: ``'split.metric'`` or ``'auto'``; ParamError otherwise."""
+    if not isinstance(value, str):
+        raise ParamError("monitor", f"expected 'split.metric' or 'auto', got {value!r}")
+    if value != "auto":
+        split_metric(value)
+    return value
+
+
 def _metric_names(values: Any) -> tuple[str, ...]:
     if isinstance(values, str) or not isinstance(values, list | tuple):
         raise ParamError("metrics", f"expected a list of 'split.metric' names, got {values!r}")

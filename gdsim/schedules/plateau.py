@@ -14,18 +14,9 @@ from typing import Any, ClassVar
 import attrs
 
 from gdsim.components import ComponentState, Objective, Schedule, param
-from gdsim.errors import ParamError
-from gdsim.observers.recorder import check_metric, split_metric
+from gdsim.observers.recorder import check_metric, monitor_name
 from gdsim.state import Params
 from gdsim.validators import int_at_least, non_negative, number_in, one_of, positive
-
-
-def _monitor_name(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ParamError("monitor", f"expected 'split.metric' or 'auto', got {value!r}")
-    if value != "auto":
-        split_metric(value)
-    return value
 
 
 @attrs.frozen
@@ -54,7 +45,7 @@ class ReduceOnPlateau(Schedule):
     elementwise: ClassVar[bool] = False  # decides per run on one scalar metric
 
     lr: float = param(0.1, validator=positive(), doc="initial learning rate α")
-    monitor: str = param("auto", converter=_monitor_name, doc="metric as 'split.metric', or 'auto'")
+    monitor: str = param("auto", converter=monitor_name, doc="metric as 'split.metric', or 'auto'")
     mode: str = param("min", validator=one_of("min", "max"), doc="'min' or 'max': which is better")
     factor: float = param(
         0.1, validator=number_in(0.0, 1.0, low_open=True, high_open=True), doc="factor f < 1"
