@@ -88,10 +88,10 @@ def run(
     if not isinstance(scenario, Scenario):
         scenario = load(scenario, registry=registry)
     checkpoints = _checkpoints_by_run(scenario, resume)
-    # every run to another process: they go as the scenario's columns, made into runs there
+    # every run as the scenario's columns: a sweep is stepped from them (or shipped to workers
+    # as them), and its results stay columns (RunList) whose runs are made when read
     shipped = (
-        executor != "vectorised"
-        and only is None
+        only is None
         and not checkpoints
         and extra_observers is None
         and not _loads_saved_weights(scenario.raw)
@@ -110,6 +110,7 @@ def run(
     here = [] if shipped else [s for s in first if stepped_here(s)]
     elsewhere = first if shipped else [s for s in first if not stepped_here(s)]
     results: dict[str, RunResult] = {}
+    done: Sequence[RunResult] = []
 
     def run_here(spec: RunSpec) -> None:
         if spec.name in checkpoints:
@@ -135,7 +136,8 @@ def run(
             finally:
                 if counter is not None:
                     counter.close()
-            results.update((r.name, r) for r in done)
+            if not shipped:
+                results.update((r.name, r) for r in done)
         for spec in later:
             run_here(spec)
     except KeyboardInterrupt as exc:  # keep what finished, in scenario order
@@ -146,7 +148,9 @@ def run(
             else [results[s.name] for s in specs if s.name in results]
         )
         raise Interrupted(finished, Results(scenario=scenario, runs=finished)) from None
-    runs = list(results.values()) if shipped else [results[s.name] for s in specs]
+    runs: Sequence[RunResult] = done if shipped else [results[s.name] for s in specs]
+    if not log.isEnabledFor(logging.INFO):  # one line per run: a million lines for a sweep
+        return Results(scenario=scenario, runs=runs)
     for result in runs:
         resumed = checkpoints.get(result.name)
         log.info(

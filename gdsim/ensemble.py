@@ -673,11 +673,52 @@ def run_specs(
     vectorise: bool = True,
     progress: Progress | None = None,
     scenario: Scenario | None = None,
-) -> list[RunResult]:
+) -> Sequence[RunResult]:
     """Run every spec, as ensembles where possible, one by one otherwise; results in order.
 
-    ``scenario`` is handed to the runs stepped one by one (checkpoint observers save it).
+    A scenario's runs (:class:`gdsim.runs.Runs`) whose swept entries can be stepped straight
+    from their columns (:mod:`gdsim.columnar`) are; their results stay columns
+    (:class:`gdsim.results.RunList`: a run's result is made when it is read). ``scenario``
+    is handed to the runs stepped one by one (checkpoint observers save it).
     """
+    from gdsim.results import Block, RunList
+    from gdsim.runs import Runs, SweepRuns
+
+    blocks: list[Any] = []
+    if isinstance(specs, Runs) and vectorise:
+        from gdsim.columnar import run_sweep
+
+        try:
+            for item in specs.items:
+                done = run_sweep(item, pm, progress) if isinstance(item, SweepRuns) else None
+                blocks.append(item if done is None else Block(done, item))
+        except KeyboardInterrupt as exc:
+            finished = RunList([b for b in blocks if isinstance(b, Block)])
+            raise Interrupted(list(finished) + getattr(exc, "runs", [])) from None
+        if all(isinstance(b, Block) for b in blocks):
+            return RunList(blocks)
+        rest = Runs([b for b in blocks if not isinstance(b, Block)])
+        results = _specs_one_way(rest, pm, vectorise, progress, scenario)
+        out, at = [], 0
+        for b in blocks:
+            if isinstance(b, Block):
+                out.append(b)
+            else:
+                n = len(b) if isinstance(b, SweepRuns) else 1
+                out.append(results[at : at + n])
+                at += n
+        return RunList(out)
+    return _specs_one_way(specs, pm, vectorise, progress, scenario)
+
+
+def _specs_one_way(
+    specs: Sequence[RunSpec],
+    pm: pluggy.PluginManager | None,
+    vectorise: bool,
+    progress: Progress | None,
+    scenario: Scenario | None,
+) -> list[RunResult]:
+    """:func:`run_specs` over run objects: grouped into ensembles, the rest one by one."""
     if not isinstance(specs, list):  # a scenario's runs are made when read: make each once
         with paused_gc():
             specs = list(specs)

@@ -28,7 +28,7 @@ import attrs
 
 from gdsim.ensemble import run_specs
 from gdsim.errors import GdsimError, Interrupted
-from gdsim.results import ResultColumns
+from gdsim.results import Block, ResultColumns, RunList
 
 if TYPE_CHECKING:
     import pluggy
@@ -89,16 +89,21 @@ def _run_chunk(specs: Sequence[RunSpec], scenario: Scenario | None = None) -> Re
 
     results = run_specs(specs, pm=default_registry().pm, scenario=scenario)
     with paused_gc():
-        return ResultColumns.from_runs(results)
+        if isinstance(results, RunList):  # swept entries stepped from their columns
+            return ResultColumns.concat(
+                [
+                    b.columns if isinstance(b, Block) else ResultColumns.from_runs(list(b))
+                    for b in results.blocks
+                ]
+            )
+        return ResultColumns.from_runs(list(results))
 
 
-def _received(columns: ResultColumns, piece: Sequence[RunSpec]) -> list[RunResult]:
-    """Main side: a chunk's results made from its columns and this process's own specs of the
-    chunk's runs (the same runs the worker made from the same columns)."""
-    from gdsim.ensemble import paused_gc
-
-    with paused_gc():
-        return columns.runs(piece)
+def _received(columns: ResultColumns, piece: Sequence[RunSpec]) -> Block:
+    """Main side: a chunk's results kept as its columns, with this process's own specs of the
+    chunk's runs (the same runs the worker made from the same columns); a run's result is
+    made from them when it is read."""
+    return Block(columns, piece)
 
 
 def _ignore_sigint() -> None:
@@ -166,7 +171,7 @@ def execute(
     client: Any = None,
     progress: Callable[[int], None] | None = None,
     scenario: Scenario | None = None,
-) -> list[RunResult]:
+) -> Sequence[RunResult]:
     """Run ``specs`` with the chosen executor; results in the order of ``specs``.
 
     ``scenario`` (the specs' scenario) travels with the work for observers that save it.
@@ -196,7 +201,7 @@ def _process_pool(
     workers: int,
     progress: Callable[[int], None] | None,
     scenario: Scenario | None,
-) -> list[RunResult]:
+) -> RunList:
     """Run the chunks on a local pool; Ctrl-C cancels what has not started, ends the workers
     at once and raises :class:`gdsim.errors.Interrupted` with the runs that had finished.
 
@@ -205,7 +210,7 @@ def _process_pool(
     """
     import concurrent.futures as cf
 
-    results: list[list[RunResult] | None] = [None] * len(pieces)
+    results: list[Block | list[RunResult] | None] = [None] * len(pieces)
     pool = None
     try:  # forkserver or spawn: safe even when threads are running
         pool = cf.ProcessPoolExecutor(
@@ -232,8 +237,8 @@ def _process_pool(
     return _finished(results)
 
 
-def _finished(results: list[list[RunResult] | None]) -> list[RunResult]:
-    return [r for chunk in results if chunk is not None for r in chunk]
+def _finished(results: list[Block | list[RunResult] | None]) -> RunList:
+    return RunList([chunk for chunk in results if chunk is not None])
 
 
 def _chunk_failed(specs: list[RunSpec], exc: BaseException) -> list[RunResult]:
@@ -266,7 +271,7 @@ def _dask(
     client: Any,
     progress: Callable[[int], None] | None,
     scenario: Scenario | None,
-) -> list[RunResult]:
+) -> RunList:
     """Run the chunks on Dask; Ctrl-C (also while a local cluster starts) cancels the work,
     closes what this call opened without worker tracebacks, and raises
     :class:`gdsim.errors.Interrupted` with the runs that had finished."""
@@ -283,7 +288,7 @@ def _dask(
         ) from None
     own: list[Any] = []
     futures: list[Any] = []
-    results: list[list[RunResult] | None] = [None] * len(pieces)
+    results: list[Block | list[RunResult] | None] = [None] * len(pieces)
     try:
         # local workers come from a forkserver that ignores Ctrl-C (see deaf_context)
         import multiprocessing

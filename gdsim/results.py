@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -260,7 +260,9 @@ class Results:
     """
 
     scenario: Scenario
-    runs: list[RunResult]
+    runs: Sequence[RunResult]
+    """The runs' results: a list, or a :class:`RunList` holding big sweeps as columns (a
+    run's :class:`RunResult` is then made when it is read)."""
 
     def __iter__(self) -> Iterator[RunResult]:
         return iter(self.runs)
@@ -270,6 +272,8 @@ class Results:
 
     def __getitem__(self, key: int | str) -> RunResult:
         if isinstance(key, str):
+            if isinstance(self.runs, RunList):
+                return self.runs.find(key)
             for run in self.runs:
                 if run.name == key:
                     return run
@@ -278,7 +282,18 @@ class Results:
 
     @property
     def passed(self) -> bool:
+        if isinstance(self.runs, RunList):
+            return self.runs.passed()
         return all(r.passed for r in self.runs)
+
+    def status_counts(self) -> dict[str, int]:
+        """How many runs ended with each status (from the columns for big sweeps)."""
+        if isinstance(self.runs, RunList):
+            return self.runs.counts()
+        out: dict[str, int] = {}
+        for r in self.runs:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
 
     def plot(self, out: str | Path | None = None, format: str = "png") -> Figures:
         """Matplotlib figures of all runs, by name; written into ``out`` when it is given.
@@ -354,6 +369,164 @@ class ResultColumns:
     param_rows: np.ndarray
     params: dict[str, np.ndarray]
     extra: dict[int, dict[str, Any]]
+    no_divergence: np.ndarray | None = None
+    """Rows that fail the implicit ``no_divergence`` expectation (diverged where the run does
+    not allow it), when their expectations are made from the columns (a columnar sweep's runs
+    have no others); None when expectations travel in ``extra``."""
+
+    @classmethod
+    def from_outcome(
+        cls, outcome: Any, elapsed: float, allowed: bool | np.ndarray = False
+    ) -> ResultColumns:
+        """The columns of an ensemble's :class:`gdsim.ensemble.Outcome` (no object per
+        member): ``allowed`` says per member (or for all) whether divergence is allowed."""
+        from gdsim.ensemble import CODE, CODES
+
+        n = len(outcome)
+        code = np.asarray(outcome.code)
+        steps = np.asarray(outcome.steps, dtype=np.int64)
+        diverged = code == CODE["diverged"]
+        reasons: dict[str | None, int] = {None: 0}
+        reason = np.zeros(n, dtype=np.int32)
+        if outcome.reasons:
+            rows = np.fromiter(outcome.reasons.keys(), dtype=np.int64, count=len(outcome.reasons))
+            reason[rows] = [reasons.setdefault(r, len(reasons)) for r in outcome.reasons.values()]
+        return cls(
+            size=n,
+            statuses=tuple(CODES),
+            status=code,
+            reasons=tuple(reasons),
+            reason=reason,
+            steps=steps,
+            epochs=steps,
+            final_step=steps - (diverged & (steps > 0)),
+            final_loss=np.asarray(outcome.final_loss, dtype=np.float64),
+            has_loss=~(diverged & (steps == 0)),
+            diverged_at=np.where(diverged, steps, -1),
+            elapsed=np.broadcast_to(np.float64(elapsed), (n,)),
+            param_rows=np.broadcast_to(True, (n,)),
+            params=dict(outcome.final_params),
+            extra={},
+            no_divergence=diverged & ~np.asarray(allowed, dtype=bool),
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[ResultColumns]) -> ResultColumns:
+        """The columns of consecutive chunks as one (codes renumbered, rows shifted)."""
+        if len(parts) == 1:
+            return parts[0]
+        shapes = [
+            {k: v.shape[1:] for k, v in p.params.items()} for p in parts if p.param_rows.any()
+        ]
+        if any(s != shapes[0] for s in shapes):
+            runs: list[RunResult] = []
+            for p in parts:
+                runs.extend(p.runs(_Unnamed(p.size)))
+            return cls.from_runs(runs)
+        statuses: dict[str, int] = {}
+        reasons: dict[str | None, int] = {}
+        status, reason, extra, failing = [], [], {}, []
+        start = 0
+        for p in parts:
+            status.append(
+                np.array([statuses.setdefault(s, len(statuses)) for s in p.statuses])[p.status]
+                if p.size
+                else np.zeros(0, dtype=np.int16)
+            )
+            reason.append(
+                np.array([reasons.setdefault(r, len(reasons)) for r in p.reasons])[p.reason]
+                if p.size
+                else np.zeros(0, dtype=np.int32)
+            )
+            extra.update((start + i, more) for i, more in p.extra.items())
+            failing.append(
+                np.zeros(p.size, dtype=bool) if p.no_divergence is None else p.no_divergence
+            )
+            start += p.size
+        names = list(shapes[0]) if shapes else []
+
+        def cat(get: Callable[[ResultColumns], np.ndarray]) -> np.ndarray:
+            return np.concatenate([get(p) for p in parts])
+
+        return cls(
+            size=start,
+            statuses=tuple(statuses),
+            status=np.concatenate(status),
+            reasons=tuple(reasons),
+            reason=np.concatenate(reason),
+            steps=cat(lambda p: p.steps),
+            epochs=cat(lambda p: p.epochs),
+            final_step=cat(lambda p: p.final_step),
+            final_loss=cat(lambda p: p.final_loss),
+            has_loss=cat(lambda p: p.has_loss),
+            diverged_at=cat(lambda p: p.diverged_at),
+            elapsed=cat(lambda p: p.elapsed),
+            param_rows=cat(lambda p: p.param_rows),
+            params={
+                k: np.concatenate([p.params[k] for p in parts if p.param_rows.any()]) for k in names
+            },
+            extra=extra,
+            no_divergence=None
+            if all(p.no_divergence is None for p in parts)
+            else np.concatenate(failing),
+        )
+
+    def passed(self) -> np.ndarray:
+        """Whether each run passed (:attr:`RunResult.passed`), without making it."""
+        ok = self.status != self.statuses.index("error") if "error" in self.statuses else None
+        ok = np.ones(self.size, dtype=bool) if ok is None else np.asarray(ok, dtype=bool)
+        if self.no_divergence is not None:
+            ok &= ~self.no_divergence
+        for i, more in self.extra.items():
+            if more.get("expectations") and not all(o.passed for o in more["expectations"]):
+                ok[i] = False
+        return ok
+
+    def status_names(self) -> np.ndarray:
+        """The status of each run as strings."""
+        return np.asarray(self.statuses, dtype=str)[self.status]
+
+    def dense_params(self) -> dict[str, np.ndarray]:
+        """The final parameters stacked over every run (NaN rows for runs without them)."""
+        if self.param_rows.all():
+            return self.params
+        out = {}
+        rows = np.flatnonzero(self.param_rows)
+        for k, v in self.params.items():
+            full = np.full((self.size, *v.shape[1:]), np.nan)
+            full[rows] = v
+            out[k] = full
+        return out
+
+    def row(self, i: int, spec: RunSpec) -> RunResult:
+        """The result of run ``i`` alone (``spec`` its specification)."""
+        params: dict[str, np.ndarray] = {}
+        if self.param_rows[i]:
+            at = i if self.param_rows.all() else int(np.count_nonzero(self.param_rows[:i]))
+            params = {k: np.array(c[at]) for k, c in self.params.items()}
+        more = self.extra.get(i, _NO_EXTRA)
+        diverged = int(self.diverged_at[i])
+        result = RunResult(
+            name=more.get("name", spec.name),
+            status=self.statuses[int(self.status[i])],
+            steps=int(self.steps[i]),
+            epochs=int(self.epochs[i]),
+            final_params=more.get("final_params", params),
+            final_loss=float(self.final_loss[i]) if self.has_loss[i] else None,
+            final_step=int(self.final_step[i]),
+            seed=more.get("seed", spec.seed),
+            stop_reason=self.reasons[int(self.reason[i])],
+            diverged_at=None if diverged < 0 else diverged,
+            elapsed=float(self.elapsed[i]),
+            expectations=more.get("expectations", []),
+            outputs=more.get("outputs", {}),
+            spec=spec,
+            error=more.get("error"),
+            traceback=more.get("traceback"),
+        )
+        if self.no_divergence is not None and "expectations" not in more:
+            result.expectations = evaluate(spec, result)  # the implicit ones (no expect table)
+        return result
 
     @classmethod
     def from_runs(cls, runs: list[RunResult]) -> ResultColumns:
@@ -438,6 +611,8 @@ class ResultColumns:
         rows = self.param_rows.tolist()
         names = list(self.params)
         columns = [self.params[k] for k in names]
+        if self.no_divergence is not None:
+            return [self.row(i, spec) for i, spec in enumerate(specs)]
         out: list[RunResult] = []
         row = 0
         for i, (spec, steps, epochs, final_step, elapsed) in enumerate(
@@ -479,3 +654,139 @@ class ResultColumns:
 
 
 _NO_EXTRA: dict[str, Any] = {}
+
+
+class _Unnamed(Sequence[Any]):
+    """Stand-in specs for :meth:`ResultColumns.concat` (names and seeds travel in extra)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, k: Any) -> Any:
+        raise IndexError(k)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter([None] * self.size)
+
+
+@attrs.frozen
+class Block:
+    """Consecutive runs' results as columns and the runs' specifications (made when read)."""
+
+    columns: ResultColumns
+    specs: Sequence[RunSpec]
+
+    def __len__(self) -> int:
+        return self.columns.size
+
+
+class RunList(Sequence[RunResult]):
+    """A scenario's results in order: lists of result objects and :class:`Block` s of columns,
+    whose :class:`RunResult` is made only when that run is read (indexed or iterated)."""
+
+    def __init__(self, blocks: Iterable[Sequence[RunResult] | Block]) -> None:
+        self.blocks = [b for b in blocks if len(b)]
+        self.starts = np.concatenate([[0], np.cumsum([len(b) for b in self.blocks])]).astype(
+            np.int64
+        )
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        b = int(np.searchsorted(self.starts, k, side="right")) - 1
+        block, i = self.blocks[b], k - int(self.starts[b])
+        return block.columns.row(i, block.specs[i]) if isinstance(block, Block) else block[i]
+
+    def __iter__(self) -> Iterator[RunResult]:
+        for block in self.blocks:
+            if isinstance(block, Block):
+                for i, spec in enumerate(block.specs):
+                    yield block.columns.row(i, spec)
+            else:
+                yield from block
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def columnar(self) -> bool:
+        """True when some results are held as columns (big sweeps)."""
+        return any(isinstance(b, Block) for b in self.blocks)
+
+    def columns(self, start: int, stop: int) -> ResultColumns | None:
+        """The results of runs ``start`` to ``stop`` as one set of columns, when every one of
+        them is held as columns by whole blocks (None otherwise)."""
+        parts = []
+        for block, lo in zip(self.blocks, self.starts[:-1].tolist(), strict=True):
+            hi = lo + len(block)
+            if hi <= start or lo >= stop:
+                continue
+            if not isinstance(block, Block) or lo < start or hi > stop:
+                return None
+            parts.append(block.columns)
+        return ResultColumns.concat(parts) if parts else None
+
+    def passed(self) -> bool:
+        return all(
+            bool(b.columns.passed().all()) if isinstance(b, Block) else all(r.passed for r in b)
+            for b in self.blocks
+        )
+
+    def find(self, name: str) -> RunResult:
+        """The run named ``name`` (a swept run's name is made from its point to compare)."""
+        for block in self.blocks:
+            if not isinstance(block, Block):
+                for run in block:
+                    if run.name == name:
+                        return run
+                continue
+            for i, spec_name in enumerate(_names(block)):
+                if spec_name == name:
+                    return block.columns.row(i, block.specs[i])
+        raise KeyError(name)
+
+    def counts(self) -> dict[str, int]:
+        """How many runs have each status."""
+        out: dict[str, int] = {}
+        for block in self.blocks:
+            if isinstance(block, Block):
+                c = block.columns
+                found = np.bincount(np.asarray(c.status, dtype=np.int64), minlength=len(c.statuses))
+                for status, n in zip(c.statuses, found.tolist(), strict=True):
+                    if n:
+                        out[status] = out.get(status, 0) + n
+            else:
+                for r in block:
+                    out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+
+def _names(block: Block) -> Iterator[str]:
+    """The run names of a block's runs, made one at a time from the sweep's index columns."""
+    from gdsim.runs import Runs, SweepRuns
+
+    specs = block.specs
+    items = specs.items if isinstance(specs, Runs) else (specs,)
+    for item in items:
+        if isinstance(item, SweepRuns):
+            sweep = item.sweep
+            for i in range(len(sweep.points)):
+                yield sweep.name(i)
+        elif isinstance(item, Sequence):
+            yield from (spec.name for spec in item)
+        else:
+            yield item.name
