@@ -64,9 +64,8 @@ def basin_grid(results: Results, sweep: Sweep) -> BasinGrid | None:
     columns, col_order = _sorted(sweep.axes[col])
     row_at, col_at = np.argsort(row_order), np.argsort(col_order)  # written index → position
     codes = np.full((len(rows.values), len(columns.values)), MISSING)
-    for k, point in enumerate(sweep.points):
-        if matched.runs[k] is not None:
-            codes[row_at[point[row]], col_at[point[col]]] = matched.classes[k]
+    points = np.asarray(sweep.points)[matched.present]
+    codes[row_at[points[:, row]], col_at[points[:, col]]] = matched.classes[matched.present]
     return BasinGrid(sweep.base, rows, columns, codes, matched.minima)
 
 

@@ -162,8 +162,8 @@ def _hyper(
     out = []
     for path in ensemble._float_paths(first):
         values = [ensemble._at(components[j], path) for j in used.tolist()]
-        if all(v == values[0] for v in values):
-            continue
+        if all(v == ensemble._at(first, path) for v in values):
+            continue  # the template's own value (a slice of a sweep may hold one value)
         if any(isinstance(v, bool) or not isinstance(v, int | float) for v in values):
             raise _Refused
         owners = [ensemble._at(first, path[:i]) for i in range(len(path))]

@@ -60,14 +60,18 @@ def _short(value: Any) -> str:
 
 @attrs.frozen
 class SweepRuns:
-    """A sweep with its results matched up, and the class of every run.
+    """A sweep with its results matched up, and the class of every run, as columns over the
+    sweep's points (statistics per axis value are then array operations).
 
-    ``steps``, ``final_loss`` (NaN where there is none), ``converged`` and ``present`` are
-    columns over the sweep's points, so that statistics per axis value are array operations.
+    ``runs`` holds the result objects when the results were objects; for a sweep whose
+    results are columns (:class:`gdsim.results.RunList`) it is None and nothing per run is
+    made. ``final_loss`` is NaN where there is none (and for diverged runs), ``status`` ""
+    for runs left out with ``--run``, ``finals`` the final parameters stacked (NaN rows for
+    runs without them).
     """
 
     sweep: Sweep
-    runs: tuple[RunResult | None, ...]
+    runs: tuple[RunResult | None, ...] | None
     minima: tuple[dict[str, Any], ...]
     classes: np.ndarray
     steps: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=np.int64))
@@ -75,6 +79,13 @@ class SweepRuns:
     converged: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=bool))
     present: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=bool))
     errors: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=bool))
+    status: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=str))
+    final_step: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=np.int64))
+    diverged_at: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=np.int64))
+    passed: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0, dtype=bool))
+    finals: dict[str, np.ndarray] = attrs.field(eq=False, factory=dict)
+    loss: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0))
+    """The final loss as reported (a diverged run's last finite one too), NaN for none."""
 
 
 def _matched(results: Results, sweep: Sweep) -> tuple[RunResult | None, ...]:
@@ -97,8 +108,8 @@ def _matched(results: Results, sweep: Sweep) -> tuple[RunResult | None, ...]:
     return tuple(by_name.get(name) for name in sweep.runs)
 
 
-def _offset(results: Results, sweep: Sweep) -> int | None:
-    """Where the sweep's runs start among the scenario's runs, when all of them ran."""
+def _entry(results: Results, sweep: Sweep) -> tuple[int, Any] | None:
+    """Where the sweep's runs start among the scenario's runs and its entry, when all ran."""
     scenario_runs = results.scenario.runs
     if len(results.runs) != len(scenario_runs):
         return None
@@ -108,12 +119,40 @@ def _offset(results: Results, sweep: Sweep) -> int | None:
     if isinstance(scenario_runs, Runs):
         for item, start in zip(scenario_runs.items, scenario_runs.starts.tolist(), strict=False):
             if isinstance(item, Made) and item.sweep is sweep:
-                return int(start)
+                return int(start), item
     return None
+
+
+def _offset(results: Results, sweep: Sweep) -> int | None:
+    """Where the sweep's runs start among the scenario's runs, when all of them ran."""
+    found = _entry(results, sweep)
+    return None if found is None else found[0]
+
+
+def _objective_minima(
+    objective: Any, minima: list[dict[str, Any]], index: dict[str, int]
+) -> list[int]:
+    """The positions in ``minima`` (extended as needed) of ``objective``'s minima."""
+    positions = []
+    for minimum in objective.minima():
+        label = repr(to_jsonable(minimum))
+        if label not in index:
+            index[label] = len(minima)
+            minima.append(minimum)
+        positions.append(index[label])
+    return positions
 
 
 def collect(results: Results, sweep: Sweep) -> SweepRuns:
     """Match a sweep's runs to results (runs left out with ``--run`` are None), classify them."""
+    from gdsim.results import RunList
+
+    found = _entry(results, sweep)
+    if found is not None and isinstance(results.runs, RunList):
+        start, entry = found
+        columns = results.runs.columns(start, start + len(sweep.points))
+        if columns is not None:
+            return _collect_columns(sweep, columns, entry.template.objective)
     runs = _matched(results, sweep)
     minima: list[dict[str, Any]] = []  # the union over the runs' objectives, first seen first
     index: dict[str, int] = {}
@@ -123,19 +162,14 @@ def collect(results: Results, sweep: Sweep) -> SweepRuns:
     classes = np.full(n, NONE, dtype=np.int64)
     steps = np.zeros(n, dtype=np.int64)
     final_loss = np.full(n, np.nan)
-    converged = np.zeros(n, dtype=bool)
     present = np.zeros(n, dtype=bool)
-    diverged = np.zeros(n, dtype=bool)
-    errors = np.zeros(n, dtype=bool)
+    status = np.array(["" if r is None else r.status for r in runs], dtype=str)
     for k, run in enumerate(runs):
         if run is None or run.spec is None:
             continue
         present[k] = True
         steps[k] = run.steps
-        converged[k] = run.status == "converged"
-        diverged[k] = run.status == "diverged"
-        errors[k] = run.status == "error"
-        if not diverged[k] and run.final_loss is not None:
+        if run.status != "diverged" and run.final_loss is not None:
             final_loss[k] = run.final_loss
         # a run may override the objective (even sweep it): use that run's own minima
         objective = run.spec.objective
@@ -145,46 +179,128 @@ def collect(results: Results, sweep: Sweep) -> SweepRuns:
         except TypeError:
             key = id(objective)
         if key not in cache:
-            positions = []
-            for minimum in objective.minima():
-                label = repr(to_jsonable(minimum))
-                if label not in index:
-                    index[label] = len(minima)
-                    minima.append(minimum)
-                positions.append(index[label])
-            cache[key] = positions
+            cache[key] = _objective_minima(objective, minima, index)
         by_objective.setdefault(key, []).append(k)
     for key, members in by_objective.items():
         rows = np.asarray(members)
         own = [minima[i] for i in cache[key]]
-        found = _classify_all([runs[k] for k in members], own, sweep.tol)  # type: ignore[misc]
-        classes[rows] = np.where(found >= 0, np.asarray(cache[key] + [0])[found], found)
+        found_at = _classify_all([runs[k] for k in members], own, sweep.tol)  # type: ignore[misc]
+        classes[rows] = np.where(found_at >= 0, np.asarray(cache[key] + [0])[found_at], found_at)
+    diverged = status == "diverged"
     classes[diverged] = DIVERGED
+    shapes: dict[str, tuple[int, ...]] = {}
+    for r in runs:
+        for name, value in (r.final_params if r is not None else {}).items():
+            shapes.setdefault(name, np.shape(value))
+    finals = {}
+    for name, shape in shapes.items():
+        stacked = np.full((n, *shape), np.nan)
+        for k, r in enumerate(runs):
+            value = None if r is None else r.final_params.get(name)
+            if value is not None and np.shape(value) == shape:
+                stacked[k] = value
+        finals[name] = stacked
     return SweepRuns(
-        sweep, runs, tuple(minima), classes, steps, final_loss, converged, present, errors
+        sweep,
+        runs,
+        tuple(minima),
+        classes,
+        steps,
+        final_loss,
+        status == "converged",
+        present,
+        status == "error",
+        status,
+        np.array([0 if r is None else r.final_step for r in runs], dtype=np.int64),
+        np.array(
+            [-1 if r is None or r.diverged_at is None else r.diverged_at for r in runs],
+            dtype=np.int64,
+        ),
+        np.array([r is not None and r.passed for r in runs], dtype=bool),
+        finals,
+        np.array(
+            [np.nan if r is None or r.final_loss is None else r.final_loss for r in runs],
+            dtype=np.float64,
+        ),
     )
+
+
+def _collect_columns(sweep: Sweep, columns: Any, objective: Any) -> SweepRuns:
+    """:func:`collect` from a sweep's results held as columns (no object per run)."""
+    minima: list[dict[str, Any]] = []
+    _objective_minima(objective, minima, {})
+    status = columns.status_names()
+    diverged = status == "diverged"
+    finals = columns.dense_params()
+    classes = _classify_finals(finals, columns.size, minima, sweep.tol)
+    if classes is None:  # parameters unlike the minima's: one run at a time
+        runs = columns.runs([_Spec(objective)] * columns.size)
+        classes = np.array([classify(r, minima, sweep.tol) for r in runs], dtype=np.int64)
+    classes[diverged] = DIVERGED
+    final_loss = np.where(columns.has_loss & ~diverged, columns.final_loss, np.nan)
+    return SweepRuns(
+        sweep,
+        None,
+        tuple(minima),
+        classes,
+        np.asarray(columns.steps, dtype=np.int64),
+        final_loss,
+        status == "converged",
+        np.ones(columns.size, dtype=bool),
+        status == "error",
+        status,
+        np.asarray(columns.final_step, dtype=np.int64),
+        np.asarray(columns.diverged_at, dtype=np.int64),
+        columns.passed(),
+        finals,
+        np.where(columns.has_loss, columns.final_loss, np.nan),
+    )
+
+
+@attrs.frozen
+class _Spec:
+    """The little of a spec :func:`classify` needs of a columnar run (its objective)."""
+
+    objective: Any
+    name: str = ""
+    seed: int = 0
 
 
 def _classify_all(runs: list[RunResult], minima: list[dict[str, Any]], tol: float) -> np.ndarray:
     """:func:`classify` for many runs at once: the index into ``minima`` or ``NONE``."""
-    best = np.full(len(runs), NONE, dtype=np.int64)
-    best_distance = np.full(len(runs), np.inf)
-    finals: dict[str, np.ndarray | None] = {}
+    finals: dict[str, np.ndarray] = {}
+    names = {name for minimum in minima for name in minimum["params"]}
+    for name in names:
+        try:
+            finals[name] = np.stack(
+                [np.asarray(r.final_params[name], dtype=np.float64) for r in runs]
+            )
+        except (KeyError, ValueError):  # a run without it (or of another shape)
+            return np.array([classify(r, minima, tol) for r in runs], dtype=np.int64)
+    found = _classify_finals(finals, len(runs), minima, tol)
+    if found is None:
+        return np.array([classify(r, minima, tol) for r in runs], dtype=np.int64)
+    return found
+
+
+def _classify_finals(
+    finals: dict[str, np.ndarray], n: int, minima: list[dict[str, Any]], tol: float
+) -> np.ndarray | None:
+    """The minimum each of ``n`` runs ended in, from their final parameters stacked (a run
+    without a parameter has NaN there and reaches none); None when a minimum names a
+    parameter the runs do not have."""
+    best = np.full(n, NONE, dtype=np.int64)
+    best_distance = np.full(n, np.inf)
     for i, minimum in enumerate(minima):
-        distance = np.zeros(len(runs))
+        distance = np.zeros(n)
         for name, value in minimum["params"].items():
-            if name not in finals:
-                try:
-                    finals[name] = np.stack(
-                        [np.asarray(r.final_params[name], dtype=np.float64) for r in runs]
-                    )
-                except (KeyError, ValueError):  # a run without it (or of another shape)
-                    finals[name] = None
-            final = finals[name]
+            final = finals.get(name)
             if final is None:
-                return np.array([classify(r, minima, tol) for r in runs], dtype=np.int64)
+                return None
             target = np.asarray(value, dtype=np.float64)
-            diff = np.abs(final - target).reshape(len(runs), -1).max(axis=1, initial=0.0)
+            if final.shape[1:] != np.broadcast_shapes(final.shape[1:], target.shape):
+                return None
+            diff = np.abs(final - target).reshape(n, -1).max(axis=1, initial=0.0)
             distance = np.maximum(distance, diff)
         better = (distance <= tol) & (distance < best_distance)
         best[better], best_distance[better] = i, distance[better]
@@ -392,7 +508,7 @@ def sweep_columns(results: Results, sweep: Sweep) -> dict[str, np.ndarray]:
     final parameters stacked, NaN where a run has none).
     """
     matched = collect(results, sweep)
-    n = len(matched.runs)
+    n = len(matched.classes)
     points = np.asarray(sweep.points).reshape(n, -1)
     columns: dict[str, np.ndarray] = {}
     for a, axis in enumerate(sweep.axes):
@@ -405,33 +521,16 @@ def sweep_columns(results: Results, sweep: Sweep) -> dict[str, np.ndarray]:
             columns[f"value.{axis.label}"] = np.asarray(axis.values, dtype=np.float64)[index]
         else:
             columns[f"text.{axis.label}"] = np.asarray(axis.texts, dtype=str)[index]
-    runs = matched.runs
     columns["present"] = matched.present
-    columns["status"] = np.array(["" if r is None else r.status for r in runs], dtype=str)
-    columns["steps"] = np.array([0 if r is None else r.steps for r in runs], dtype=np.int64)
-    columns["final_step"] = np.array(
-        [0 if r is None else r.final_step for r in runs], dtype=np.int64
-    )
-    columns["diverged_at"] = np.array(
-        [-1 if r is None or r.diverged_at is None else r.diverged_at for r in runs],
-        dtype=np.int64,
-    )
-    columns["final_loss"] = np.array(
-        [np.nan if r is None or r.final_loss is None else r.final_loss for r in runs],
-        dtype=np.float64,
-    )
-    columns["passed"] = np.array([r is not None and r.passed for r in runs], dtype=bool)
+    used = np.unique(matched.status)  # as narrow as the statuses present need
+    columns["status"] = matched.status.astype(f"<U{max([1, *map(len, used.tolist())])}")
+    columns["steps"] = matched.steps
+    columns["final_step"] = matched.final_step
+    columns["diverged_at"] = matched.diverged_at
+    columns["final_loss"] = matched.loss
+    columns["passed"] = matched.passed
     columns["minimum"] = matched.classes
-    shapes: dict[str, tuple[int, ...]] = {}
-    for r in runs:
-        for name, value in (r.final_params if r is not None else {}).items():
-            shapes.setdefault(name, np.shape(value))
-    for name, shape in shapes.items():
-        stacked = np.full((n, *shape), np.nan)
-        for k, r in enumerate(runs):
-            value = None if r is None else r.final_params.get(name)
-            if value is not None and np.shape(value) == shape:
-                stacked[k] = value
+    for name, stacked in matched.finals.items():
         columns[f"final.{name}"] = stacked
     return columns
 
