@@ -340,6 +340,80 @@ def _stats(matched: SweepRuns, rows: np.ndarray) -> dict[str, Any]:
     }
 
 
+def _stats_by_value(
+    matched: SweepRuns, rows: np.ndarray, value: np.ndarray, count: int
+) -> list[dict[str, Any]]:
+    """:func:`_stats` of the runs ``rows`` grouped by ``value`` (each row's value index, of
+    ``count``), for all values at once: counts by ``bincount``, medians, minima and maxima
+    from one sort per column (an axis of 10 000 values costs a few array operations, not
+    10 000 calls). The medians are :func:`numpy.median`'s; a mean is a sum over the value's
+    runs in sorted order divided by their number (it may differ from ``numpy.mean`` in the
+    last bit)."""
+    minima = matched.minima
+    classes = matched.classes[rows]
+    globals_ = [i for i, m in enumerate(minima) if m.get("kind") == "global"]
+
+    def counted(mask: np.ndarray) -> list[int]:
+        return np.bincount(value[mask], minlength=count).tolist()
+
+    runs = np.bincount(value, minlength=count).tolist()
+    success = counted(np.isin(classes, globals_))
+    diverged = counted(classes == DIVERGED)
+    errors = counted(matched.errors[rows])
+    labels = [minimum_label(m) for m in minima]
+    reached = [counted(classes == i) for i in range(len(minima))]
+    converged = matched.converged[rows]
+    steps = _grouped(value[converged], matched.steps[rows][converged], count)
+    losses = matched.final_loss[rows]
+    finite = ~np.isnan(losses)
+    loss = _grouped(value[finite], losses[finite], count)
+    out = []
+    for j in range(count):
+        n = runs[j]
+        out.append(
+            {
+                "runs": n,
+                "success_rate": success[j] / n if n else None,
+                "diverged_rate": diverged[j] / n if n else None,
+                "reached": {label: reached[i][j] for i, label in enumerate(labels)},
+                "converged": steps["count"][j],
+                "errors": errors[j],
+                "steps_to_tolerance": {
+                    "median": steps["median"][j],
+                    "max": None if steps["max"][j] is None else int(steps["max"][j]),
+                },
+                "final_loss": {k: loss[k][j] for k in ("min", "median", "mean", "max")},
+            }
+        )
+    return out
+
+
+def _grouped(group: np.ndarray, values: np.ndarray, count: int) -> dict[str, list[Any]]:
+    """Count, min, median, mean and max of ``values`` per ``group`` (None for empty groups)."""
+    order = np.lexsort((values, group))
+    values = np.asarray(values, dtype=np.float64)[order]
+    counts = np.bincount(group, minlength=count)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    some = counts > 0
+    s, c = starts[some], counts[some]
+    upper = values[s + c // 2] if len(values) else np.zeros(0)
+    lower = values[s + (c - 1) // 2] if len(values) else np.zeros(0)
+    stats = {
+        "min": values[s] if len(values) else np.zeros(0),
+        "median": (lower + upper) / 2,  # numpy.median's mean of the two middle values
+        "mean": np.add.reduceat(values, s) / c if len(values) else np.zeros(0),
+        "max": values[s + c - 1] if len(values) else np.zeros(0),
+    }
+    out: dict[str, list[Any]] = {"count": counts.tolist()}
+    where = np.flatnonzero(some).tolist()
+    for key, column in stats.items():
+        full: list[Any] = [None] * count
+        for j, v in zip(where, column.tolist(), strict=True):
+            full[j] = v
+        out[key] = full
+    return out
+
+
 def summarise_sweep(results: Results, sweep: Sweep) -> dict[str, Any]:
     """The JSON-ready summary of one sweep: overall and per value of every axis."""
     matched = collect(results, sweep)
@@ -348,13 +422,11 @@ def summarise_sweep(results: Results, sweep: Sweep) -> dict[str, Any]:
     axes = []
     points = np.asarray(sweep.points)[present].reshape(len(present), -1)
     for a, axis in enumerate(sweep.axes):
-        rows = []
-        # the runs with each value of the axis, by one sort (not one scan per value)
-        order = np.argsort(points[:, a], kind="stable")
-        bounds = np.searchsorted(points[order, a], np.arange(len(axis.values) + 1))
-        for j, value in enumerate(axis.values):
-            stats = _stats(matched, present[order[bounds[j] : bounds[j + 1]]])
-            rows.append({"value": to_jsonable(value), "text": axis.texts[j], **stats})
+        per_value = _stats_by_value(matched, present, points[:, a], len(axis.values))
+        rows = [
+            {"value": to_jsonable(value), "text": axis.texts[j], **per_value[j]}
+            for j, value in enumerate(axis.values)
+        ]
         axes.append(
             {"path": axis.path, "label": axis.label, "initial_value": axis.is_init, "rows": rows}
         )
