@@ -86,6 +86,21 @@ class SweepRuns:
     finals: dict[str, np.ndarray] = attrs.field(eq=False, factory=dict)
     loss: np.ndarray = attrs.field(eq=False, factory=lambda: np.zeros(0))
     """The final loss as reported (a diverged run's last finite one too), NaN for none."""
+    codes: tuple[np.ndarray, tuple[str, ...]] | None = attrs.field(eq=False, default=None)
+    """For results held as columns: each run's status as a code into the statuses (then
+    ``status`` is empty; :func:`status_names` makes the strings)."""
+
+
+def status_names(matched: SweepRuns) -> np.ndarray:
+    """Each run's status as a string ("" where absent), as narrow as the statuses need."""
+    if matched.codes is None:
+        status = matched.status
+    else:
+        codes, statuses = matched.codes
+        used = np.unique(codes)
+        status = np.asarray(statuses, dtype=str)[used][np.searchsorted(used, codes)]
+    used_names = np.unique(status).tolist()
+    return status.astype(f"<U{max([1, *map(len, used_names)])}")
 
 
 def _matched(results: Results, sweep: Sweep) -> tuple[RunResult | None, ...]:
@@ -186,8 +201,7 @@ def collect(results: Results, sweep: Sweep) -> SweepRuns:
         own = [minima[i] for i in cache[key]]
         found_at = _classify_all([runs[k] for k in members], own, sweep.tol)  # type: ignore[misc]
         classes[rows] = np.where(found_at >= 0, np.asarray(cache[key] + [0])[found_at], found_at)
-    diverged = status == "diverged"
-    classes[diverged] = DIVERGED
+    classes[status == "diverged"] = DIVERGED
     shapes: dict[str, tuple[int, ...]] = {}
     for r in runs:
         for name, value in (r.final_params if r is not None else {}).items():
@@ -229,8 +243,12 @@ def _collect_columns(sweep: Sweep, columns: Any, objective: Any) -> SweepRuns:
     """:func:`collect` from a sweep's results held as columns (no object per run)."""
     minima: list[dict[str, Any]] = []
     _objective_minima(objective, minima, {})
-    status = columns.status_names()
-    diverged = status == "diverged"
+    codes = np.asarray(columns.status)
+
+    def named(name: str) -> np.ndarray:
+        return codes == columns.statuses.index(name) if name in columns.statuses else codes < 0
+
+    diverged = named("diverged")
     finals = columns.dense_params()
     classes = _classify_finals(finals, columns.size, minima, sweep.tol)
     if classes is None:  # parameters unlike the minima's: one run at a time
@@ -245,15 +263,16 @@ def _collect_columns(sweep: Sweep, columns: Any, objective: Any) -> SweepRuns:
         classes,
         np.asarray(columns.steps, dtype=np.int64),
         final_loss,
-        status == "converged",
+        named("converged"),
         np.ones(columns.size, dtype=bool),
-        status == "error",
-        status,
+        named("error"),
+        np.zeros(0, dtype=str),  # made from the codes only when written (sweep_columns)
         np.asarray(columns.final_step, dtype=np.int64),
         np.asarray(columns.diverged_at, dtype=np.int64),
         columns.passed(),
         finals,
         np.where(columns.has_loss, columns.final_loss, np.nan),
+        (codes, columns.statuses),
     )
 
 
@@ -594,8 +613,7 @@ def sweep_columns(results: Results, sweep: Sweep) -> dict[str, np.ndarray]:
         else:
             columns[f"text.{axis.label}"] = np.asarray(axis.texts, dtype=str)[index]
     columns["present"] = matched.present
-    used = np.unique(matched.status)  # as narrow as the statuses present need
-    columns["status"] = matched.status.astype(f"<U{max([1, *map(len, used.tolist())])}")
+    columns["status"] = status_names(matched)
     columns["steps"] = matched.steps
     columns["final_step"] = matched.final_step
     columns["diverged_at"] = matched.diverged_at
