@@ -370,9 +370,9 @@ def _report(
 
 def _report_errors(results: Any) -> None:
     """Runs that raised: their tracebacks with GDSIM_TRACEBACK=1, else a hint (on stderr)."""
-    failed = [r for r in results.runs if r.status == "error"]
-    if not failed:
+    if not results.status_counts().get("error"):  # (from the columns for big sweeps)
         return
+    failed = [r for r in results.runs if r.status == "error"]
     if os.environ.get("GDSIM_TRACEBACK"):
         for run in failed:
             click.echo(f"run '{run.name}' raised:\n{run.traceback}", err=True)
@@ -426,7 +426,7 @@ def run(
     _check_out(out, force)
     registry = _registry()
     loaded = _load(scenario, registry)
-    names = [r.name for r in loaded.runs]
+    names = [r.name for r in loaded.runs] if only else []  # a sweep's names: made when needed
     for name in only:
         if name not in names:
             hint = did_you_mean(name, names)

@@ -222,15 +222,16 @@ def write_results(results: Results, out: Path, parquet: bool | None = None) -> N
     definition (so ``gdsim plot`` can redraw the objective), each run's result, the files
     written and what other observers reported (early stopping's best step, checkpoint files).
     """
+    listed = results.listed()  # a big sweep: aggregates, its runs are in its columns
     if parquet is None:  # importing pyarrow costs tens of ms: only when a trace needs it
         traced = any(
-            isinstance(d, dict) and d.get("trace") for r in results.runs for d in r.outputs.values()
+            isinstance(d, dict) and d.get("trace") for r in listed for d in r.outputs.values()
         )
         parquet = traced and _has_pyarrow()
     out.mkdir(parents=True, exist_ok=True)
-    summary = results.to_dict()
+    summary = results.to_dict(listed)
     summary["scenario"]["definition"] = _definition(results)
-    for run, entry in zip(results.runs, summary["runs"], strict=True):
+    for run, entry in zip(listed, summary["runs"], strict=True):
         files = []
         reports = {}
         for observer, data in run.outputs.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -251,6 +252,14 @@ class RunResult:
         }
 
 
+JSON_RUN_LIMIT = 10_000
+"""Above this many runs, a scenario's JSON summary (``--json``, ``summary.json``) lists only
+the runs outside its sweeps and the first :data:`JSON_FAILING` swept runs that failed, with
+aggregates (``"aggregate"``) for the rest; every swept run is in the sweep's columns
+(``sweep_NAME.parquet``/``.npz`` under ``--out``) and its summary (``sweeps``)."""
+JSON_FAILING = 100
+
+
 @attrs.define(repr=False)
 class Results:
     """All runs of a scenario, in scenario order.
@@ -285,6 +294,69 @@ class Results:
         if isinstance(self.runs, RunList):
             return self.runs.passed()
         return all(r.passed for r in self.runs)
+
+    def passed_count(self) -> int:
+        """How many runs passed (from the columns for big sweeps)."""
+        return sum(int(self._passed(lo, hi).sum()) for lo, hi in self._spans())
+
+    def _spans(self) -> list[tuple[int, int]]:
+        """The results cut at sweep boundaries (each sweep one span), in order."""
+        bounds = {0, len(self.runs)}
+        for lo, hi in self._sweep_ranges() or []:
+            bounds |= {lo, hi}
+        cuts = sorted(bounds)
+        return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
+
+    def _passed(self, start: int, stop: int) -> np.ndarray:
+        """Whether each of runs ``start`` to ``stop`` passed (their columns when held so)."""
+        if isinstance(self.runs, RunList):
+            columns = self.runs.columns(start, stop)
+            if columns is not None:
+                return columns.passed()
+        return np.array([r.passed for r in self.runs[start:stop]], dtype=bool)
+
+    def _sweep_ranges(self) -> list[tuple[int, int]] | None:
+        """Where each swept entry's runs are among the results, when every run ran."""
+        from gdsim.runs import Runs, SweepRuns
+
+        runs = getattr(self.scenario, "runs", None)
+        if not isinstance(runs, Runs) or len(runs) != len(self.runs):
+            return None
+        return [
+            (start, start + len(item))
+            for item, start in zip(runs.items, runs.starts.tolist(), strict=False)
+            if isinstance(item, SweepRuns)
+        ]
+
+    def listed(self, limit: int = JSON_RUN_LIMIT, failing: int = JSON_FAILING) -> list[RunResult]:
+        """The runs a summary lists one by one: all of them up to ``limit`` runs; above, the
+        runs outside sweeps and the first ``failing`` swept runs that did not pass (only
+        those runs are made from the columns)."""
+        ranges = self._sweep_ranges()
+        if len(self.runs) <= limit or not ranges:
+            return list(self.runs)
+        picked: list[int] = []
+        bad: list[int] = []
+        previous = 0
+        for lo, hi in ranges:
+            picked.extend(range(previous, lo))
+            previous = hi
+            if len(bad) < failing:
+                bad.extend((lo + np.flatnonzero(~self._passed(lo, hi))[:failing]).tolist())
+        picked.extend(range(previous, len(self.runs)))
+        return [self.runs[i] for i in sorted(picked + bad[:failing])]
+
+    def aggregate(self, listed: int) -> dict[str, Any]:
+        """What a summary listing ``listed`` of the runs says of all of them."""
+        return {
+            "runs": len(self.runs),
+            "listed": listed,
+            "passed": self.passed_count(),
+            "statuses": self.status_counts(),
+            "note": f"more than {JSON_RUN_LIMIT} runs: listed are the runs outside sweeps "
+            f"and the first {JSON_FAILING} swept runs that failed; every swept run is in its "
+            "sweep's columns (sweep_NAME.parquet or .npz with --out) and summary (sweeps)",
+        }
 
     def status_counts(self) -> dict[str, int]:
         """How many runs ended with each status (from the columns for big sweeps)."""
@@ -327,16 +399,23 @@ class Results:
 
         return results_html(self)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, listed: Sequence[RunResult] | None = None) -> dict[str, Any]:
+        """The JSON summary: every run (up to :data:`JSON_RUN_LIMIT` runs), else the runs
+        :meth:`listed` and an ``aggregate`` of all (``listed``: the runs to list, when the
+        caller has them already)."""
+        runs = self.listed() if listed is None else listed
+        out = {
             "scenario": {
                 "name": self.scenario.name,
                 "description": self.scenario.description,
                 "source": self.scenario.source,
             },
             "passed": self.passed,
-            "runs": [r.to_dict() for r in self.runs],
+            "runs": [r.to_dict() for r in runs],
         }
+        if len(runs) < len(self.runs):
+            out["aggregate"] = self.aggregate(len(runs))
+        return out
 
 
 @attrs.define(eq=False)
@@ -373,6 +452,8 @@ class ResultColumns:
     """Rows that fail the implicit ``no_divergence`` expectation (diverged where the run does
     not allow it), when their expectations are made from the columns (a columnar sweep's runs
     have no others); None when expectations travel in ``extra``."""
+    every_row_has_params: bool | None = attrs.field(default=None, init=False, eq=False)
+    """Cached ``param_rows.all()`` (reading one run must not scan them all)."""
 
     @classmethod
     def from_outcome(
@@ -501,8 +582,10 @@ class ResultColumns:
     def row(self, i: int, spec: RunSpec) -> RunResult:
         """The result of run ``i`` alone (``spec`` its specification)."""
         params: dict[str, np.ndarray] = {}
+        if self.every_row_has_params is None:
+            self.every_row_has_params = bool(np.all(self.param_rows))
         if self.param_rows[i]:
-            at = i if self.param_rows.all() else int(np.count_nonzero(self.param_rows[:i]))
+            at = i if self.every_row_has_params else int(np.count_nonzero(self.param_rows[:i]))
             params = {k: np.array(c[at]) for k, c in self.params.items()}
         more = self.extra.get(i, _NO_EXTRA)
         diverged = int(self.diverged_at[i])

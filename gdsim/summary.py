@@ -536,25 +536,33 @@ def format_sweep_summary(results: Results, sweep: Sweep) -> str:
 
 
 def format_sweep_report(results: Results, max_rows: int = MAX_TABLE_ROWS) -> str:
-    """The run table (short for big sweeps) followed by one summary per sweep."""
+    """The run table (short for big sweeps: the runs outside sweeps and the first 10 swept
+    runs that failed) followed by one summary per sweep, aggregated per swept value."""
     from gdsim.report import format_table
 
-    swept = {name for s in results.scenario.sweeps for name in s.runs}
     if len(results.runs) <= max_rows:
         table = format_table(results)
     else:
-        shown = [r for r in results.runs if r.name not in swept]
-        failing = [r for r in results.runs if r.name in swept and not r.passed]
-        shown += failing[:10]
+        ranges = results._sweep_ranges()
+        if ranges:  # every run ran: the sweeps by position, failing runs from their columns
+            shown = results.listed(limit=max_rows, failing=10)
+            outside = len(results.runs) - sum(hi - lo for lo, hi in ranges)
+            swept_shown = len(shown) - outside
+        else:
+            swept = {name for s in results.scenario.sweeps for name in s.runs}
+            shown = [r for r in results.runs if r.name not in swept]
+            failing = [r for r in results.runs if r.name in swept and not r.passed]
+            shown += failing[:10]
+            swept_shown = min(10, len(failing))
         subset = Results(scenario=results.scenario, runs=shown)
         lines = format_table(subset).splitlines()[:-1]  # drop its "k of k runs" line
         if not shown:
             lines = lines[:2]  # the title only
         hidden = len(results.runs) - len(shown)
         note = f"({hidden} swept runs not listed; see the summary below, --json or --out)"
-        if failing:
-            note = f"(showing {min(10, len(failing))} failing swept runs; {hidden} not listed)"
-        passed = sum(r.passed for r in results.runs)
+        if swept_shown:
+            note = f"(showing {swept_shown} failing swept runs; {hidden} not listed)"
+        passed = results.passed_count()
         lines += [note, "", f"{passed} of {len(results.runs)} runs met their expectations"]
         table = "\n".join(lines)
     parts = [table]
