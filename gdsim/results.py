@@ -328,10 +328,12 @@ class Results:
             if isinstance(item, SweepRuns)
         ]
 
-    def listed(self, limit: int = JSON_RUN_LIMIT, failing: int = JSON_FAILING) -> list[RunResult]:
+    def listed(self, limit: int | None = None, failing: int | None = None) -> list[RunResult]:
         """The runs a summary lists one by one: all of them up to ``limit`` runs; above, the
         runs outside sweeps and the first ``failing`` swept runs that did not pass (only
         those runs are made from the columns)."""
+        limit = JSON_RUN_LIMIT if limit is None else limit
+        failing = JSON_FAILING if failing is None else failing
         ranges = self._sweep_ranges()
         if len(self.runs) <= limit or not ranges:
             return list(self.runs)

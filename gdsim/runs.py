@@ -55,7 +55,10 @@ class SweepRuns(Sequence["RunSpec"]):
     def slice(self, start: int, stop: int) -> SweepRuns:
         """The runs of points ``start`` to ``stop`` (what an executor ships: the template,
         the parts and a slice of the index columns, not run objects)."""
-        part = attrs.evolve(self.sweep, points=self.sweep.points[start:stop])
+        points = self.sweep.points[start:stop]
+        if len(points) and points.dtype.itemsize > 2:  # what travels: as narrow as it can be
+            points = points.astype(np.min_scalar_type(int(points.max())))
+        part = attrs.evolve(self.sweep, points=points)
         return SweepRuns(part, self.template, self.parts)
 
     def make(self, k: int) -> RunSpec:
