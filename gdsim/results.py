@@ -554,6 +554,31 @@ class ResultColumns:
             else np.concatenate(failing),
         )
 
+    def take(self, start: int, stop: int) -> ResultColumns:
+        """The columns of runs ``start`` to ``stop`` (a view where it can be)."""
+        if start == 0 and stop == self.size:
+            return self
+        rows = np.asarray(self.param_rows)
+        first, last = int(np.count_nonzero(rows[:start])), int(np.count_nonzero(rows[:stop]))
+        return ResultColumns(
+            size=stop - start,
+            statuses=self.statuses,
+            status=self.status[start:stop],
+            reasons=self.reasons,
+            reason=self.reason[start:stop],
+            steps=self.steps[start:stop],
+            epochs=self.epochs[start:stop],
+            final_step=self.final_step[start:stop],
+            final_loss=self.final_loss[start:stop],
+            has_loss=self.has_loss[start:stop],
+            diverged_at=self.diverged_at[start:stop],
+            elapsed=self.elapsed[start:stop],
+            param_rows=self.param_rows[start:stop],
+            params={k: v[first:last] for k, v in self.params.items()},
+            extra={i - start: v for i, v in self.extra.items() if start <= i < stop},
+            no_divergence=None if self.no_divergence is None else self.no_divergence[start:stop],
+        )
+
     def passed(self) -> np.ndarray:
         """Whether each run passed (:attr:`RunResult.passed`), without making it."""
         ok = self.status != self.statuses.index("error") if "error" in self.statuses else None
@@ -814,15 +839,15 @@ class RunList(Sequence[RunResult]):
 
     def columns(self, start: int, stop: int) -> ResultColumns | None:
         """The results of runs ``start`` to ``stop`` as one set of columns, when every one of
-        them is held as columns by whole blocks (None otherwise)."""
+        them is held as columns (None otherwise)."""
         parts = []
         for block, lo in zip(self.blocks, self.starts[:-1].tolist(), strict=True):
             hi = lo + len(block)
             if hi <= start or lo >= stop:
                 continue
-            if not isinstance(block, Block) or lo < start or hi > stop:
+            if not isinstance(block, Block):
                 return None
-            parts.append(block.columns)
+            parts.append(block.columns.take(max(start, lo) - lo, min(stop, hi) - lo))
         return ResultColumns.concat(parts) if parts else None
 
     def passed(self) -> bool:
