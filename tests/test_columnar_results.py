@@ -205,3 +205,35 @@ def test_executors_keep_the_chunks_as_columns() -> None:
     columns = [there.columns(lo, hi) for lo, hi in a._spans()]
     assert all(c is not None for c in columns[1:])  # the sweep's chunks: columns
     assert np.array_equal(a._passed(0, len(a)), b._passed(0, len(b)))
+
+
+def test_the_basin_map_of_columns_is_the_one_of_run_objects() -> None:
+    pytest.importorskip("matplotlib")
+    import io
+
+    from gdsim import plotting
+
+    scenario = load_mapping(
+        {
+            "objective": {"name": "quartic"},
+            "runs": [
+                {
+                    "name": "b",
+                    "steps": 60,
+                    "allow_divergence": True,
+                    "rule": {"name": "momentum", "mu": {"values": [0.0, 0.6, 0.95]}},
+                    "init": {"x": {"linspace": [-5, 5, 21]}},
+                }
+            ],
+        }
+    )
+    lazy = gdsim.run(scenario)
+    eager = Results(scenario=scenario, runs=list(lazy.runs))
+
+    def png(results: Results) -> bytes:
+        figure = plotting.plot_results(results)["basins"]
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+    assert png(lazy) == png(eager)

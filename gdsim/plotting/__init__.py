@@ -105,23 +105,48 @@ def figures_for(
     title: str | None = None,
     settings: PlotSettings | None = None,
     sweeps: Sequence[Sweep] = (),
+    basins: Mapping[int, Any] | None = None,
 ) -> dict[str, Figure]:
-    """Every figure that the runs' data allows, by name."""
+    """Every figure that the runs' data allows, by name (``basins``: sweeps held as columns,
+    see :attr:`PlotContext.basins`)."""
     require_matplotlib()
-    ctx = PlotContext(tuple(runs), objective, title, settings or PlotSettings(), tuple(sweeps))
+    ctx = PlotContext(
+        tuple(runs), objective, title, settings or PlotSettings(), tuple(sweeps), basins or {}
+    )
     figures: dict[str, Figure] = {}
-    if not runs:
+    if not runs and not basins:
         return figures
     with quiet_matplotlib():
         for module in FIGURES:
             figure = module.draw(ctx)
             if figure is not None:
                 figures[module.NAME] = figure
-    note = missing_note(runs)
+    held = sum(int(np.count_nonzero(m.present)) for m, _ in (basins or {}).values())
+    note = missing_note(runs, held)
     if note is not None:
         drawn = ", ".join(figures) or "no figure"
         log.warning("plots: %s; drew %s", note, drawn)
     return figures
+
+
+def _columnar_sweeps(results: Results) -> dict[int, tuple[int, Any, Any]]:
+    """The sweeps whose results are held as columns: by sweep index, where their runs start,
+    their :func:`gdsim.summary.collect` and their objective."""
+    from gdsim.results import RunList
+    from gdsim.summary import _entry, collect
+
+    if not isinstance(results.runs, RunList) or not results.runs.columnar:
+        return {}
+    held = {}
+    for sweep in results.scenario.sweeps:
+        found = _entry(results, sweep)
+        if found is None:
+            continue
+        start, entry = found
+        if results.runs.columns(start, start + len(sweep.points)) is None:
+            continue
+        held[sweep.index] = (start, collect(results, sweep), entry.template.objective)
+    return held
 
 
 def _context_args(runs: Sequence[RunResult], sweeps: Sequence[Sweep]) -> Any:
@@ -150,8 +175,34 @@ def plot_runs(
 def plot_results(
     results: Results, out: str | Path | None = None, format: str = "png"
 ) -> dict[str, Figure]:
-    """The figures of a scenario's results, with its ``[plot]`` settings and sweeps."""
+    """The figures of a scenario's results, with its ``[plot]`` settings and sweeps.
+
+    A sweep whose results are columns is read as columns (its basin map from the classes of
+    its points), not as one run object per point: its runs have no trace to draw.
+    """
     scenario = results.scenario
+    held = _columnar_sweeps(results)
+    if held:
+        _check_format(format)
+        covered = np.zeros(len(results.runs), dtype=bool)
+        for start, matched, _ in held.values():
+            covered[start : start + len(matched.classes)] = True
+        runs = [results.runs[i] for i in np.flatnonzero(~covered).tolist()]
+        data, objective = _context_args(runs, scenario.sweeps)
+        if objective is None:
+            objective = next(iter(held.values()))[2]
+        basins = {index: (matched, objective) for index, (_, matched, objective) in held.items()}
+        figures = figures_for(
+            data,
+            objective,
+            scenario.name,
+            getattr(scenario, "plot", None),
+            scenario.sweeps,
+            basins,
+        )
+        if out is not None:
+            save_figures(figures, Path(out), format)
+        return figures
     return plot_runs(
         results.runs,
         out=out,

@@ -55,10 +55,25 @@ def _basin_objective(ctx: PlotContext, sweep: Sweep, by_name: dict[str, Any]) ->
         return None
     if not any(a.is_init and _scalars(a) for a in sweep.axes):
         return None
+    if sweep.index in ctx.basins:  # results held as columns
+        return ctx.basins[sweep.index][1]
     first = next((by_name[n] for n in sweep.runs if n in by_name), None)
     if first is None:
         return None
     return first.objective or ctx.objective
+
+
+def _renumbered(matched: Any, minima: list[Any]) -> np.ndarray:
+    """The classes of a sweep's summary as indices into ``minima`` (the summary numbers the
+    union of its runs' minima; for one objective the two lists agree)."""
+    from gdsim.results import to_jsonable
+
+    position = {repr(to_jsonable(m)): i for i, m in enumerate(minima)}
+    table = np.array(
+        [position.get(repr(to_jsonable(m)), -1) for m in matched.minima] + [-1], dtype=np.int64
+    )
+    classes = np.asarray(matched.classes)
+    return np.where(classes >= 0, table[np.clip(classes, 0, None)], classes)
 
 
 def _has_landscape(sweep: Sweep, objective: Any) -> bool:
@@ -82,10 +97,16 @@ def _basin_block(
     cols, col_order = _sorted(sweep.axes[col])
     row_at, col_at = np.argsort(row_order), np.argsort(col_order)
     codes = np.full((len(rows.values), len(cols.values)), np.nan)
-    for k, point in enumerate(sweep.points):
-        run = by_name.get(sweep.runs[k])
-        if run is not None:
-            codes[row_at[point[row]], col_at[point[col]]] = classify(run, minima, sweep.tol)
+    if sweep.index in ctx.basins:  # results held as columns: their classes per point
+        matched = ctx.basins[sweep.index][0]
+        points = np.asarray(sweep.points)[matched.present]
+        found = _renumbered(matched, minima)
+        codes[row_at[points[:, row]], col_at[points[:, col]]] = found[matched.present]
+    else:
+        for k, point in enumerate(sweep.points):
+            run = by_name.get(sweep.runs[k])
+            if run is not None:
+                codes[row_at[point[row]], col_at[point[col]]] = classify(run, minima, sweep.tol)
     classes, names, colors = _classes(minima, DIVERGED, NONE)
     present = [i for i, c in enumerate(classes) if np.any(codes == c)]
     lookup = {c: i for i, c in enumerate(classes)}

@@ -139,6 +139,10 @@ class PlotContext:
     title: str | None = None
     settings: PlotSettings = attrs.field(factory=PlotSettings)
     sweeps: tuple[Sweep, ...] = ()
+    basins: Mapping[int, Any] = attrs.field(factory=dict)
+    """Sweeps whose results are columns (their runs are not in ``runs``): by the sweep's
+    index, the :class:`gdsim.summary.SweepRuns` of its results (classes per point) and its
+    objective."""
 
     @property
     def recorded(self) -> list[RunData]:
@@ -210,9 +214,15 @@ def names_list(names: Sequence[str]) -> str:
     return ", ".join(names[: NOTE_NAMES - 2]) + f", … and {len(names) - NOTE_NAMES + 2} more"
 
 
-def missing_note(runs: Sequence[RunData]) -> str | None:
-    """One line about runs without a recorded trace, with their count and the fix."""
+def missing_note(runs: Sequence[RunData], unrecorded: int = 0) -> str | None:
+    """One line about runs without a recorded trace, with their count and the fix
+    (``unrecorded``: more such runs, of sweeps held as columns, not in ``runs``)."""
     missing = [r.name for r in runs if not r.recorded]
+    if unrecorded:
+        if len(missing) == len(runs):
+            return f"{len(missing) + unrecorded} runs recorded no trace ({RECORDER_HINT})"
+        listed = f"{names_list(missing)} and " if missing else ""
+        return f"not shown, no recorder: {listed}{unrecorded} swept runs ({RECORDER_HINT})"
     if not missing:
         return None
     if len(missing) == len(runs) and len(runs) > NOTE_NAMES:
