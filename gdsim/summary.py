@@ -138,6 +138,19 @@ def _entry(results: Results, sweep: Sweep) -> tuple[int, Any] | None:
     return None
 
 
+def _entry_of(scenario: Any, sweep: Sweep) -> Any:
+    """The swept entry (:class:`gdsim.runs.SweepRuns`) of ``sweep`` in ``scenario``."""
+    from gdsim.runs import Runs
+    from gdsim.runs import SweepRuns as Made
+
+    runs = scenario.runs
+    if isinstance(runs, Runs):
+        for item in runs.items:
+            if isinstance(item, Made) and item.sweep is sweep:
+                return item
+    return None
+
+
 def _offset(results: Results, sweep: Sweep) -> int | None:
     """Where the sweep's runs start among the scenario's runs, when all of them ran."""
     found = _entry(results, sweep)

@@ -237,3 +237,30 @@ def test_the_basin_map_of_columns_is_the_one_of_run_objects() -> None:
         return buffer.getvalue()
 
     assert png(lazy) == png(eager)
+
+
+def test_plot_of_an_aggregated_folder_reads_the_sweep_columns(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    pytest.importorskip("matplotlib")
+    from gdsim import plotting
+
+    monkeypatch.setattr(results_module, "JSON_RUN_LIMIT", 10)
+    raw = big_divergent_sweep(allow=True)
+    raw["runs"][1]["rule"] = {"name": "momentum", "mu": {"values": [0.0, 0.9]}}
+    raw["runs"][1]["schedule"] = {"name": "constant", "lr": 0.1}  # two axes: mu × x
+    scenario = load_mapping(raw)
+    results = gdsim.run(scenario)
+    out = tmp_path / "out"
+    from gdsim.report import write_results
+    from gdsim.summary import write_sweep_outputs
+
+    write_results(results, out)
+    write_sweep_outputs(results, out, maps=False)
+    summary = json.loads((out / "summary.json").read_text())
+    assert "aggregate" in summary and len(summary["runs"]) == 1  # the plain run only
+    ctx = plotting.context_from_folder(out)
+    (index,) = ctx.basins
+    matched, _ = ctx.basins[index]
+    assert np.array_equal(matched.classes, sweep_columns(results, scenario.sweeps[0])["minimum"])
+    assert "basins" in plotting.plot_folder(out, out=tmp_path / "plots")[0].name

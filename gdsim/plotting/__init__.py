@@ -242,7 +242,7 @@ def plot_folder(
     _check_format(format)
     folder = Path(folder)
     ctx = context_from_folder(folder)
-    figures = figures_for(ctx.runs, ctx.objective, ctx.title, ctx.settings, ctx.sweeps)
+    figures = figures_for(ctx.runs, ctx.objective, ctx.title, ctx.settings, ctx.sweeps, ctx.basins)
     return save_figures(figures, Path(out) if out is not None else folder / "plots", format)
 
 
@@ -253,8 +253,10 @@ def context_from_folder(folder: Path) -> PlotContext:
     summary = read_results(folder)
     scenario_info = summary.get("scenario") or {}
     scenario = _scenario_from(scenario_info)
-    specs = {s.name: s for s in scenario.runs} if scenario is not None else {}
+    names = {str(r.get("name")) for r in summary["runs"]}
+    specs = _specs_named(scenario, names) if scenario is not None else {}
     sweeps = scenario.sweeps if scenario is not None else ()
+    basins = _folder_basins(folder, scenario) if "aggregate" in summary else {}
     runs = []
     for r in summary["runs"]:
         final = r.get("final") or {}
@@ -287,7 +289,82 @@ def context_from_folder(folder: Path) -> PlotContext:
         scenario_info.get("name"),
         getattr(scenario, "plot", None) or PlotSettings(),
         tuple(sweeps),
+        basins,
     )
+
+
+def _specs_named(scenario: Any, names: set[str]) -> dict[str, Any]:
+    """The scenario's runs named in ``names`` (a big sweep's other runs are not made)."""
+    from gdsim.runs import Runs, SweepRuns
+
+    runs = scenario.runs
+    if not isinstance(runs, Runs):
+        return {s.name: s for s in runs if s.name in names}
+    found = {}
+    for item in runs.items:
+        if not isinstance(item, SweepRuns):
+            if item.name in names:
+                found[item.name] = item
+            continue
+        wanted = {n for n in names if n.startswith(f"{item.sweep.base}[")}
+        if wanted:
+            for k, name in enumerate(item.sweep.runs):
+                if name in wanted:
+                    found[name] = item[k]
+    return found
+
+
+def _folder_basins(folder: Path, scenario: Any) -> dict[int, Any]:
+    """For a summary that aggregates its sweeps: each sweep's classes per point, read from
+    its columns file (``sweep_NAME.parquet``/``.npz``) and minima from ``sweeps.json``."""
+    import json
+
+    from gdsim.fileio import read_regular
+    from gdsim.report import MAX_SUMMARY_BYTES
+    from gdsim.summary import SweepRuns, _entry_of
+
+    if scenario is None:
+        return {}
+    try:
+        listed = json.loads(read_regular(folder / "sweeps.json", MAX_SUMMARY_BYTES, "sweeps"))
+    except (OSError, ValueError, GdsimError):
+        return {}
+    minima = {s.get("run"): s.get("minima") for s in listed if isinstance(s, dict)}
+    out = {}
+    for sweep in scenario.sweeps:
+        entry = _entry_of(scenario, sweep)
+        found = minima.get(f"runs[{sweep.index}]")
+        if entry is None or not isinstance(found, list):
+            continue
+        columns = _sweep_file_columns(folder, sweep, ("present", "minimum"))
+        if columns is None or len(columns["minimum"]) != len(sweep.points):
+            continue
+        matched = SweepRuns(
+            sweep,
+            None,
+            tuple(found),
+            np.asarray(columns["minimum"], dtype=np.int64),
+            present=np.asarray(columns["present"], dtype=bool),
+        )
+        out[sweep.index] = (matched, entry.template.objective)
+    return out
+
+
+def _sweep_file_columns(folder: Path, sweep: Any, names: Sequence[str]) -> dict | None:
+    """Columns ``names`` of a sweep's results table in ``folder`` (None when unreadable)."""
+    base = f"sweep_{safe_name(sweep.base)}"
+    try:
+        if (folder / f"{base}.parquet").is_file():
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(folder / f"{base}.parquet", columns=list(names))
+            return {n: table.column(n).to_numpy() for n in names}
+        if (folder / f"{base}.npz").is_file():
+            with np.load(folder / f"{base}.npz", allow_pickle=False) as data:
+                return {n: data[n] for n in names}
+    except Exception:  # a damaged or foreign file: no basin map, the rest still draws
+        return None
+    return None
 
 
 def _float_or_none(value: Any) -> float | None:
