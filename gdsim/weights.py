@@ -151,6 +151,17 @@ def _from_results(folder: Path, run: str | None) -> SavedWeights:
     except (OSError, ValueError) as exc:
         raise WeightsError(f"{summary_path}: cannot read the summary ({exc})") from None
     runs = summary.get("runs") if isinstance(summary, dict) else None
+    aggregate = summary.get("aggregate") if isinstance(summary, dict) else None
+    if isinstance(aggregate, dict) and isinstance(runs, list):
+        listed = [r.get("name") for r in runs if isinstance(r, dict)]
+        if run is None or run not in listed:  # a big sweep: most runs are in its columns
+            raise WeightsError(
+                f"{summary_path}: the summary lists {len(listed)} of "
+                f"{aggregate.get('runs')} runs (a big sweep's runs are aggregated); "
+                + (f"run '{run}' is not one of them; " if run is not None else "")
+                + "the swept runs' final parameters are in the folder's sweep_NAME.parquet "
+                "or .npz (columns final.PARAM, one row per point)"
+            )
     if not isinstance(runs, list) or not runs:
         raise WeightsError(f"{summary_path}: not a gdsim summary (no runs)")
     names = [str(r.get("name")) for r in runs if isinstance(r, dict)]
