@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
+from gdsim.builtins import BUILTIN_PLUGINS
 from gdsim.ensemble import run_specs
 from gdsim.errors import GdsimError, Interrupted
 from gdsim.results import Block, ResultColumns, RunList
@@ -141,7 +142,12 @@ def _interrupt_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def deaf_context() -> Any:
+WORKER_PRELOAD = ("gdsim.executors", "gdsim.columnar", *BUILTIN_PLUGINS)
+"""Modules the process pool's forkserver imports once, so that each worker forked from it
+starts with them (not one import of numpy, gdsim and the built-ins per worker and run)."""
+
+
+def deaf_context(preload: Sequence[str] = ()) -> Any:
     """A multiprocessing context whose processes never see a terminal's Ctrl-C.
 
     A terminal sends Ctrl-C to every process of its foreground group, workers included, which
@@ -149,7 +155,8 @@ def deaf_context() -> Any:
     exec, so the forkserver is started while SIGINT is ignored (a few milliseconds): it and
     every worker it forks ignore SIGINT from their first instruction, and this process alone
     handles Ctrl-C. Where there is no forkserver (Windows), spawn; workers then ignore SIGINT
-    from their initializer on.
+    from their initializer on. ``preload``: modules the forkserver imports when this call
+    starts it (a running one keeps what it has).
     """
     import multiprocessing
 
@@ -157,6 +164,8 @@ def deaf_context() -> Any:
         return multiprocessing.get_context("spawn")
     from multiprocessing import forkserver
 
+    if preload:
+        multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
     with _sigint_ignored():
         forkserver.ensure_running()
     return multiprocessing.get_context("forkserver")
@@ -214,7 +223,9 @@ def _process_pool(
     pool = None
     try:  # forkserver or spawn: safe even when threads are running
         pool = cf.ProcessPoolExecutor(
-            max_workers=workers, mp_context=deaf_context(), initializer=_ignore_sigint
+            max_workers=workers,
+            mp_context=deaf_context(WORKER_PRELOAD),
+            initializer=_ignore_sigint,
         )
         futures = {pool.submit(_run_chunk, p, scenario): i for i, p in enumerate(pieces)}
         for future in cf.as_completed(futures):
