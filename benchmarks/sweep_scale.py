@@ -7,8 +7,9 @@ Each measurement runs in a fresh child process (so that their peak memory can be
 
 - direct: the same arrays stepped by ``gdsim.ensemble.simulate`` (what a hand-written study
   would call), with the ensemble's outcome arrays as the result;
-- end to end: ``gdsim.load`` (expansion and validation), ``gdsim.run`` (the ensemble plus a
-  result object per run) and the sweep summary (``gdsim.summary.summarise``).
+- end to end: ``gdsim.load`` (expansion and validation), ``gdsim.run`` (the ensemble built
+  from the sweep's columns, its results kept as columns) and the sweep summary
+  (``gdsim.summary.summarise``).
 
 Targets (issue 13 a, d): load ≤ 2 s, the whole ≤ 1.5 × the direct call, memory beyond the
 arrays ≤ 300 MB. The script prints each phase, so that where the time goes is visible.

@@ -172,7 +172,10 @@ def test_big_sweep_json_lists_failing_runs_with_aggregates(monkeypatch: Any) -> 
 
 
 @pytest.mark.parametrize("allow", [False, True])
-def test_exit_code_of_a_big_sweep_follows_its_divergences(tmp_path: Path, allow: bool) -> None:
+def test_exit_code_of_a_big_sweep_follows_its_divergences(
+    tmp_path: Path, allow: bool, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(results_module, "JSON_RUN_LIMIT", 20)  # 60 runs: a big sweep
     path = tmp_path / "big.toml"
     lines = [
         '[objective]\nname = "quartic"\n',
@@ -188,8 +191,14 @@ def test_exit_code_of_a_big_sweep_follows_its_divergences(tmp_path: Path, allow:
     if not allow:
         assert "showing 10 failing swept runs" in result.output
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert len(summary["runs"]) == 60  # below the JSON limit: every run listed
     assert summary["passed"] is allow
+    assert summary["aggregate"]["runs"] == 60
+    failed = 60 - summary["aggregate"]["passed"]
+    assert (failed == 0) is allow
+    assert len(summary["runs"]) == min(failed, 100)  # the failing swept runs, listed
+    assert all(not r["passed"] for r in summary["runs"])
+    columns = (tmp_path / "out").glob("sweep_m.*")
+    assert len(list(columns)) == 1
 
 
 def test_executors_keep_the_chunks_as_columns() -> None:
