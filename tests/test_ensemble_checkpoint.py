@@ -196,6 +196,10 @@ def _flip_a_byte(path: Path) -> None:
             "state.members': expected increasing member indices below 1",
         ),
         (lambda p: _rewrite(p, lambda m: m.update(version=4)), "version 4 is not supported"),
+        (
+            lambda p: _rewrite(p, lambda m: m["state"].update(rule={})),
+            "corrupt ensemble checkpoint \\(KeyError",
+        ),
         (lambda p: _rewrite(p, lambda m: m.pop("members_digest")), "missing members_digest"),
     ],
 )
