@@ -71,7 +71,8 @@ def run(
     bit. ``progress`` draws a runs-done counter on stderr when it is a terminal.
 
     ``resume`` lists checkpoints (files, run folders or loaded ones): each run that has one
-    continues from it, bit-identically to a run never interrupted. ``extra_observers`` adds
+    continues from it, bit-identically to a run never interrupted; an ensemble checkpoint
+    continues all of its runs, as one ensemble again. ``extra_observers`` adds
     observers that are not part of the scenario (progress bars); checkpoints do not save them.
     Resumed runs, and every run when ``extra_observers`` is given, step one by one here. Runs
     that start from saved weights (``init = { from = "…" }``) run last, one by one in this
