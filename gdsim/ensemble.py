@@ -382,7 +382,12 @@ def simulate(
             members = members[keep]
             next_end = int(np.min(at(budget, members)))
             unit = unit_for_members()
-        ending = [obs for obs in savers if obs.at_end]
+        # at the end, or at an ``every`` step the last members ended at (as a run's observer)
+        ending = [
+            obs
+            for obs in savers
+            if obs.at_end or (step > saved and step % max(1, int(obs.every)) == 0)
+        ]
         if ending and size:
             none = np.zeros(0, dtype=np.int64)
             state = snapshot(_compact(carry, none, len(members)), none)

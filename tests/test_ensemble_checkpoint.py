@@ -139,6 +139,24 @@ def test_members_that_ended_before_the_checkpoint_keep_their_outcome(tmp_path: P
     assert_same_runs(whole, [engine.run(s, scenario=scenario) for s in scenario.runs])
 
 
+def test_a_scenario_resumes_its_ensemble_and_runs_its_other_runs_afresh(tmp_path: Path) -> None:
+    raw = sweep(tmp_path)
+    raw["runs"].append({"name": "apart", "objective": {"name": "rosenbrock"}, "init": {}})
+    scenario = load_mapping(raw)
+    whole = gdsim.run(scenario).runs
+    (_, path), *_ = ckpt.checkpoint_files(ensemble_folder(tmp_path / "ck"))
+    assert "apart" not in ckpt.load(path).runs  # another objective: stepped on its own
+    assert_same_runs(gdsim.run(scenario, resume=[path]).runs, whole)
+
+
+def test_without_at_end_the_last_every_step_is_still_saved(tmp_path: Path) -> None:
+    raw = sweep(tmp_path)
+    raw["defaults"]["observers"][-1].update(at_end=False, every=20)
+    gdsim.run(load_mapping(raw))
+    steps = [s for s, _ in ckpt.checkpoint_files(ensemble_folder(tmp_path / "ck"))]
+    assert steps == [20, 40]  # 40: the step 'completes' ends at, as its run alone saves
+
+
 def test_resumed_ensembles_write_their_checkpoints_beside_the_file(tmp_path: Path) -> None:
     scenario = load_mapping(sweep(tmp_path))
     gdsim.run(scenario)
