@@ -678,11 +678,15 @@ def run_group(
     state = None
     savers = [obs for obs in observers if getattr(obs, "saves_ensemble", False)]
     if savers or resume is not None:
+        from gdsim.api import _loads_saved_weights
+
         if scenario is None or not all(
             getattr(obs, "saves_ensemble", False) or overrides(obs, MemberObserver, "state_dict")
             for obs in observers
         ):
             return None  # nothing to save, or an observer whose state cannot be saved
+        if savers and resume is None and _loads_saved_weights(scenario.raw):
+            return None  # a run may start from one of these runs' own checkpoint folders
         identity = _identity(specs, hyper, params, column)
         for obs in savers:
             obs.bind(identity, scenario)  # type: ignore[attr-defined]

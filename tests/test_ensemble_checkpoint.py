@@ -157,6 +157,23 @@ def test_without_at_end_the_last_every_step_is_still_saved(tmp_path: Path) -> No
     assert steps == [20, 40]  # 40: the step 'completes' ends at, as its run alone saves
 
 
+def test_a_scenario_that_starts_a_run_from_saved_weights_keeps_checkpoints_per_run(
+    tmp_path: Path,
+) -> None:
+    """``init = { from = … }`` reads one run's checkpoint folder: the runs of such a scenario
+    keep theirs (stepped one by one) instead of one ensemble checkpoint."""
+    raw = sweep(tmp_path)
+    folder = tmp_path / "ck" / "fates" / "short"
+    raw["runs"].append({"name": "after", "init": {"from": str(folder)}, "steps": 2})
+    results = gdsim.run(load_mapping(raw))
+    assert ckpt.checkpoint_files(folder) and not list((tmp_path / "ck").glob("*/ensemble-*"))
+    after = results["after"]
+    assert (
+        after.status == "completed"
+        and after.trace["params.x"][0] == results["short"].final_params["x"]
+    )
+
+
 def test_resumed_ensembles_write_their_checkpoints_beside_the_file(tmp_path: Path) -> None:
     scenario = load_mapping(sweep(tmp_path))
     gdsim.run(scenario)
