@@ -71,7 +71,8 @@ def run(
     bit. ``progress`` draws a runs-done counter on stderr when it is a terminal.
 
     ``resume`` lists checkpoints (files, run folders or loaded ones): each run that has one
-    continues from it, bit-identically to a run never interrupted. ``extra_observers`` adds
+    continues from it, bit-identically to a run never interrupted; an ensemble checkpoint
+    continues all of its runs, as one ensemble again. ``extra_observers`` adds
     observers that are not part of the scenario (progress bars); checkpoints do not save them.
     Resumed runs, and every run when ``extra_observers`` is given, step one by one here. Runs
     that start from saved weights (``init = { from = "…" }``) run last, one by one in this
@@ -87,28 +88,44 @@ def run(
     registry = registry or default_registry()
     if not isinstance(scenario, Scenario):
         scenario = load(scenario, registry=registry)
-    checkpoints = _checkpoints_by_run(scenario, resume)
+    checkpoints, ensembles = _checkpoints_by_run(scenario, resume)
+    in_ensembles = {name for loaded in ensembles for name in loaded.runs}
     # every run as the scenario's columns: a sweep is stepped from them (or shipped to workers
     # as them), and its results stay columns (RunList) whose runs are made when read
     shipped = (
         only is None
         and not checkpoints
+        and not ensembles
         and extra_observers is None
         and not _loads_saved_weights(scenario.raw)
     )
     specs: Sequence[RunSpec] = scenario.runs
     if not shipped:
+        wanted = None if only is None else set(only)
         with paused_gc():  # a sweep's runs are made here, possibly a million of them
-            specs = [s for s in scenario.runs if only is None or s.name in only]
+            specs = [s for s in scenario.runs if wanted is None or s.name in wanted]
 
     def stepped_here(spec: RunSpec) -> bool:
         return spec.name in checkpoints or extra_observers is not None
 
+    by_name = {s.name: s for s in specs} if ensembles else {}
+    for loaded in ensembles:
+        left_out = [name for name in loaded.runs if name not in by_name]
+        if left_out:
+            raise CheckpointError(
+                f"{loaded.path}: the checkpoint holds an ensemble of {len(loaded.runs)} runs; "
+                f"resume all of them (run '{left_out[0]}' is not selected)"
+            )
+
     # runs that start from saved weights go last, one by one: they may load what the others saved
     later = [] if shipped else [s for s in specs if s.init_from is not None]
     first = specs if shipped else [s for s in specs if s.init_from is None]
-    here = [] if shipped else [s for s in first if stepped_here(s)]
-    elsewhere = first if shipped else [s for s in first if not stepped_here(s)]
+    here = [] if shipped else [s for s in first if stepped_here(s) and s.name not in in_ensembles]
+    elsewhere = (
+        first
+        if shipped
+        else [s for s in first if not stepped_here(s) and s.name not in in_ensembles]
+    )
     results: dict[str, RunResult] = {}
     done: Sequence[RunResult] = []
 
@@ -127,6 +144,17 @@ def run(
     try:
         for spec in here:
             run_here(spec)
+        for loaded in ensembles:
+            from gdsim.ensemble import resume_group
+
+            folder = (resume_folders or {}).get(loaded.runs[0])
+            done = resume_group(
+                [by_name[name] for name in loaded.runs],
+                loaded,
+                scenario,
+                folder=None if folder is None else Path(folder),
+            )
+            results.update((r.name, r) for r in done)
         if elsewhere:
             counter = Progress(len(elsewhere)) if progress else None
             try:
@@ -149,6 +177,13 @@ def run(
         )
         raise Interrupted(finished, Results(scenario=scenario, runs=finished)) from None
     runs: Sequence[RunResult] = done if shipped else [results[s.name] for s in specs]
+    for loaded in ensembles:
+        log.info(
+            "ensemble of %d runs (%s …): resumed at step %d",
+            len(loaded.runs),
+            loaded.runs[0],
+            loaded.step,
+        )
     if not log.isEnabledFor(logging.INFO):  # one line per run: a million lines for a sweep
         return Results(scenario=scenario, runs=runs)
     for result in runs:
@@ -185,7 +220,7 @@ def resume(
     or into ``checkpoint_dir/<scenario>/<run>`` when the caller gives one.
     """
     from gdsim.fileio import inside
-    from gdsim.observers.checkpoint import folder_name
+    from gdsim.observers.checkpoint import ensemble_folder_name, folder_name
 
     registry = registry or default_registry()
     loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
@@ -197,12 +232,16 @@ def resume(
     )
     if checkpoint_dir is None:
         folder = loaded.path.parent
+    elif loaded.kind == "ensemble":
+        folder = inside(
+            checkpoint_dir, folder_name(scenario.name), ensemble_folder_name(loaded.runs)
+        )
     else:
         folder = inside(checkpoint_dir, folder_name(scenario.name), folder_name(loaded.run))
     return run(
         scenario,
         registry=registry,
-        only=[loaded.run],
+        only=loaded.runs,
         resume=[loaded],
         extra_observers=extra_observers,
         resume_folders={loaded.run: folder},
@@ -211,14 +250,35 @@ def resume(
 
 def _checkpoints_by_run(
     scenario: Scenario, resume: Sequence[str | Path | Checkpoint]
-) -> dict[str, Checkpoint]:
+) -> tuple[dict[str, Checkpoint], list[Checkpoint]]:
+    """The run checkpoints by run name, and the ensemble checkpoints."""
     if not resume:
-        return {}
+        return {}, []
     names = [r.name for r in scenario.runs]
+    known = set(names)
     found: dict[str, Checkpoint] = {}
+    ensembles: list[Checkpoint] = []
+    claimed: set[str] = set()
     for item in resume:
         loaded = item if isinstance(item, Checkpoint) else load_checkpoint(item)
-        if loaded.run not in names:
+        if loaded.kind == "ensemble":
+            missing = [name for name in loaded.runs if name not in known]
+            if missing:
+                raise CheckpointError(
+                    f"{loaded.path}: checkpoint holds run '{missing[0]}' (of an ensemble of "
+                    f"{len(loaded.runs)}), which scenario {scenario.source} does not have"
+                )
+            twice = claimed.intersection(loaded.runs) | set(found).intersection(loaded.runs)
+            if twice:
+                raise CheckpointError(
+                    f"{loaded.path}: a second checkpoint for run '{sorted(twice)[0]}'"
+                )
+            claimed.update(loaded.runs)
+            ensembles.append(loaded)
+            continue
+        if loaded.run in claimed:
+            raise CheckpointError(f"{loaded.path}: a second checkpoint for run '{loaded.run}'")
+        if loaded.run not in known:
             raise CheckpointError(
                 f"{loaded.path}: checkpoint is of run '{loaded.run}', which scenario "
                 f"{scenario.source} does not have (runs: {', '.join(names)})"
@@ -226,7 +286,7 @@ def _checkpoints_by_run(
         if loaded.run in found:
             raise CheckpointError(f"{loaded.path}: a second checkpoint for run '{loaded.run}'")
         found[loaded.run] = loaded
-    return found
+    return found, ensembles
 
 
 def _loads_saved_weights(raw: Mapping[str, Any]) -> bool:

@@ -20,7 +20,7 @@ import json
 import math
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,11 @@ if TYPE_CHECKING:
 FORMAT = "gdsim-checkpoint"
 VERSION = 2
 """Version 2 added the checksum member; version 1 files are refused (no way to check them)."""
+ENSEMBLE_VERSION = 3
+"""Checkpoints of a whole vectorised ensemble (``kind = "ensemble"``) are version 3, so that a
+gdsim that only knows runs says it cannot read them instead of misreading them; run
+checkpoints stay version 2."""
+RUN, ENSEMBLE = "run", "ensemble"
 META = "meta.json"
 CHECKSUM = "checksum.sha256"
 """The member holding ``sha256:HEX`` over every other member's name and bytes."""
@@ -298,8 +303,21 @@ class Checkpoint:
     state: Mapping[str, Any]
 
     @property
+    def kind(self) -> str:
+        """``"run"`` (one run) or ``"ensemble"`` (the runs of a vectorised ensemble)."""
+        return str(self.meta.get("kind", RUN))
+
+    @property
     def run(self) -> str:
+        """The run's name; for an ensemble, its first run's."""
+        if self.kind == ENSEMBLE:
+            return str(self.meta["runs"][0])
         return str(self.meta["run"])
+
+    @property
+    def runs(self) -> list[str]:
+        """The names of the runs the checkpoint holds (one for a run checkpoint)."""
+        return [str(r) for r in self.meta["runs"]] if self.kind == ENSEMBLE else [self.run]
 
     @property
     def step(self) -> int:
@@ -356,7 +374,10 @@ def load(path: str | Path) -> Checkpoint:
         meta = _parse_meta(members[META], where)
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise CheckpointError(f"{where}: not a gdsim checkpoint (wrong format marker)")
-        if meta.get("version") != VERSION:
+        kind = meta.get("kind", RUN)
+        if kind == ENSEMBLE and meta.get("version") == ENSEMBLE_VERSION:
+            pass
+        elif meta.get("version") != VERSION or kind != RUN:
             old = (
                 " (written before checkpoints carried a checksum)"
                 if meta.get("version") == 1
@@ -364,7 +385,8 @@ def load(path: str | Path) -> Checkpoint:
             )
             raise CheckpointError(
                 f"{where}: checkpoint format version {meta.get('version')!r} is not "
-                f"supported{old} (this gdsim reads version {VERSION})"
+                f"supported{old} (this gdsim reads version {VERSION}, and version "
+                f"{ENSEMBLE_VERSION} for ensembles)"
             )
         if CHECKSUM not in members:
             raise CheckpointError(f"{where}: corrupt checkpoint (no {CHECKSUM})")
@@ -374,7 +396,10 @@ def load(path: str | Path) -> Checkpoint:
                 f"{where}: checksum mismatch: the checkpoint was corrupted or changed after "
                 "gdsim wrote it"
             )
-        _check_meta(meta, where)
+        if kind == ENSEMBLE:
+            _check_ensemble_meta(meta, where)
+        else:
+            _check_meta(meta, where)
         arrays = {}
         for name in meta["arrays"]:
             if f"{name}.npy" not in members:
@@ -410,7 +435,10 @@ def load(path: str | Path) -> Checkpoint:
         ) from None
     except (TypeError, AttributeError, KeyError, ValueError, RecursionError) as exc:
         raise CheckpointError(f"{where}: corrupt checkpoint ({exc})") from None
-    _check_state(state, where)
+    if kind == ENSEMBLE:
+        _check_ensemble_state(state, len(meta["runs"]), where)
+    else:
+        _check_state(state, where)
     meta = {**meta, "scenario": {**meta["scenario"], "definition": definition}}
     return Checkpoint(path=path, meta=meta, state=state)
 
@@ -706,3 +734,204 @@ def restore(checkpoint: Checkpoint, spec: RunSpec, scenario: Scenario | None = N
             f"{where}: corrupt checkpoint ({type(exc).__name__}: {exc})"
         ) from None
     return ctx
+
+
+# --------------------------------------------------------------------------------------------
+# ensembles: one checkpoint of every member of a vectorised ensemble
+
+
+def ensemble_identity(
+    specs: Sequence[RunSpec], fixed: Mapping[str, Any], per_member: Sequence[Any]
+) -> dict[str, Any]:
+    """What an ensemble checkpoint must share with the ensemble it resumes.
+
+    ``fixed`` is the first run's :func:`fingerprint` (readable differences); ``per_member``
+    are the arrays that differ between members (swept hyperparameters, starting points,
+    budgets, tolerances), compared through one SHA-256 digest rather than a fingerprint per
+    run, which a million-run sweep could not afford.
+    """
+    digest = hashlib.sha256()
+    for item in per_member:
+        if isinstance(item, np.ndarray):
+            array = np.ascontiguousarray(item)
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(array.tobytes())
+        else:
+            digest.update(repr(item).encode())
+        digest.update(b"\0")
+    return {
+        "runs": [s.name for s in specs],
+        "fingerprint": _plain(dict(fixed)),
+        "members_digest": f"sha256:{digest.hexdigest()}",
+    }
+
+
+def save_ensemble(
+    path: str | Path,
+    identity: Mapping[str, Any],
+    state: Mapping[str, Any],
+    scenario: Scenario,
+    root: str | Path | None = None,
+) -> Path:
+    """Write the checkpoint of a whole ensemble (a :func:`gdsim.ensemble.simulate` state)."""
+    encoder = _Encoder()
+    meta = {
+        "format": FORMAT,
+        "version": ENSEMBLE_VERSION,
+        "kind": ENSEMBLE,
+        "gdsim_version": __version__,
+        "runs": list(identity["runs"]),
+        "scenario": {
+            "name": scenario.name,
+            "source": scenario.source,
+            "definition": encoder.encode(scenario.raw, "the scenario definition"),
+        },
+        "fingerprint": identity["fingerprint"],
+        "members_digest": identity["members_digest"],
+        "step": int(state["step"]),
+        "epoch": int(state["epoch"]),
+        "live": len(state["members"]),
+        "state": encoder.encode(dict(state), "the ensemble state"),
+    }
+    meta["arrays"] = sorted(encoder.arrays)
+    text = json.dumps(meta, allow_nan=False).encode("utf-8")
+    path = Path(path)
+    with atomic_open(path, "wb", root=root) as handle:
+        write_archive(handle, text, arrays=encoder.arrays)
+    return path
+
+
+ENSEMBLE_STATE_KEYS = (
+    "step",
+    "epoch",
+    "members",
+    "params",
+    "prev_params",
+    "rule",
+    "schedule",
+    "estimator",
+    "transforms",
+    "outcome",
+    "observers",
+)
+
+
+def _check_ensemble_meta(meta: dict[str, Any], where: str) -> None:
+    """The fields of an ensemble checkpoint's ``meta.json`` against the schema."""
+
+    def fail(field: str, expected: str, value: Any) -> CheckpointError:
+        shown = json.dumps(value)[:80] if _jsonable(value) else repr(value)[:80]
+        return CheckpointError(f"{where}: {META} field '{field}': expected {expected}, got {shown}")
+
+    required = ("runs", "scenario", "fingerprint", "members_digest", "step", "epoch", "state")
+    missing = [k for k in (*required, "arrays") if k not in meta]
+    if missing:
+        raise CheckpointError(f"{where}: corrupt checkpoint (missing {', '.join(missing)})")
+    runs = meta["runs"]
+    if not isinstance(runs, list) or not runs or not all(isinstance(r, str) and r for r in runs):
+        raise fail("runs", "a list of run names", runs)
+    if len(set(runs)) != len(runs):
+        raise fail("runs", "each run named once", runs)
+    scenario = meta["scenario"]
+    if not isinstance(scenario, dict) or not isinstance(scenario.get("definition"), dict):
+        raise fail("scenario", "a table with the scenario's definition", scenario)
+    if not isinstance(meta["fingerprint"], dict):
+        raise fail("fingerprint", "a table", meta["fingerprint"])
+    digest = meta["members_digest"]
+    if not isinstance(digest, str) or not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+        raise fail("members_digest", "sha256:HEX", digest)
+    for key in ("step", "epoch"):
+        if type(meta[key]) is not int or meta[key] < 0:
+            raise fail(key, "an integer >= 0", meta[key])
+    arrays = meta["arrays"]
+    if not isinstance(arrays, list) or not all(
+        isinstance(a, str) and _ARRAY_NAME.fullmatch(a) for a in arrays
+    ):
+        raise fail("arrays", "a list of array names a0, a1, …", arrays)
+    state = meta["state"]
+    if not isinstance(state, dict) or any(k not in state for k in ENSEMBLE_STATE_KEYS):
+        raise fail("state", f"a table with {', '.join(ENSEMBLE_STATE_KEYS)}", state)
+
+
+def _check_ensemble_state(state: Mapping[str, Any], size: int, where: str) -> None:
+    """The live members are distinct indices below ``size`` with one row of parameters each;
+    the outcome's columns have one entry per member."""
+
+    def fail(field: str, expected: str) -> CheckpointError:
+        return CheckpointError(f"{where}: {META} field 'state.{field}': expected {expected}")
+
+    members = state["members"]
+    if (
+        not isinstance(members, np.ndarray)
+        or members.dtype.kind not in "iu"
+        or members.ndim != 1
+        or len(members) > size
+        or (len(members) and (members.min() < 0 or members.max() >= size))
+        or np.any(np.diff(members) <= 0)
+    ):
+        raise fail("members", f"increasing member indices below {size}")
+    live = len(members)
+    for label in ("params", "prev_params"):
+        tree = state[label]
+        if tree is None and label == "prev_params":
+            continue
+        if not isinstance(tree, dict) or not tree:
+            raise fail(label, "named arrays")
+        for name, value in tree.items():
+            if getattr(value, "dtype", None) != np.float64 or np.shape(value)[:1] != (live,):
+                raise fail(f"{label}.{name}", f"a float64 array with {live} rows (live members)")
+    outcome = state["outcome"]
+    if not isinstance(outcome, dict):
+        raise fail("outcome", "a table")
+    if outcome.get("code") is not None:
+        for key in ("code", "steps", "final_loss", "reason_members"):
+            value = outcome.get(key)
+            if not isinstance(value, np.ndarray) or value.ndim != 1:
+                raise fail(f"outcome.{key}", "a 1-D array")
+            if key != "reason_members" and len(value) != size:
+                raise fail(f"outcome.{key}", f"{size} entries (one per member)")
+        code = outcome["code"]
+        if code.dtype.kind not in "iu" or (size and (code.min() < 0 or code.max() > 3)):
+            raise fail("outcome.code", "status codes 0..3")
+        reasons = outcome.get("reasons")
+        if not isinstance(reasons, list) or len(reasons) != len(outcome["reason_members"]):
+            raise fail("outcome.reasons", "one reason per entry of reason_members")
+        finals = outcome.get("final_params")
+        if not isinstance(finals, dict) or any(
+            getattr(v, "dtype", None) != np.float64 or np.shape(v)[:1] != (size,)
+            for v in finals.values()
+        ):
+            raise fail("outcome.final_params", f"float64 arrays with {size} rows")
+    if not isinstance(state["observers"], list) or not isinstance(state["transforms"], list):
+        raise fail("observers", "lists of observer and transform states")
+
+
+def check_ensemble(checkpoint: Checkpoint, identity: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The state of an ensemble checkpoint, once it is known to belong to this ensemble."""
+    where = str(checkpoint.path)
+    if checkpoint.kind != ENSEMBLE:
+        raise CheckpointError(f"{where}: checkpoint is of run '{checkpoint.run}', not an ensemble")
+    saved, runs = checkpoint.runs, list(identity["runs"])
+    if saved != runs:
+        missing = [r for r in saved if r not in set(runs)]
+        detail = (
+            f"run '{missing[0]}' is not among them"
+            if missing
+            else f"the scenario's ensemble has {len(runs)} runs, the checkpoint {len(saved)}"
+        )
+        raise CheckpointError(
+            f"{where}: checkpoint does not match the scenario: it holds an ensemble of "
+            f"{len(saved)} runs ({saved[0]} …), but {detail}"
+        )
+    diffs = _differences(checkpoint.meta["fingerprint"], identity["fingerprint"])
+    if diffs:
+        shown = "; ".join(diffs[:3]) + (f"; and {len(diffs) - 3} more" if len(diffs) > 3 else "")
+        raise CheckpointError(
+            f"{where}: checkpoint does not match run '{runs[0]}' of the scenario: {shown}"
+        )
+    if checkpoint.meta["members_digest"] != identity["members_digest"]:
+        raise CheckpointError(
+            f"{where}: checkpoint does not match the scenario: the runs' swept values, starting "
+            "points, budgets or tolerances differ from those the ensemble was saved with"
+        )
+    return checkpoint.state

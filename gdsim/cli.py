@@ -271,14 +271,20 @@ def _interrupted(
             where = " (give --out to keep the results of an interrupted run)"
         click.echo(f"  {len(finished)} of {total} runs had finished{where}", err=True)
     folders = []
+    roots: set[Path] = set()  # where ensembles of the unfinished runs saved themselves
     for spec in getattr(scenario, "runs", ()):
         if spec.name in finished:
             continue
         for obs in spec.observers:
             if isinstance(obs, Checkpoint):
-                folder = Path(obs.dir) / folder_name(scenario.name) / folder_name(spec.name)
+                root = Path(obs.dir) / folder_name(scenario.name)
+                roots.add(root)
+                folder = root / folder_name(spec.name)
                 if checkpoint_files(folder):
                     folders.append(folder)
+    for root in sorted(roots):
+        ensembles = root.glob("ensemble-*") if root.is_dir() else ()
+        folders.extend(sorted(f for f in ensembles if checkpoint_files(f)))
     for folder in folders:
         click.echo(f"  continue with: gdsim resume {folder}", err=True)
     sys.exit(130)

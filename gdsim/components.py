@@ -315,6 +315,10 @@ class MemberStep:
     """For each live row: True when the member already ends at this step (a tolerance, or an
     earlier observer's request), as a run's ``stop_status`` is set; None at the start."""
     stops: list[tuple[np.ndarray, list[str], str]] = attrs.field(factory=list)
+    raw_grads: Params | None = None
+    """The step's gradient before the gradient transforms (None at the start)."""
+    prev_params: Params | None = None
+    """The parameters the step started from (None at the start)."""
 
     def request_stop(self, rows: np.ndarray, reasons: list[str], status: str) -> None:
         """End the members of live rows ``rows`` after this step, as ``run.request_stop``."""
@@ -331,6 +335,11 @@ class MemberObserver:
     is due at (``every`` as for observers), and asks for each member's :meth:`outputs` once all
     members ended, with the ensemble's :class:`gdsim.ensemble.Outcome` (status, final step and
     parameters of every member), so that truncations on divergence can be done per member.
+
+    An ensemble with a checkpoint observer saves every member observer's :meth:`state_dict`;
+    a member observer that keeps state must override it (and :meth:`load_state_dict`), else the
+    ensemble's runs are stepped one by one when checkpointed. A resumed ensemble calls
+    :meth:`started` (with the live members) and then :meth:`load_state_dict`.
     """
 
     every: int = 1
@@ -347,6 +356,14 @@ class MemberObserver:
     def outputs(self, member: int, outcome: Any) -> dict[str, Any]:
         """What the observer stepped alone gives member ``member``'s result."""
         return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """What an ensemble checkpoint must save to resume this observer exactly (every
+        member's state, as arrays with the member axis first)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (called after :meth:`started`)."""
 
 
 class DataSource(Component):

@@ -27,19 +27,22 @@ import functools
 import gc
 import time
 import typing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 
 from gdsim import engine, loop
-from gdsim.components import Component, MemberObserver, MemberStep
-from gdsim.errors import Interrupted
+from gdsim.checkpoint import Checkpoint, check_ensemble
+from gdsim.components import Component, MemberObserver, MemberStep, overrides
+from gdsim.errors import CheckpointError, GdsimError, Interrupted
 from gdsim.estimators import FullBatch
 from gdsim.state import Params
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pluggy
 
     from gdsim.results import RunResult
@@ -120,6 +123,7 @@ def simulate(
     hyper: Sequence[tuple[int, Any, np.ndarray]] = (),
     progress: Progress | None = None,
     observers: Sequence[MemberObserver] = (),
+    resume: Mapping[str, Any] | None = None,
 ) -> Outcome:
     """Step an ensemble (leading axis of every parameter) to the end of every member.
 
@@ -130,6 +134,12 @@ def simulate(
     ``("inner", "lr")``); they are attached to the components here and follow the members when
     some end. ``observers`` see every live member at once, after each step some member is due
     at (their ``every``, and a member's own budget), as the engine calls a run's observers.
+
+    Observers that save the ensemble (``saves_ensemble``: the checkpoint's counterpart) are
+    not called after steps: at each of their ``every`` steps, once the members that ended at
+    that step are recorded, they get :func:`snapshot`'s state of the whole ensemble (and once
+    more at the end with ``at_end``). ``resume`` is such a state: the ensemble continues from
+    it exactly as it would have gone on.
     """
     names = list(params)
     size = int(np.shape(params[names[0]])[0])
@@ -242,21 +252,61 @@ def simulate(
             sel = rows[tols == value] if np.ndim(tols) else rows
             finish(sel, engine.STATUS_CONVERGED, f"{label} <= {value:g}")
 
-    attach(None)
-    carry = loop.start(
-        params,
-        comps[0].init(params),
-        comps[1].init(),
-        estimator.init(objective, None),  # type: ignore[arg-type]
-        [t.init(params) for t in comps[2:]],
-    )
-    step = 0
-    prev_params: Params = params
-    next_end = int(np.min(budget)) if size else 0
+    savers = [obs for obs in observers if getattr(obs, "saves_ensemble", False)]
+    watchers = [obs for obs in observers if not getattr(obs, "saves_ensemble", False)]
+    if resume is None:
+        attach(None)
+        carry = loop.start(
+            params,
+            comps[0].init(params),
+            comps[1].init(),
+            estimator.init(objective, None),  # type: ignore[arg-type]
+            [t.init(params) for t in comps[2:]],
+        )
+    else:
+        members = np.asarray(resume["members"], dtype=np.int64)
+        _restore_outcome(out, resume["outcome"])
+        params = dict(resume["params"])
+        attach(None if len(members) == size else members)
+        carry = loop.start(
+            params,
+            resume["rule"],
+            resume["schedule"],
+            resume["estimator"],
+            list(resume["transforms"]),
+            step=int(resume["step"]),
+            epoch=int(resume["epoch"]),
+            prev_params=resume["prev_params"],
+        )
+    step = carry[0]
+    saved = step  # the last step saved (none at the start, nor again at a resumed step)
+    prev_params: Params = carry[3]
+    next_end = int(np.min(at(budget, members))) if len(members) else 0
     unit = unit_for_members()
     everys = sorted({max(1, int(obs.every)) for obs in observers})
     for obs in observers:
-        obs.started(MemberStep(0, members, members, params, objective=objective))
+        obs.started(MemberStep(step, members, np.arange(len(members)), params, objective=objective))
+    if resume is not None:
+        for obs, state in zip(watchers, resume["observers"], strict=True):
+            obs.load_state_dict(state)
+        if progress is not None and size > len(members):
+            progress(size - len(members))
+
+    def snapshot(carry: loop.Carry, members: np.ndarray) -> dict[str, Any]:
+        """The whole ensemble's state between two units (see ``resume``)."""
+        return {
+            "step": int(carry[0]),
+            "epoch": int(carry[1]),
+            "members": members,
+            "params": carry[2],
+            "prev_params": None if carry[3] is carry[2] else carry[3],
+            "rule": carry[5],
+            "schedule": carry[6],
+            "estimator": carry[7],
+            "transforms": list(carry[8]),
+            "outcome": _saved_outcome(out),
+            "observers": [obs.state_dict() for obs in watchers],
+        }
 
     def notify(carry: loop.Carry, ending: Any) -> list[tuple[np.ndarray, list[str], str]]:
         """Call the observers due at ``step`` with their rows (the engine's ``every`` test);
@@ -266,7 +316,7 @@ def simulate(
             stopping[ending] = True
         stops: list[tuple[np.ndarray, list[str], str]] = []
         at_budget: Any = None
-        for obs in observers:
+        for obs in watchers:
             if step % max(1, int(obs.every)) == 0:
                 rows = np.arange(len(members))
             else:
@@ -279,12 +329,20 @@ def simulate(
                 view = MemberStep(
                     step, members, rows, params, carry[9], carry[10], carry[12], objective
                 )
+                view.raw_grads, view.prev_params = carry[11], carry[3]
                 view.stopping, view.stops = stopping, stops
                 obs.step_completed(view)
         return stops
 
     with np.errstate(all="ignore"):
         while len(members):
+            if savers and step > saved and step < next_end and carry[15] == 0:
+                saved = step  # every member that ended at this step is recorded: save
+                due = [obs for obs in savers if step % max(1, int(obs.every)) == 0]
+                if due:
+                    state = snapshot(carry, members)
+                    for obs in due:
+                        obs.save(state)
             if step >= next_end:  # step budgets
                 rows = np.flatnonzero(np.broadcast_to(at(budget, members) <= step, len(members)))
                 finish(rows, engine.STATUS_COMPLETED, None)
@@ -324,7 +382,44 @@ def simulate(
             members = members[keep]
             next_end = int(np.min(at(budget, members)))
             unit = unit_for_members()
+        # at the end, or at an ``every`` step the last members ended at (as a run's observer)
+        ending = [
+            obs
+            for obs in savers
+            if obs.at_end or (step > saved and step % max(1, int(obs.every)) == 0)
+        ]
+        if ending and size:
+            none = np.zeros(0, dtype=np.int64)
+            state = snapshot(_compact(carry, none, len(members)), none)
+            for obs in ending:
+                obs.save(state)
     return out
+
+
+def _saved_outcome(out: Outcome) -> dict[str, Any]:
+    """The outcome so far as plain arrays (what an ensemble checkpoint holds of ended members)."""
+    if out.code is None:
+        return {"code": None}
+    ids = np.fromiter(out.reasons, dtype=np.int64, count=len(out.reasons))
+    return {
+        "code": np.ascontiguousarray(out.code),
+        "steps": np.ascontiguousarray(out.steps),
+        "final_params": {k: np.ascontiguousarray(v) for k, v in out.final_params.items()},
+        "final_loss": np.ascontiguousarray(out.final_loss, dtype=np.float64),
+        "reason_members": ids,
+        "reasons": list(out.reasons.values()),
+    }
+
+
+def _restore_outcome(out: Outcome, saved: Mapping[str, Any]) -> None:
+    if saved.get("code") is None:
+        return
+    out.code = np.array(saved["code"], dtype=np.int8)
+    out.steps = np.array(saved["steps"], dtype=np.int64)
+    out.final_params = {k: np.array(v, dtype=np.float64) for k, v in saved["final_params"].items()}
+    out.final_loss = np.array(saved["final_loss"], dtype=np.float64)
+    ids = np.asarray(saved["reason_members"], dtype=np.int64).tolist()
+    out.reasons = dict(zip(ids, [str(r) for r in saved["reasons"]], strict=True))
 
 
 def _compact(carry: loop.Carry, keep: np.ndarray, size: int) -> loop.Carry:
@@ -535,9 +630,19 @@ def plan(specs: Sequence[RunSpec], inits: Sequence[Params]) -> list[list[int]]:
 
 
 def run_group(
-    specs: Sequence[RunSpec], inits: Sequence[Params], progress: Progress | None = None
+    specs: Sequence[RunSpec],
+    inits: Sequence[Params],
+    progress: Progress | None = None,
+    scenario: Scenario | None = None,
+    resume: Checkpoint | None = None,
+    resume_folder: Path | None = None,
 ) -> list[RunResult] | None:
-    """Run runs of one :func:`plan` group as an ensemble; None if they cannot share arrays."""
+    """Run runs of one :func:`plan` group as an ensemble; None if they cannot share arrays.
+
+    ``scenario`` is what a checkpoint observer saves (without it, checkpointed runs go one by
+    one); ``resume`` an ensemble checkpoint of exactly these runs to continue from, its new
+    checkpoints going to ``resume_folder`` when given.
+    """
 
     first = specs[0]
     names = list(inits[0])
@@ -570,6 +675,25 @@ def run_group(
     observers = [obs.for_members(len(specs)) for obs in first.observers]
     if any(obs is None for obs in observers):
         return None
+    state = None
+    savers = [obs for obs in observers if getattr(obs, "saves_ensemble", False)]
+    if savers or resume is not None:
+        from gdsim.api import _loads_saved_weights
+
+        if scenario is None or not all(
+            getattr(obs, "saves_ensemble", False) or overrides(obs, MemberObserver, "state_dict")
+            for obs in observers
+        ):
+            return None  # nothing to save, or an observer whose state cannot be saved
+        if savers and resume is None and _loads_saved_weights(scenario.raw):
+            return None  # a run may start from one of these runs' own checkpoint folders
+        identity = _identity(specs, hyper, params, column)
+        for obs in savers:
+            obs.bind(identity, scenario)  # type: ignore[attr-defined]
+            if resume_folder is not None:
+                obs.resume_folder = resume_folder  # type: ignore[attr-defined]
+        if resume is not None:
+            state = check_ensemble(resume, identity)
     started = time.perf_counter()
     try:
         outcome = simulate(
@@ -585,10 +709,17 @@ def run_group(
             hyper=hyper,
             progress=progress,
             observers=observers,  # type: ignore[arg-type]
+            resume=state,
         )
-    except NotElementwise:
-        return None  # the engine runs them one by one instead
-    except Exception:
+    except Exception as exc:
+        if resume is not None:  # a resumed ensemble has no other way to go on
+            if isinstance(exc, GdsimError):
+                raise
+            raise CheckpointError(
+                f"{resume.path}: corrupt ensemble checkpoint ({type(exc).__name__}: {exc})"
+            ) from None
+        if isinstance(exc, NotElementwise):
+            return None  # the engine runs them one by one instead
         # a component that branches on a swept hyperparameter ("if self.momentum > 0") cannot
         # take it as an array; stepping the runs one by one gives the same results, and a
         # component that fails fails each run alone, with status "error", not the group
@@ -596,6 +727,64 @@ def run_group(
     elapsed = (time.perf_counter() - started) / len(specs)
     with paused_gc():
         return _results(specs, names, outcome, observers, elapsed)
+
+
+def _identity(
+    specs: Sequence[RunSpec],
+    hyper: Sequence[tuple[int, Any, np.ndarray]],
+    params: Params,
+    column: Callable[[Callable[[RunSpec], Any]], Any],
+) -> dict[str, Any]:
+    """What an ensemble checkpoint of these runs must match: the first run's fingerprint and
+    a digest of everything that differs between members."""
+    from gdsim.checkpoint import ensemble_identity, fingerprint
+
+    per_member: list[Any] = []
+    for slot, field, array in hyper:
+        per_member += [(slot, field), array]
+    for k in sorted(params):
+        per_member += [k, params[k]]
+    per_member += [
+        column(lambda s: s.steps),
+        column(lambda s: s.max_loss),
+        column(lambda s: s.tolerance.grad_norm),
+        column(lambda s: s.tolerance.step_size),
+    ]
+    return ensemble_identity(specs, fingerprint(specs[0]), per_member)
+
+
+def resume_group(
+    specs: Sequence[RunSpec],
+    checkpoint: Checkpoint,
+    scenario: Scenario,
+    progress: Progress | None = None,
+    folder: Path | None = None,
+) -> list[RunResult]:
+    """Continue the ensemble of ``specs`` (in the checkpoint's order) from an ensemble
+    checkpoint; its new checkpoints go to ``folder`` (default: the observer's ``dir``)."""
+    where = str(checkpoint.path)
+    for spec in specs:
+        reason = why_not(spec)
+        if reason is not None:
+            raise CheckpointError(
+                f"{where}: run '{spec.name}' of the checkpoint's ensemble cannot step in an "
+                f"ensemble with this scenario ({reason})"
+            )
+    starts: dict[tuple[int, int], Params] = {}
+    with paused_gc():
+        inits = [_initial_params(spec, starts) for spec in specs]
+    if len(plan(specs, inits)) != 1:
+        raise CheckpointError(
+            f"{where}: the runs of the checkpoint's ensemble no longer step as one ensemble "
+            "with this scenario (their components differ in more than swept numbers)"
+        )
+    results = run_group(specs, inits, progress, scenario, resume=checkpoint, resume_folder=folder)
+    if results is None:
+        raise CheckpointError(
+            f"{where}: the runs of the checkpoint's ensemble no longer step as one ensemble "
+            "with this scenario"
+        )
+    return results
 
 
 def _results(
@@ -758,7 +947,7 @@ def _run_specs(
             idx = [order[g] for g in group]
             if len(idx) < 2:
                 continue
-            done = run_group([specs[i] for i in idx], [inits[i] for i in idx], progress)
+            done = run_group([specs[i] for i in idx], [inits[i] for i in idx], progress, scenario)
             if done is None:
                 continue
             for i, result in zip(idx, done, strict=True):

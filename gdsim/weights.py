@@ -103,6 +103,12 @@ def _from_checkpoint(path: Path, run: str | None) -> SavedWeights:
         loaded = ckpt.load(path)
     except CheckpointError as exc:
         raise WeightsError(str(exc)) from None
+    if loaded.kind == "ensemble":
+        raise WeightsError(
+            f"{loaded.path}: an ensemble checkpoint ({len(loaded.runs)} runs, from "
+            f"'{loaded.runs[0]}'); saved weights are read from one run's checkpoint or from a "
+            "results folder (gdsim run --out)"
+        )
     if run is not None and run != loaded.run:
         raise WeightsError(
             f"{loaded.path}: the checkpoint holds run '{loaded.run}', not run '{run}'"

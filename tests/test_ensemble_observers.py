@@ -1,9 +1,10 @@
 """Observers inside a vectorised ensemble: every member gets the outputs of its run stepped alone.
 
-The recorder (traces as member × time arrays), the loss target and early stopping (per member)
-run inside the ensemble's loop; these tests check, for random ensembles, observer settings and
-stop points (budgets, tolerances, divergence, early stops), that each member's result *and*
-observer outputs equal, bit for bit, those of the same run stepped alone by the engine.
+The recorder and diagnostics (traces as member × time arrays), the loss target and early
+stopping (per member) run inside the ensemble's loop; these tests check, for random ensembles,
+observer settings and stop points (budgets, tolerances, divergence, early stops), that each
+member's result *and* observer outputs equal, bit for bit, those of the same run stepped alone
+by the engine.
 """
 
 from __future__ import annotations
@@ -62,6 +63,16 @@ def observers(draw: st.DrawFn) -> list[dict[str, Any]]:
         chosen.append(recorder)
     if draw(st.booleans()):
         chosen.append({"name": "loss_target", "loss": draw(st.sampled_from([0.5, 2.0, 6.0]))})
+    if draw(st.booleans()):
+        chosen.append(
+            {
+                "name": "diagnostics",
+                "every": draw(st.integers(1, 7)),
+                "grads": draw(st.booleans()),
+                "updates": draw(st.booleans()),
+                "weights": draw(st.booleans()),
+            }
+        )
     for _ in range(draw(st.integers(0, 2))):
         chosen.append(
             {

@@ -86,11 +86,12 @@ def _final_checkpoints(folder: Path) -> list[Path]:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs process groups and SIGINT")
-@pytest.mark.parametrize("executor", EXECUTORS)
+@pytest.mark.parametrize("executor", ["process", "dask"])
 def test_ctrl_c_keeps_finished_runs_and_cancels_the_rest(tmp_path: Path, executor: str) -> None:
     """A terminal's Ctrl-C (SIGINT to the whole process group) once three runs have finished.
 
-    Three: the first one's result has had two runs' time to reach the parent process.
+    Three: the first one's result has had two runs' time to reach the parent process. (In
+    this process the eight runs step together as one ensemble: see the test below.)
     """
     if executor == "dask":
         pytest.importorskip("distributed")
@@ -128,6 +129,45 @@ def test_ctrl_c_keeps_finished_runs_and_cancels_the_rest(tmp_path: Path, executo
     for folder in hinted:
         assert (tmp_path / folder).is_dir()
         assert Path(folder).name not in {safe_name(n) for n in finished}  # unfinished only
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs process groups and SIGINT")
+def test_ctrl_c_mid_ensemble_names_the_ensemble_checkpoint(tmp_path: Path) -> None:
+    """The sweep steps as one ensemble, saved as one checkpoint: Ctrl-C after the first save
+    exits 130 without a traceback and names the folder to resume, whose file is complete."""
+    from gdsim import checkpoint as ckpt
+
+    ck = tmp_path / "ck"
+    slow = SLOW.replace("steps = 40000", "steps = 4000000").replace("10000", "20000")
+    (tmp_path / "s.toml").write_text(slow.format(ck=ck))
+    command = [sys.executable, "-m", "gdsim", "run", "s.toml", "-q"]
+    child = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120  # a guard against a hang, not a measurement
+        while not list(ck.rglob("step-*.npz")) and child.poll() is None:
+            assert time.monotonic() < deadline, "no checkpoint written"
+            time.sleep(0.05)
+        assert child.poll() is None, child.communicate()[1]
+        os.killpg(child.pid, signal.SIGINT)
+        _stdout, stderr = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    assert child.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    (hint,) = [line.split("gdsim resume ")[1] for line in stderr.splitlines() if "resume" in line]
+    folder = tmp_path / hint
+    assert folder.name.startswith("ensemble-m") and "-8runs" in folder.name
+    loaded = ckpt.load(folder)  # the newest file: complete, checksum and all
+    assert loaded.kind == "ensemble" and len(loaded.runs) == 8 and loaded.step % 20000 == 0
+    assert not list(folder.glob("*.tmp"))
 
 
 QUARTIC = """

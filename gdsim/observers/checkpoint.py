@@ -1,8 +1,10 @@
 """The checkpoint observer: saves the run every N steps and at its end, keeping the last K files.
 
 Files go to ``DIR/<scenario>/<run>/step-<step>.npz`` (see :mod:`gdsim.checkpoint` for the
-format). It is called after every other observer of a step (``runs_last``), so the saved
-observer states include that step.
+format); inside a vectorised ensemble one file holds every member, in
+``DIR/<scenario>/ensemble-<first run>-<N>runs/`` (:class:`MemberCheckpoint`). It is called
+after every other observer of a step (``runs_last``), so the saved observer states include
+that step.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from gdsim import checkpoint as ckpt
-from gdsim.components import Observer, param
+from gdsim.components import MemberObserver, Observer, param
 from gdsim.errors import GdsimError
 from gdsim.fileio import inside, remove_stale_temporaries, safe_name
 from gdsim.hookspecs import hookimpl
@@ -129,6 +131,88 @@ class Checkpoint(Observer):
     def outputs(self) -> dict[str, Any]:
         kept = [p for p in self._written if Path(p).exists()]
         return {"files": kept, "last": kept[-1] if kept else None}
+
+    def for_members(self, size: int) -> MemberObserver | None:
+        return MemberCheckpoint(self, size)
+
+
+def ensemble_folder_name(runs: list[str]) -> str:
+    """The folder of an ensemble's checkpoints: named after its first run and its size."""
+    return folder_name(f"ensemble-{runs[0]}-{len(runs)}runs")
+
+
+class MemberCheckpoint(MemberObserver):
+    """The checkpoint of a whole vectorised ensemble: one file holds every member.
+
+    Every ``every`` steps (once the members that ended at that step are recorded) and at the
+    end, the ensemble hands it its whole state — the live members' parameters and component
+    states, the outcome of the members that ended, every member observer's state — which goes
+    to ``DIR/<scenario>/ensemble-<first run>-<N>runs/step-<step>.npz`` (kind ``ensemble``, see
+    :mod:`gdsim.checkpoint`). ``gdsim resume`` on that folder continues the ensemble.
+    """
+
+    saves_ensemble = True
+
+    def __init__(self, config: Checkpoint, size: int) -> None:
+        self.config = config
+        self.every = config.every
+        self.at_end = config.at_end
+        self.size = size
+        self.scenario: Any = None
+        self.identity: dict[str, Any] | None = None
+        self.resume_folder: Path | None = None
+        self._written: list[str] = []
+        self._kept: list[str] | None = None
+        self._cleaned = False
+
+    def bind(self, identity: dict[str, Any], scenario: Any) -> None:
+        """Tell it which runs it saves (:func:`gdsim.checkpoint.ensemble_identity`)."""
+        self.identity, self.scenario = identity, scenario
+
+    def folder(self) -> Path:
+        if self.resume_folder is not None:
+            return self.resume_folder
+        assert self.identity is not None
+        return inside(
+            self.config.dir,
+            folder_name(self.scenario.name),
+            ensemble_folder_name(self.identity["runs"]),
+        )
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Write ``state`` (a :func:`gdsim.ensemble.simulate` snapshot) and prune old files."""
+        if self.identity is None or self.scenario is None:
+            raise GdsimError("the checkpoint of an ensemble needs the scenario its runs came from")
+        folder = self.folder()
+        step = int(state["step"])
+        path = inside(folder, f"step-{step:09d}.npz")
+        first = self.identity["runs"][0]
+        try:
+            if not self._cleaned:
+                with contextlib.suppress(OSError):
+                    remove_stale_temporaries(folder, "step-*.npz")
+                self._cleaned = True
+            ckpt.save_ensemble(path, self.identity, state, self.scenario, root=folder)
+        except OSError as exc:
+            raise GdsimError(
+                f"ensemble of run '{first}' and {self.size - 1} more: cannot write checkpoint "
+                f"{path}: {exc}"
+            ) from None
+        if str(path) not in self._written:
+            self._written.append(str(path))
+        log.info("ensemble of %d runs: checkpoint saved to %s", self.size, path)
+        files = ckpt.checkpoint_files(folder)
+        stale = [p for s, p in files if s > step]  # another history of the ensemble
+        older = [p for s, p in files if s <= step][: -self.config.keep]
+        for old in stale + older:
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()
+
+    def outputs(self, member: int, outcome: Any) -> dict[str, Any]:
+        if self._kept is None:  # once for every member: the files are the ensemble's
+            self._kept = [p for p in self._written if Path(p).exists()]
+        kept = self._kept
+        return {"files": list(kept), "last": kept[-1] if kept else None}
 
 
 @hookimpl

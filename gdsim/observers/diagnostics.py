@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import numpy as np
 
-from gdsim.components import Observer, param
+from gdsim.components import MemberObserver, MemberStep, Observer, param
 from gdsim.errors import GdsimError, ParamError
 from gdsim.hookspecs import hookimpl
 from gdsim.state import Params
@@ -153,6 +153,125 @@ class Diagnostics(Observer):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._rows = {k: list(v) for k, v in state.items()}
+
+    def for_members(self, size: int) -> MemberObserver | None:
+        # split metrics come from objective.metrics, one run at a time (data-backed objectives,
+        # which never step as an ensemble anyway)
+        return None if self.splits else MemberDiagnostics(self, size)
+
+
+def _row_norms(values: np.ndarray) -> np.ndarray:
+    """``_norm`` of each member's row, bit for bit as the run stepped alone computes it.
+
+    A scalar parameter's norm is ``sqrt(x·x)`` (what ``vdot`` of one element gives), done for
+    every member at once; larger parameters go through ``vdot`` row by row, so that the sum is
+    taken in the same order as for the run alone.
+    """
+    if values.ndim == 1:
+        return np.sqrt(values * values)
+    return np.array([np.sqrt(np.vdot(row, row)) for row in values], dtype=np.float64)
+
+
+class MemberDiagnostics(MemberObserver):
+    """The diagnostics of a whole ensemble: one record per due step, member × time arrays.
+
+    A record holds every member's value (NaN where the member was not due) and a mask of the
+    members it is a row of; a member's trace is its column of the records it was due at, which
+    is exactly the rows the observer records for the run stepped alone.
+    """
+
+    def __init__(self, config: Diagnostics, size: int) -> None:
+        self.config = config
+        self.every = config.every
+        self.size = size
+        self._steps: list[int] = []
+        self._samples_per_step = 1
+        self._due: list[np.ndarray] = []
+        self._columns: dict[str, list[np.ndarray]] = {}
+        self._stacked: dict[str, np.ndarray] | None = None
+
+    def started(self, view: MemberStep) -> None:
+        try:
+            self._samples_per_step = int(view.objective.num_samples())
+        except NotImplementedError:
+            self._samples_per_step = 1
+        self._record(view, None)
+
+    def step_completed(self, view: MemberStep) -> None:
+        self._record(view, view)
+
+    def _record(self, view: MemberStep, step: MemberStep | None) -> None:
+        c = self.config
+        rows, idx = view.rows, view.members[view.rows]
+        due = np.zeros(self.size, dtype=bool)
+        due[idx] = True
+        self._steps.append(view.step)
+        self._due.append(due)
+
+        def put(name: str, values: Any) -> None:
+            column = np.full((self.size, *np.shape(values)[1:]), np.nan)
+            column[idx] = values
+            self._columns.setdefault(name, []).append(column)
+
+        nan = np.full(len(rows), np.nan)
+        put("loss", nan if step is None else np.asarray(step.loss, dtype=np.float64)[rows])
+        grads = None
+        if step is not None:
+            grads = step.raw_grads if step.raw_grads is not None else step.grads
+        for k, v in view.params.items():
+            if c.grads:
+                put(f"grad.{k}", nan if grads is None else _row_norms(grads[k][rows]))
+            if c.updates:
+                before = None if step is None else step.prev_params
+                put(f"update.{k}", nan if before is None else _row_norms(v[rows] - before[k][rows]))
+        for k, v in view.params.items():
+            if c.weights:
+                put(f"weight.{k}", _row_norms(v[rows]))
+            if c.spread and np.ndim(v) == 3:
+                w = v[rows]
+                put(
+                    f"spread.{k}",
+                    np.zeros(len(rows))
+                    if w.shape[2] < 2
+                    else np.max(np.abs(w - w[:, :, :1]), axis=(1, 2)),
+                )
+
+    def _stack(self) -> dict[str, np.ndarray]:
+        if self._stacked is None:
+            self._stacked = {name: np.stack(c) for name, c in self._columns.items()}
+            self._stacked["step"] = np.asarray(self._steps, dtype=np.int64)
+            self._stacked["due"] = np.stack(self._due)
+            self._columns.clear()
+            self._due.clear()
+        return self._stacked
+
+    def outputs(self, member: int, outcome: Any) -> dict[str, Any]:
+        stacked = self._stack()
+        rows = np.flatnonzero(stacked["due"][:, member])
+        steps = stacked["step"][rows]
+        trace: dict[str, np.ndarray] = {"step": steps, "samples": steps * self._samples_per_step}
+        for name, values in stacked.items():  # recorded in the run's key order
+            if name not in ("step", "due"):
+                trace[name] = values[rows, member]
+        return {"trace": trace}
+
+    def state_dict(self) -> dict[str, Any]:
+        stacked = dict(self._stack())
+        self._stacked = None
+        self._columns = {k: list(v) for k, v in stacked.items() if k not in ("step", "due")}
+        self._steps = stacked["step"].tolist()
+        self._due = list(stacked["due"])
+        return stacked
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._stacked = None
+        self._steps = np.asarray(state["step"]).tolist()
+        self._due = list(np.asarray(state["due"], dtype=bool))
+        self._columns = {
+            k: list(np.asarray(v, dtype=np.float64))
+            for k, v in state.items()
+            if k not in ("step", "due")
+        }
 
 
 @hookimpl

@@ -237,6 +237,24 @@ class MemberEarlyStopping(MemberObserver):
         if result.spec is not None:
             result.expectations = evaluate(result.spec, result)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best.copy(),
+            "best_step": self.best_step.copy(),
+            "wait": self.wait.copy(),
+            "evaluations": self.evaluations.copy(),
+            "stopped_at": self.stopped_at.copy(),
+            "best_params": {k: v.copy() for k, v in self.best_params.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = np.array(state["best"], dtype=np.float64)
+        for name in ("best_step", "wait", "evaluations", "stopped_at"):
+            setattr(self, name, np.array(state[name], dtype=np.int64))
+        self.best_params = {
+            k: np.array(v, dtype=np.float64) for k, v in state["best_params"].items()
+        }
+
     def outputs(self, member: int, outcome: Any) -> dict[str, Any]:
         found = self.best_step[member] >= 0
         return {

@@ -301,14 +301,36 @@ class MemberRecorder(MemberObserver):
         for k in self._names:
             put(f"params.{k}", view.params[k])
 
-    def outputs(self, member: int, outcome: Any) -> dict[str, Any]:
+    def _stack(self) -> dict[str, np.ndarray]:
         if self._stacked is None:
             self._stacked = {name: np.stack(c) for name, c in self._columns.items()}
             self._stacked["step"] = np.asarray(self._steps, dtype=np.int64)
             self._stacked["due"] = np.stack(self._due)
             self._columns.clear()
             self._due.clear()
-        stacked = self._stacked
+        return self._stacked
+
+    def state_dict(self) -> dict[str, Any]:
+        stacked = self._stack()
+        self._stacked = None  # recording goes on: back to one record per list entry
+        self._columns = {k: list(v) for k, v in stacked.items() if k not in ("step", "due")}
+        self._steps = stacked["step"].tolist()
+        self._due = list(stacked["due"])
+        return {"names": list(self._names), **stacked}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._stacked = None
+        self._names = tuple(str(k) for k in state["names"])
+        self._steps = np.asarray(state["step"]).tolist()
+        self._due = list(np.asarray(state["due"], dtype=bool))
+        self._columns = {
+            k: list(np.asarray(v, dtype=np.float64))
+            for k, v in state.items()
+            if k not in ("step", "due", "names")
+        }
+
+    def outputs(self, member: int, outcome: Any) -> dict[str, Any]:
+        stacked = self._stack()
         rows = np.flatnonzero(stacked["due"][:, member])
         steps = stacked["step"][rows]
         extra: dict[str, Any] | None = None

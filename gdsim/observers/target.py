@@ -74,6 +74,12 @@ class MemberLossTarget(MemberObserver):
         new = (self.hit[idx] < 0) & (np.asarray(view.loss)[view.rows] <= self.loss)
         self.hit[idx[new]] = view.step - 1
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"hit": self.hit.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.hit = np.array(state["hit"], dtype=np.int64)
+
     def outputs(self, member: int, outcome: Any) -> dict[str, Any]:
         hit = int(self.hit[member])
         if hit < 0 and outcome.has_loss(member) and outcome.final_loss[member] <= self.loss:
