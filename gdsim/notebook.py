@@ -43,19 +43,34 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: frozense
 def results_html(results: Results) -> str:
     """The scenario's title, its run table, failed expectations and the outcome line."""
     from gdsim.report import failed_expectations, outcome_line, run_table, title_line
+    from gdsim.results import Results, RunList
 
-    table = run_table(results)
+    total = len(results.runs)
+    shown, checked = results, results
+    if isinstance(results.runs, RunList) and total > MAX_ROWS:  # runs made for the rows only
+        ends = [*results.runs[:HEAD_ROWS], *results.runs[total - TAIL_ROWS :]]
+        shown = Results(scenario=results.scenario, runs=ends)
+        checked = Results(scenario=results.scenario, runs=results.listed(limit=0, failing=10))
+    table = run_table(shown)
     rows = table.rows
-    if len(rows) > MAX_ROWS:  # a sweep: the first and the last runs, as pandas does
-        gap = f"… {len(rows) - HEAD_ROWS - TAIL_ROWS} more runs (results.to_pandas() has all) …"
+    if total > MAX_ROWS:  # a sweep: the first and the last runs, as pandas does
+        gap = f"… {total - HEAD_ROWS - TAIL_ROWS} more runs (results.to_pandas() has all) …"
         filler = (gap, *("" for _ in table.header[1:]))
         rows = [*rows[:HEAD_ROWS], filler, *rows[-TAIL_ROWS:]]
     parts = [f"<p><strong>{html.escape(title_line(results))}</strong></p>"]
     parts.append(_table(table.header, rows, table.right))
-    failures = failed_expectations(results)
+    failures = failed_expectations(checked)
     if failures:
         items = "".join(f"<li>{html.escape(f)}</li>" for f in failures)
-        parts.append(f"<p>failed expectations:</p><ul>{items}</ul>")
+        what = (
+            "failed expectations"
+            if checked is results
+            else (
+                "failed expectations (of the runs outside sweeps and the first 10 swept runs "
+                "that failed)"
+            )
+        )
+        parts.append(f"<p>{what}:</p><ul>{items}</ul>")
     parts.append(f"<p>{html.escape(outcome_line(results))}</p>")
     return "<div>" + "".join(parts) + "</div>"
 

@@ -198,15 +198,14 @@ def format_runs(table: RunTable) -> list[str]:
 
 def outcome_line(results: Results) -> str:
     """How many runs met their expectations, not counting runs that have none."""
-    checked = [r for r in results.runs if r.expectations]
-    unchecked = len(results.runs) - len(checked)
+    checked, passed = results.expectation_counts()
+    unchecked = len(results.runs) - checked
     if not checked:
         return f"no expectations to check ({unchecked} {'run' if unchecked == 1 else 'runs'})"
-    passed = sum(r.passed for r in checked)
     if not unchecked:
-        return f"{passed} of {len(checked)} runs met their expectations"
+        return f"{passed} of {checked} runs met their expectations"
     none = "1 run has none" if unchecked == 1 else f"{unchecked} runs have none"
-    return f"{passed} of {len(checked)} runs with expectations met them; {none}"
+    return f"{passed} of {checked} runs with expectations met them; {none}"
 
 
 def _plain(value: Any) -> str:

@@ -360,6 +360,22 @@ class Results:
             "sweep's columns (sweep_NAME.parquet or .npz with --out) and summary (sweeps)",
         }
 
+    def expectation_counts(self) -> tuple[int, int]:
+        """How many runs have expectations, and how many of those passed (from the columns
+        for big sweeps)."""
+        checked = met = 0
+        blocks = self.runs.blocks if isinstance(self.runs, RunList) else [self.runs]
+        for block in blocks:
+            if isinstance(block, Block):
+                has = block.columns.checked()
+                checked += int(has.sum())
+                met += int((has & block.columns.passed()).sum())
+            else:
+                runs = [r for r in block if r.expectations]
+                checked += len(runs)
+                met += sum(r.passed for r in runs)
+        return checked, met
+
     def status_counts(self) -> dict[str, int]:
         """How many runs ended with each status (from the columns for big sweeps)."""
         if isinstance(self.runs, RunList):
@@ -589,6 +605,16 @@ class ResultColumns:
             if more.get("expectations") and not all(o.passed for o in more["expectations"]):
                 ok[i] = False
         return ok
+
+    def checked(self) -> np.ndarray:
+        """Whether each run has expectations (an implicit failed ``no_divergence`` counts)."""
+        out = np.zeros(self.size, dtype=bool)
+        if self.no_divergence is not None:
+            out |= self.no_divergence
+        for i, more in self.extra.items():
+            if more.get("expectations"):
+                out[i] = True
+        return out
 
     def status_names(self) -> np.ndarray:
         """The status of each run as strings."""

@@ -20,6 +20,7 @@ from gdsim.cli import main
 from gdsim.columnar import run_sweep
 from gdsim.ensemble import identical
 from gdsim.executors import execute
+from gdsim.report import outcome_line
 from gdsim.results import Results, RunList
 from gdsim.scenario import load_mapping
 from gdsim.summary import summarise, sweep_columns
@@ -82,6 +83,8 @@ def test_columnar_sweep_equals_the_runs_stepped_alone(raw: dict[str, Any]) -> No
     assert got.passed == eager.passed
     assert got.passed_count() == sum(r.passed for r in expected)
     assert got.status_counts() == eager.status_counts()
+    assert got.expectation_counts() == eager.expectation_counts()
+    assert outcome_line(got) == outcome_line(eager)
     assert got.to_dict() == eager.to_dict()
     assert summarise(got) == summarise(eager)
     sweep = scenario.sweeps[0]
