@@ -405,7 +405,8 @@ class Results:
         """Every run's recorded trace in one data frame with a ``run`` column (needs pandas)."""
         from gdsim.frames import traces_frame
 
-        return traces_frame(self.runs)
+        runs = self.runs.with_outputs() if isinstance(self.runs, RunList) else self.runs
+        return traces_frame(runs)
 
     def __repr__(self) -> str:
         return (
@@ -875,6 +876,18 @@ class RunList(Sequence[RunResult]):
                 return None
             parts.append(block.columns.take(max(start, lo) - lo, min(stop, hi) - lo))
         return ResultColumns.concat(parts) if parts else None
+
+    def with_outputs(self) -> Iterator[RunResult]:
+        """The runs that have observer outputs (a trace), in order: a block of columns makes
+        only its runs that have some."""
+        for block in self.blocks:
+            if isinstance(block, Block):
+                for i in sorted(
+                    k for k, more in block.columns.extra.items() if more.get("outputs")
+                ):
+                    yield block.columns.row(i, block.specs[i])
+            else:
+                yield from (r for r in block if r.outputs)
 
     def passed(self) -> bool:
         return all(

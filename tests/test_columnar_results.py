@@ -276,3 +276,23 @@ def test_plot_of_an_aggregated_folder_reads_the_sweep_columns(
     matched, _ = ctx.basins[index]
     assert np.array_equal(matched.classes, sweep_columns(results, scenario.sweeps[0])["minimum"])
     assert "basins" in plotting.plot_folder(out, out=tmp_path / "plots")[0].name
+
+
+def test_traces_of_columns_are_those_of_the_runs() -> None:
+    pd = pytest.importorskip("pandas")
+    raw = big_divergent_sweep(allow=True)
+    raw["runs"].append(
+        {
+            "name": "traced",
+            "steps": 5,
+            "init": {"x": {"values": [-5.0, 5.0]}},
+            "observers": [{"name": "recorder"}],
+        }
+    )
+    scenario = load_mapping(raw)
+    there = execute(scenario.runs, executor="process", workers=2)
+    assert isinstance(there, RunList) and all(not isinstance(b, list) for b in there.blocks)
+    lazy, eager = Results(scenario, there), Results(scenario, list(there))
+    frame = lazy.traces_to_pandas()
+    assert sorted(set(frame["run"])) == ["traced[x=-5]", "traced[x=5]"]
+    pd.testing.assert_frame_equal(frame, eager.traces_to_pandas())
