@@ -61,28 +61,109 @@ def summary_frame(results: Results) -> pandas.DataFrame:
     ``diverged_at`` and ``elapsed`` (seconds).
     """
     pd = require_pandas()
-    records = []
-    for run in results.runs:
-        record: dict[str, Any] = {
-            "run": run.name,
-            "status": run.status,
-            "steps": run.steps,
-            "epochs": run.epochs,
-            "seed": run.seed,
-            "final_step": run.final_step,
-            "final_loss": np.nan if run.final_loss is None else run.final_loss,
-        }
-        record.update(_final_columns(run))
-        record.update(
-            passed=run.passed,
-            expectations=len(run.expectations),
-            expectations_met=sum(o.passed for o in run.expectations),
-            stop_reason=run.stop_reason,
-            diverged_at=run.diverged_at,
-            elapsed=run.elapsed,
-        )
-        records.append(record)
+    from gdsim.results import RunList
+
+    if isinstance(results.runs, RunList) and results.runs.columnar:
+        return _summary_frame_columns(results.runs, pd)
+    records = [_record(run) for run in results.runs]
     frame = pd.DataFrame.from_records(records)
+    if "run" in frame:
+        frame = frame.set_index("run")
+    return frame
+
+
+def _record(run: RunResult) -> dict[str, Any]:
+    """One run's row of :func:`summary_frame`."""
+    record: dict[str, Any] = {
+        "run": run.name,
+        "status": run.status,
+        "steps": run.steps,
+        "epochs": run.epochs,
+        "seed": run.seed,
+        "final_step": run.final_step,
+        "final_loss": np.nan if run.final_loss is None else run.final_loss,
+    }
+    record.update(_final_columns(run))
+    record.update(
+        passed=run.passed,
+        expectations=len(run.expectations),
+        expectations_met=sum(o.passed for o in run.expectations),
+        stop_reason=run.stop_reason,
+        diverged_at=run.diverged_at,
+        elapsed=run.elapsed,
+    )
+    return record
+
+
+def _summary_frame_columns(runs: Any, pd: Any) -> pandas.DataFrame:
+    """:func:`summary_frame` of results held partly as columns (a big sweep): each column
+    built per block, from the arrays where the block is columns, without a run object."""
+    from gdsim.results import Block, _names, _seeds
+
+    columns: dict[str, list[Any]] = {}
+    order: list[str] = []
+    start = 0
+    total = len(runs)
+
+    def put(key: str, values: Any) -> None:
+        if key not in columns:
+            columns[key] = [np.nan] * total
+            order.append(key)
+        columns[key][start : start + len(values)] = list(values)
+
+    for block in runs.blocks:
+        if not isinstance(block, Block):
+            for run in block:
+                record = _record(run)
+                for key, value in record.items():
+                    put(key, [value])
+                start += 1
+            continue
+        c = block.columns
+        n = c.size
+        names = list(_names(block))  # from the index columns: no run object per point
+        seeds = _seeds(block)
+        for i, more in c.extra.items():
+            names[i], seeds[i] = more.get("name", names[i]), more.get("seed", seeds[i])
+        passed = c.passed()
+        expectations = [
+            len(c.extra[i].get("expectations", ())) if i in c.extra else 0 for i in range(n)
+        ]
+        met = [
+            sum(o.passed for o in c.extra[i].get("expectations", ())) if i in c.extra else 0
+            for i in range(n)
+        ]
+        if c.no_divergence is not None:  # the implicit no_divergence outcome, failed
+            for i in np.flatnonzero(c.no_divergence).tolist():
+                if "expectations" not in c.extra.get(i, {}):
+                    expectations[i] = 1
+        losses = np.where(c.has_loss, c.final_loss, np.nan)
+        put("run", names)
+        put("status", c.status_names().tolist())
+        put("steps", c.steps.tolist())
+        put("epochs", c.epochs.tolist())
+        put("seed", seeds)
+        put("final_step", c.final_step.tolist())
+        put("final_loss", losses.tolist())
+        params = c.dense_params()
+        for name, stacked in params.items():
+            shape = stacked.shape[1:]
+            if int(np.prod(shape)) > MAX_FINAL_VALUES:
+                continue
+            if not shape:
+                put(f"final.{name}", stacked.tolist())
+                continue
+            for index in np.ndindex(shape):
+                key = f"final.{name}[{','.join(map(str, index))}]"
+                put(key, stacked[(slice(None), *index)].tolist())
+        put("passed", passed.tolist())
+        put("expectations", expectations)
+        put("expectations_met", met)
+        put("stop_reason", [c.reasons[k] for k in c.reason.tolist()])
+        put("diverged_at", [None if d < 0 else d for d in c.diverged_at.tolist()])
+        put("elapsed", c.elapsed.tolist())
+        start += n
+    frame = pd.DataFrame({key: columns[key] for key in order})
     if "run" in frame:
         frame = frame.set_index("run")
     return frame

@@ -903,9 +903,9 @@ class RunList(Sequence[RunResult]):
                     if run.name == name:
                         return run
                 continue
-            for i, spec_name in enumerate(_names(block)):
-                if spec_name == name:
-                    return block.columns.row(i, block.specs[i])
+            i = _position(block, name)
+            if i is not None:
+                return block.columns.row(i, block.specs[i])
         raise KeyError(name)
 
     def counts(self) -> dict[str, int]:
@@ -922,6 +922,89 @@ class RunList(Sequence[RunResult]):
                 for r in block:
                     out[r.status] = out.get(r.status, 0) + 1
         return out
+
+
+def _position(block: Block, name: str) -> int | None:
+    """Where the run named ``name`` is in a block: a swept run's name is read back into its
+    value indices and looked up among the points (no name is made per point)."""
+    from gdsim.runs import Runs, SweepRuns
+
+    specs = block.specs
+    items = specs.items if isinstance(specs, Runs) else (specs,)
+    at = 0
+    for item in items:
+        if isinstance(item, SweepRuns):
+            sweep = item.sweep
+            combo = _point_of(sweep, name)
+            if combo is not None:
+                found = np.flatnonzero((np.asarray(sweep.points) == combo).all(axis=1))
+                if len(found):
+                    return at + int(found[0])
+            at += len(item)
+        elif isinstance(item, Sequence):
+            for spec in item:
+                if spec.name == name:
+                    return at
+                at += 1
+        else:
+            if item.name == name:
+                return at
+            at += 1
+    return None
+
+
+def _point_of(sweep: Any, name: str) -> np.ndarray | None:
+    """The value indices a swept run name stands for (None when it is not one of the sweep's
+    names: other base, labels or texts)."""
+    prefix = f"{sweep.base}["
+    if not (name.startswith(prefix) and name.endswith("]")):
+        return None
+    rest = name[len(prefix) : -1]
+    combo = []
+    for k, axis in enumerate(sweep.axes):
+        head = f"{axis.label}="
+        if not rest.startswith(head):
+            return None
+        rest = rest[len(head) :]
+        # the longest text of this axis that the name continues with, then "," or the end
+        last = k == len(sweep.axes) - 1
+        found = None
+        for j, text in enumerate(axis.texts):
+            if (
+                rest.startswith(text)
+                and (
+                    (last and len(rest) == len(text)) or (not last and rest[len(text) :][:1] == ",")
+                )
+                and (found is None or len(text) > len(axis.texts[found]))
+            ):
+                found = j
+        if found is None:
+            return None
+        rest = rest[len(axis.texts[found]) + (0 if last else 1) :]
+        combo.append(found)
+    return np.array(combo)
+
+
+def _seeds(block: Block) -> list[int]:
+    """The seed of each run of a block, from the sweeps' template and seed axis."""
+    from gdsim.runs import Number, Runs, SweepRuns
+
+    specs = block.specs
+    items = specs.items if isinstance(specs, Runs) else (specs,)
+    out: list[int] = []
+    for item in items:
+        if isinstance(item, SweepRuns):
+            seed = [p for p in item.parts if isinstance(p, Number) and p.field == "seed"]
+            if seed:
+                column = np.asarray(item.sweep.points)[:, seed[0].axis]
+                out.extend(np.asarray(seed[0].values, dtype=object)[column].tolist())
+            else:
+                out.extend([item.template.seed] * len(item))
+        elif isinstance(item, Sequence):
+            out.extend(spec.seed for spec in item)
+        else:
+            out.append(item.seed)
+    return out
 
 
 def _names(block: Block) -> Iterator[str]:

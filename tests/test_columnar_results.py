@@ -79,6 +79,7 @@ def test_columnar_sweep_equals_the_runs_stepped_alone(raw: dict[str, Any]) -> No
         assert identical(a, b), (a.to_dict(), b.to_dict())
         assert a.expectations == b.expectations
         assert a.seed == b.seed and a.spec == b.spec
+        assert identical(got[b.name], b)  # found by name (read back into its point)
     eager = Results(scenario=scenario, runs=expected)
     assert got.passed == eager.passed
     assert got.passed_count() == sum(r.passed for r in expected)
@@ -132,6 +133,12 @@ def test_a_sweep_the_columns_cannot_take_goes_the_usual_way() -> None:
     got = gdsim.run(scenario)
     for a, b in zip(got, alone(scenario), strict=True):
         assert identical(a, b)
+    there = Results(scenario, execute(scenario.runs, executor="process", workers=2))
+    assert isinstance(there.runs, RunList) and there.runs.columnar  # the workers' columns
+    for b in alone(scenario):
+        assert identical(there[b.name], b)
+    pd = pytest.importorskip("pandas")
+    pd.testing.assert_frame_equal(there.to_pandas(), Results(scenario, list(there)).to_pandas())
 
 
 def big_divergent_sweep(allow: bool) -> dict[str, Any]:
@@ -296,3 +303,23 @@ def test_traces_of_columns_are_those_of_the_runs() -> None:
     frame = lazy.traces_to_pandas()
     assert sorted(set(frame["run"])) == ["traced[x=-5]", "traced[x=5]"]
     pd.testing.assert_frame_equal(frame, eager.traces_to_pandas())
+
+
+@pytest.mark.parametrize("executor", ["vectorised", "process"])
+def test_summary_frame_of_columns_is_the_one_of_run_objects(executor: str) -> None:
+    pd = pytest.importorskip("pandas")
+    raw = big_divergent_sweep(allow=False)
+    raw["runs"].append(
+        {
+            "name": "traced",
+            "steps": 5,
+            "init": {"x": {"values": [-5.0, 5.0]}},
+            "observers": [{"name": "recorder"}],
+            "expect": {"loss_below": 1.0},
+        }
+    )
+    scenario = load_mapping(raw)
+    got = gdsim.run(scenario, executor=executor, workers=2)
+    assert isinstance(got.runs, RunList) and got.runs.columnar
+    eager = Results(scenario, list(got.runs))
+    pd.testing.assert_frame_equal(got.to_pandas(), eager.to_pandas())
