@@ -76,8 +76,8 @@ def sweep_inputs(entry: SweepRuns, pm: pluggy.PluginManager | None = None) -> di
         "transforms": template.transforms,
         "steps": template.steps,
         "max_loss": template.max_loss,
-        "grad_norm": _tolerance(template.tolerance.grad_norm),
-        "step_size": _tolerance(template.tolerance.step_size),
+        "grad_norm": template.tolerance.grad_norm,
+        "step_size": template.tolerance.step_size,
     }
     allowed: Any = bool(template.allow_divergence)
     params = _initial_params(entry, points)
@@ -121,10 +121,6 @@ def _expects(spec: Any) -> bool:
     from gdsim.scenario import Expectations
 
     return spec.expect != Expectations()
-
-
-def _tolerance(value: float | None) -> float | None:
-    return None if value is None else value
 
 
 def _gather(part: Any, points: np.ndarray, entry: SweepRuns) -> tuple[np.ndarray, list[Any]]:
