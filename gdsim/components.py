@@ -49,6 +49,8 @@ class Component:
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = ""
+    array_api: ClassVar[bool] = False
+    """True when written against the array API (:mod:`gdsim.xp`): numpy and JAX alike."""
 
     def check(self, objective: Objective) -> None:
         """Raise :class:`gdsim.errors.ParamError` if this component cannot work with
