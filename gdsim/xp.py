@@ -39,9 +39,14 @@ from gdsim.numerics import power as _libm_power
 
 __all__ = [
     "NUMPY",
+    "cos",
     "errstate",
+    "exp",
+    "floor",
     "global_norm",
+    "is_concrete",
     "is_numpy",
+    "minimum",
     "namespace",
     "power",
     "select",
@@ -70,6 +75,12 @@ def _leaves(tree: Any) -> Iterator[Any]:
         yield tree
 
 
+def is_concrete(value: Any) -> bool:
+    """True for a value known on the host (a Python number or a numpy array or scalar): code
+    may branch on it with ``if``. False for a traced (JAX) value."""
+    return isinstance(value, _SCALARS + _NUMPY_ARRAYS)
+
+
 def namespace(*trees: Any) -> Any:
     """The array namespace of ``trees``: arrays, numbers, or nested dicts/lists of them.
 
@@ -80,6 +91,8 @@ def namespace(*trees: Any) -> Any:
     raises ``TypeError`` on a mix of libraries.
     """
     for tree in trees:
+        if isinstance(tree, _NUMPY_ARRAYS):  # the common case, first
+            return _np_namespace
         for leaf in _leaves(tree):
             if isinstance(leaf, _NUMPY_ARRAYS):
                 return _np_namespace
@@ -121,10 +134,36 @@ def power(base: Any, exponent: Any) -> Any:
     ensemble get the same bits). Under JAX, XLA's ``pow`` may differ from libm in the last
     bit (about 1% of arguments): within the 1e-12 agreement the compiled backend promises.
     """
+    if is_concrete(base) and is_concrete(exponent):
+        return _libm_power(base, exponent)
     xp = namespace(base, exponent)
     if is_numpy(xp):
         return _libm_power(base, exponent)
     return xp.pow(base, exponent)
+
+
+def minimum(a: Any, b: Any) -> Any:
+    """``min(a, b)`` for host numbers (a Python number, as before), ``xp.minimum`` for traced
+    values (a step count inside a compiled loop)."""
+    if is_concrete(a) and is_concrete(b):
+        return min(a, b)
+    return namespace(a, b).minimum(a, b)
+
+
+def cos(x: Any) -> Any:
+    """``math.cos`` for a Python number (libm's bits, as the schedules always had), the
+    namespace's ``cos`` for arrays and traced values."""
+    return math.cos(x) if isinstance(x, int | float) else namespace(x).cos(x)
+
+
+def exp(x: Any) -> Any:
+    """``math.exp`` for a Python number, the namespace's ``exp`` otherwise."""
+    return math.exp(x) if isinstance(x, int | float) else namespace(x).exp(x)
+
+
+def floor(x: Any) -> Any:
+    """``math.floor`` (an int) for a Python number, the namespace's ``floor`` otherwise."""
+    return math.floor(x) if isinstance(x, int | float) else namespace(x).floor(x)
 
 
 def zeros_like(params: Mapping[str, Any]) -> dict[str, Any]:
