@@ -19,7 +19,7 @@ numpy code always did:
 - :func:`zeros_like`, :func:`global_norm` — the params-dict helpers of :mod:`gdsim.state`,
   for any namespace;
 - :func:`check_traceable` — whether a component's methods trace under JAX, and if not, the
-  file and line of the first numpy call or value branch.
+  file and line of the first numpy call or value branch (:mod:`gdsim.tracing`).
 
 Nothing here imports JAX: it is an optional extra (``pip install "gdsim[jax]"``).
 """
@@ -39,6 +39,7 @@ from gdsim.numerics import power as _libm_power
 
 __all__ = [
     "NUMPY",
+    "check_traceable",
     "cos",
     "errstate",
     "exp",
@@ -86,9 +87,10 @@ def namespace(*trees: Any) -> Any:
 
     numpy arrays and scalars, Python numbers and empty trees give numpy's namespace
     (never an error for scalars, unlike ``array_api_compat.array_namespace``); the first
-    numpy leaf decides at once, so a numpy run pays a dict lookup and an ``isinstance``.
-    Other arrays (JAX arrays and tracers) go to ``array_api_compat.array_namespace``, which
-    raises ``TypeError`` on a mix of libraries.
+    numpy leaf decides at once, so a numpy run pays a dict lookup and an ``isinstance`` (and
+    a mix is not detected there). When the first array leaf is of another library (JAX arrays
+    and tracers) every leaf goes to ``array_api_compat.array_namespace``, which raises
+    ``TypeError`` on a mix of libraries.
     """
     for tree in trees:
         if isinstance(tree, _NUMPY_ARRAYS):  # the common case, first
@@ -96,8 +98,7 @@ def namespace(*trees: Any) -> Any:
         for leaf in _leaves(tree):
             if isinstance(leaf, _NUMPY_ARRAYS):
                 return _np_namespace
-            others = [x for t in trees for x in _leaves(t) if not isinstance(x, _NUMPY_ARRAYS)]
-            return array_api_compat.array_namespace(*others)
+            return array_api_compat.array_namespace(*(x for t in trees for x in _leaves(t)))
     return _np_namespace
 
 
@@ -164,6 +165,15 @@ def exp(x: Any) -> Any:
 def floor(x: Any) -> Any:
     """``math.floor`` (an int) for a Python number, the namespace's ``floor`` otherwise."""
     return math.floor(x) if isinstance(x, int | float) else namespace(x).floor(x)
+
+
+def check_traceable(component: Any) -> None:
+    """Raise :class:`gdsim.tracing.NotTraceable` (a ``TypeError``) naming ``component`` and the
+    file:line of the first numpy call or value branch, unless its methods trace under JAX.
+    Needs JAX; see :func:`gdsim.tracing.check_traceable`."""
+    from gdsim.tracing import check_traceable as check
+
+    check(component)
 
 
 def zeros_like(params: Mapping[str, Any]) -> dict[str, Any]:

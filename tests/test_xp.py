@@ -54,3 +54,42 @@ def test_zeros_like_and_global_norm_keep_the_numpy_bits():
     assert isinstance(gx.global_norm(params), float)
     members = {"a": np.array([[3.0, 4.0], [6.0, 8.0]])}
     np.testing.assert_array_equal(gx.global_norm(members, ensemble=True), [5.0, 10.0])
+
+
+# --- on JAX ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def jnp():
+    jax = pytest.importorskip("jax")
+    with jax.enable_x64(True):
+        yield jax.numpy
+
+
+def test_namespace_of_jax_arrays_is_jax_numpy_and_mixing_raises(jnp):
+    x = jnp.ones(3)
+    assert gx.namespace({"x": x, "t": 0}) is jnp
+    assert gx.namespace(0.5, x) is jnp
+    with pytest.raises(TypeError):  # a JAX leaf first: every leaf is checked
+        gx.namespace({"x": x}, np.ones(2))
+
+
+def test_helpers_on_jax_agree_with_numpy(jnp):
+    import jax
+
+    base = np.linspace(0.5, 0.999, 11)
+    np.testing.assert_allclose(gx.power(jnp.asarray(base), 7), gx.power(base, 7), rtol=1e-14)
+    params = {"a": jnp.asarray([3.0, -4.0]), "b": jnp.asarray(12.0)}
+    assert float(gx.global_norm(params)) == 13.0
+    zeros = gx.zeros_like(params)
+    assert all(z.dtype == jnp.float64 and not jnp.any(z) for z in zeros.values())
+    with gx.errstate(jnp, over="raise"):  # a no-op, not an error
+        pass
+
+    @jax.jit
+    def pick(c, a, b):
+        return gx.select(c > 0, a, b), gx.minimum(c, 2.0), gx.cos(c), gx.exp(c), gx.floor(c)
+
+    got = pick(jnp.asarray(1.5), jnp.asarray(1.0), jnp.asarray(2.0))
+    assert [float(v) for v in got] == pytest.approx([1.0, 1.5, math.cos(1.5), math.exp(1.5), 1.0])
+    assert not gx.is_concrete(jnp.ones(1)) and gx.is_concrete(np.ones(1)) and gx.is_concrete(2)

@@ -1,0 +1,104 @@
+"""Components marked ``array_api`` run traced under ``jax.jit`` and agree with numpy; a plain
+numpy component is refused with a message that names it and the offending line."""
+
+from __future__ import annotations
+
+import inspect
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+import pytest
+
+from gdsim.components import UpdateRule
+from gdsim.conformance import NeedsExamples, examples_of
+from gdsim.registry import default_registry
+
+KINDS = ("objective", "rule", "transform", "schedule")
+
+
+def _marked_examples() -> list[Any]:
+    registry = default_registry()
+    found = []
+    for kind in KINDS:
+        for name in registry.names(kind):
+            try:
+                examples = examples_of(registry.get(kind, name), Path(tempfile.mkdtemp()))
+            except NeedsExamples:
+                continue
+            for i, example in enumerate(examples):
+                if example.array_api:
+                    found.append(pytest.param(example, id=f"{kind}:{name}:{i}"))
+    return found
+
+
+MARKED = _marked_examples()
+
+
+def test_the_built_in_families_are_marked():
+    names = {p.values[0].name for p in MARKED}
+    for name in ("gd", "momentum", "nesterov", "sgd", "adagrad", "rmsprop", "adam"):
+        assert name in names
+    for name in ("constant", "exponential", "cosine", "multistep", "quartic", "rosenbrock"):
+        assert name in names
+
+
+@pytest.mark.parametrize("component", MARKED)
+def test_marked_component_runs_under_jit_and_agrees_with_numpy(component):
+    pytest.importorskip("jax")
+    from gdsim.tracing import compare_backends
+
+    compare_backends(component, rtol=1e-12)
+
+
+@attrs.frozen
+class NumpyRMS(UpdateRule):
+    """A plugin-style rule written with plain numpy: fine on numpy, not traceable."""
+
+    name: ClassVar[str] = "numpy_rms"
+
+    eps: float = 1e-8
+
+    def update(self, grads, state, params, lr):
+        return {
+            k: x - lr * grads[k] / (np.sqrt(grads[k] * grads[k]) + self.eps)
+            for k, x in params.items()
+        }, state
+
+
+def test_plain_numpy_component_is_named_with_its_file_and_line():
+    pytest.importorskip("jax")
+    from gdsim.tracing import NotTraceable
+    from gdsim.xp import check_traceable
+
+    assert not NumpyRMS.array_api
+    source, first = inspect.getsourcelines(NumpyRMS.update)
+    line = first + next(i for i, text in enumerate(source) if "np.sqrt" in text)
+    with pytest.raises(NotTraceable) as caught:
+        check_traceable(NumpyRMS())
+    message = str(caught.value)
+    assert "rule 'numpy_rms'" in message
+    assert f"test_array_api.py:{line}" in message
+    assert "np.sqrt" in message
+
+
+def test_a_value_branch_is_named_too():
+    pytest.importorskip("jax")
+    from gdsim.schedules import CosineRestarts
+    from gdsim.tracing import NotTraceable, check_traceable
+
+    with pytest.raises(NotTraceable, match=r"schedule 'cosine_restarts'.*decay\.py:\d+ `while"):
+        check_traceable(CosineRestarts())
+
+
+def test_static_fields_are_not_traced():
+    from gdsim.rules.adaptive import RMSProp
+    from gdsim.rules.classic import SGD
+    from gdsim.tracing import traced_floats
+
+    assert ("momentum",) not in traced_floats(SGD(momentum=0.9))
+    assert ("dampening",) in traced_floats(SGD(momentum=0.9))
+    assert ("momentum",) not in traced_floats(RMSProp(momentum=0.5))
+    assert ("beta",) in traced_floats(RMSProp(momentum=0.5))
