@@ -37,13 +37,9 @@ def zeros_like(params: Params) -> Params:
     return _xp.zeros_like(params)
 
 
-def global_norm(tree: Params, ensemble: bool = False) -> Any:
-    """The L2 norm over all arrays (per ensemble member when ``ensemble`` is true).
-
-    One numpy run gets a Python float (correctly rounded, numpy's bits); see
-    :func:`gdsim.xp.global_norm` for other array libraries.
-    """
-    return _xp.global_norm(tree, ensemble)
+global_norm = _xp.global_norm
+"""The L2 norm over all arrays (per ensemble member when ``ensemble`` is true): one numpy run
+gets a Python float, correctly rounded (numpy's bits); see :func:`gdsim.xp.global_norm`."""
 
 
 def all_finite(tree: Params) -> bool:

@@ -29,7 +29,14 @@ import numpy as np
 
 from gdsim.components import GradientTransform, Objective, Schedule, UpdateRule
 
-__all__ = ["NotTraceable", "check_traceable", "compare_backends", "jax_available", "traced_floats"]
+__all__ = [
+    "NotTraceable",
+    "check_traceable",
+    "compare_backends",
+    "installed_backends",
+    "jax_available",
+    "traced_floats",
+]
 
 _LIBRARY_PARTS = (
     f"{os.sep}jax{os.sep}",
@@ -44,6 +51,11 @@ _LIBRARY_PARTS = (
 
 class NotTraceable(TypeError):
     """A component's method cannot be traced by JAX; the message names it and the line."""
+
+
+def installed_backends() -> tuple[str, ...]:
+    """The array backends components can run on here: numpy, and jax when importable."""
+    return ("numpy", "jax") if jax_available() else ("numpy",)
 
 
 def jax_available() -> bool:

@@ -60,6 +60,8 @@ ufuncs, with the standard's missing names added)."""
 
 _SCALARS = (bool, int, float, complex, type(None), str)
 _NUMPY_ARRAYS = (np.ndarray, np.generic)
+_NUMPY_TYPES = frozenset({np.ndarray, np.float64, np.int64, np.bool_})
+_HOST_TYPES = _NUMPY_TYPES | {float}
 
 
 def _leaves(tree: Any) -> Iterator[Any]:
@@ -79,7 +81,7 @@ def _leaves(tree: Any) -> Iterator[Any]:
 def is_concrete(value: Any) -> bool:
     """True for a value known on the host (a Python number or a numpy array or scalar): code
     may branch on it with ``if``. False for a traced (JAX) value."""
-    return isinstance(value, _SCALARS + _NUMPY_ARRAYS)
+    return type(value) in _HOST_TYPES or isinstance(value, _SCALARS + _NUMPY_ARRAYS)
 
 
 def namespace(*trees: Any) -> Any:
@@ -92,9 +94,17 @@ def namespace(*trees: Any) -> Any:
     and tracers) every leaf goes to ``array_api_compat.array_namespace``, which raises
     ``TypeError`` on a mix of libraries.
     """
-    for tree in trees:
-        if isinstance(tree, _NUMPY_ARRAYS):  # the common case, first
+    if trees:  # the common cases first: a numpy array, a dict of numpy arrays
+        first = trees[0]
+        kind = type(first)
+        if kind in _NUMPY_TYPES:
             return _np_namespace
+        if kind is dict:
+            for value in first.values():
+                if type(value) in _NUMPY_TYPES:
+                    return _np_namespace
+                break
+    for tree in trees:
         for leaf in _leaves(tree):
             if isinstance(leaf, _NUMPY_ARRAYS):
                 return _np_namespace
@@ -190,6 +200,10 @@ def global_norm(tree: Mapping[str, Any], ensemble: bool = False) -> Any:
     numpy keeps :func:`gdsim.state.global_norm`'s exact operations (a Python float for one
     run); other namespaces return a 0-d array (or one value per member).
     """
+    for value in tree.values():  # a numpy run's hot path: no namespace lookup
+        if type(value) in _HOST_TYPES:
+            return _numpy_global_norm(tree, ensemble)
+        break
     xp = namespace(tree)
     if is_numpy(xp):
         return _numpy_global_norm(tree, ensemble)

@@ -102,3 +102,21 @@ def test_static_fields_are_not_traced():
     assert ("dampening",) in traced_floats(SGD(momentum=0.9))
     assert ("momentum",) not in traced_floats(RMSProp(momentum=0.5))
     assert ("beta",) in traced_floats(RMSProp(momentum=0.5))
+
+
+def test_kit_reports_unmarked_components_as_numpy_only_and_fails_false_marks():
+    from gdsim.testing import check_backends
+
+    assert check_backends(NumpyRMS()) == "not array-API: numpy backend only"
+    pytest.importorskip("jax")
+
+    @attrs.frozen
+    class Claims(NumpyRMS):
+        name: ClassVar[str] = "claims_array_api"
+        array_api: ClassVar[bool] = True
+
+    with pytest.raises(TypeError, match=r"rule 'claims_array_api'.*np\.sqrt"):
+        check_backends(Claims())
+    from gdsim.rules.adaptive import Adam
+
+    assert check_backends(Adam()) == "numpy, jax"
