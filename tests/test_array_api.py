@@ -86,11 +86,12 @@ def test_plain_numpy_component_is_named_with_its_file_and_line():
 
 def test_a_value_branch_is_named_too():
     pytest.importorskip("jax")
-    from gdsim.schedules import CosineRestarts
+    from gdsim.schedules import Constant, Sequence
     from gdsim.tracing import NotTraceable, check_traceable
 
-    with pytest.raises(NotTraceable, match=r"schedule 'cosine_restarts'.*decay\.py:\d+ `while"):
-        check_traceable(CosineRestarts())
+    sequence = Sequence(pieces=(Constant(), Constant(lr=0.01)), boundaries=(5,))
+    with pytest.raises(NotTraceable, match=r"schedule 'sequence'.*compose\.py:\d+ `k = bisect"):
+        check_traceable(sequence)
 
 
 def test_static_fields_are_not_traced():
@@ -120,3 +121,34 @@ def test_kit_reports_unmarked_components_as_numpy_only_and_fails_false_marks():
     from gdsim.rules.adaptive import Adam
 
     assert check_backends(Adam()) == "numpy, jax"
+
+
+def _schedules_over_their_phases() -> list[Any]:
+    from gdsim import schedules as s
+
+    made = [
+        s.OneCycle(steps=60),
+        s.OneCycle(steps=60, anneal="linear", three_phase=True),
+        s.Cyclic(step_size_up=7, step_size_down=4),
+        s.Cyclic(step_size_up=5, mode="triangular2"),
+        s.Cyclic(step_size_up=5, mode="exp_range", gamma=0.97),
+        s.CosineRestarts(period=3, mult=2, min_lr=0.01),
+        s.CosineRestarts(period=7),
+        s.Cosine(steps=40, min_lr=0.001),
+        s.Polynomial(steps=40, power=2.5, end_lr=0.01),
+        s.MultiStep(milestones=(5, 20, 33), gamma=0.5),
+        s.StepDecay(step_size=9, gamma=0.7),
+        s.Exponential(every=4),
+        s.LinearWarmup(steps=10, start=0.1, inner=s.Cosine(steps=50)),
+        s.ExponentialWarmup(tau=6, inner=s.StepDecay(step_size=10)),
+    ]
+    return [pytest.param(m, id=f"{m.name}:{i}") for i, m in enumerate(made)]
+
+
+@pytest.mark.parametrize("schedule", _schedules_over_their_phases())
+def test_schedules_agree_with_numpy_over_all_their_phases(schedule):
+    pytest.importorskip("jax")
+    from gdsim.tracing import compare_backends
+
+    assert schedule.array_api
+    compare_backends(schedule, rtol=1e-12, steps=130)

@@ -6,10 +6,9 @@ rate of a step never depends on rounding accumulated over earlier steps, and kee
 Float parameters enter only through elementwise arithmetic and :func:`gdsim.xp.power`, so
 a sweep over them steps as one vectorised ensemble with the bits of runs stepped alone.
 
-All but ``cosine_restarts`` are written against the array API (:mod:`gdsim.xp`): the step may
-be a traced integer inside a compiled loop (``min`` and ``bisect`` become ``xp`` operations
-there; numpy keeps them). ``cosine_restarts`` finds its cycle with a loop over the restarts,
-so it runs on numpy only.
+All are written against the array API (:mod:`gdsim.xp`): the step may be a traced integer
+inside a compiled loop (``min``, ``bisect`` and the restarts' loop become ``xp`` operations
+there; numpy keeps them).
 """
 
 from __future__ import annotations
@@ -119,6 +118,8 @@ class Polynomial(Schedule):
         self, state: ComponentState, step: int, grads: Params, loss: Any
     ) -> tuple[Any, ComponentState]:
         frac = 1.0 - minimum(step, self.steps) / self.steps
+        if not is_concrete(frac):  # XLA divides by T as × (1/T): T/T may round to 1 − 2⁻⁵³
+            frac = namespace(frac).maximum(frac, 0.0)
         return (self.lr - self.end_lr) * power(frac, self.power) + self.end_lr, state
 
 
@@ -152,6 +153,16 @@ class Cosine(Schedule):
 def restart_position(step: int, period: int, mult: int) -> tuple[int, int]:
     """``(t_cur, t_i)``: steps since the last restart and the length of the current cycle,
     when cycles last T₀, T₀·m, T₀·m², … steps."""
+    if not is_concrete(step):  # traced: the same subtraction, over enough cycles, by where
+        xp = namespace(step)
+        if mult == 1:
+            return step % period, period
+        length = xp.asarray(period, dtype=xp.int64)
+        for _ in range(64):  # m ≥ 2: 63 doublings pass any int64 step
+            over = step >= length
+            step = xp.where(over, step - length, step)
+            length = xp.where(over, length * mult, length)
+        return step, length
     length = period
     while step >= length:
         step -= length
@@ -170,6 +181,7 @@ class CosineRestarts(Schedule):
     """
 
     name: ClassVar[str] = "cosine_restarts"
+    array_api: ClassVar[bool] = True
 
     lr: float = param(0.1, validator=positive(), doc="learning rate α at each restart")
     period: int = param(50, validator=int_at_least(1), doc="steps T₀ of the first cycle")
