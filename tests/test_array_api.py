@@ -86,12 +86,22 @@ def test_plain_numpy_component_is_named_with_its_file_and_line():
 
 def test_a_value_branch_is_named_too():
     pytest.importorskip("jax")
-    from gdsim.schedules import Constant, Sequence
+    from gdsim.schedules import Constant, ReduceOnPlateau, Sequence
     from gdsim.tracing import NotTraceable, check_traceable
 
-    sequence = Sequence(pieces=(Constant(), Constant(lr=0.01)), boundaries=(5,))
-    with pytest.raises(NotTraceable, match=r"schedule 'sequence'.*compose\.py:\d+ `k = bisect"):
-        check_traceable(sequence)
+    class Stepwise(Constant):
+        """A plugin-style schedule that branches on the step."""
+
+        name = "stepwise"
+
+        def learning_rate(self, state, step, grads, loss):
+            if step < 10:
+                return self.lr, state
+            return self.lr / 10, state
+
+    assert not Sequence(pieces=(Stepwise(), ReduceOnPlateau()), boundaries=(5,)).array_api
+    with pytest.raises(NotTraceable, match=r"schedule 'stepwise'.*test_array_api\.py:\d+ `if step"):
+        check_traceable(Stepwise())
 
 
 def test_static_fields_are_not_traced():
@@ -141,6 +151,11 @@ def _schedules_over_their_phases() -> list[Any]:
         s.Exponential(every=4),
         s.LinearWarmup(steps=10, start=0.1, inner=s.Cosine(steps=50)),
         s.ExponentialWarmup(tau=6, inner=s.StepDecay(step_size=10)),
+        s.Sequence(
+            pieces=(s.LinearWarmup(steps=5), s.GradControl(), s.Exponential(every=3)),
+            boundaries=(10, 40),
+        ),
+        s.Scale(inner=s.OneCycle(steps=50), factor=0.5),
     ]
     return [pytest.param(m, id=f"{m.name}:{i}") for i, m in enumerate(made)]
 
