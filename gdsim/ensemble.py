@@ -124,6 +124,7 @@ def simulate(
     progress: Progress | None = None,
     observers: Sequence[MemberObserver] = (),
     resume: Mapping[str, Any] | None = None,
+    backend: str | None = None,
 ) -> Outcome:
     """Step an ensemble (leading axis of every parameter) to the end of every member.
 
@@ -140,7 +141,14 @@ def simulate(
     that step are recorded, they get :func:`snapshot`'s state of the whole ensemble (and once
     more at the end with ``at_end``). ``resume`` is such a state: the ensemble continues from
     it exactly as it would have gone on.
+
+    ``backend`` names where the steps run (:mod:`gdsim.backends`; None: the one in force,
+    numpy by default); every fate, observer call and checkpoint is handled here on the host
+    whatever the backend.
     """
+    from gdsim.backends import get_backend
+
+    stepper = get_backend(backend)
     names = list(params)
     size = int(np.shape(params[names[0]])[0])
     budget = _per_member(steps, size, np.int64)
@@ -188,14 +196,18 @@ def simulate(
     def unit_for_members() -> loop.Unit:
         """The unit of work of the live members (their hyperparameters and tolerances)."""
         attach(None if len(members) == size else members)
-        checks = loop.member_checks(
-            len(members),
-            params,
+        return stepper.ensemble_unit(
+            objective,
+            comps[0],
+            comps[1],
+            comps[2:],
             at(max_loss_m, members),
             at(grad_tol, members),
             at(step_tol, members),
+            size,
+            len(members),
+            params,
         )
-        return loop.make_unit(objective, estimator, comps[0], comps[1], comps[2:], None, checks)
 
     def live(rows: np.ndarray) -> Any:
         """Where rows ``rows`` of the live arrays go in the outcome."""

@@ -1,0 +1,365 @@
+"""The unit of work of an ensemble, compiled with JAX: :func:`gdsim.loop.make_unit`'s contract.
+
+``unit(carry, stop) -> (carry, event)`` steps every live member from the carry's step to
+``stop`` and returns early with the same events, at the same step and phase, as the numpy loop,
+so :func:`gdsim.ensemble.simulate` keeps all fate bookkeeping on the host. The carry it takes
+and returns holds numpy arrays (observers, compaction and checkpoints see numpy, as on the
+numpy backend); inside, the steps run on the device:
+
+1. **Blocks.** A jitted ``fori_loop`` runs all the steps to ``stop`` with no early exit,
+   accumulating one elementwise flag: did some member's loss become unacceptable, its gradient
+   or its step fall within tolerance? One ``any`` at the end (one host sync per unit). The last
+   step is unrolled, so the previous parameters and the last loss and gradients come out
+   without a copy per step.
+2. **Replay on an event.** The block's input is still valid (nothing is donated): a second
+   compiled loop finds the first step at which some member's fate changes, the clean steps
+   before it are redone by the block (same code, same bits), and the event step itself runs
+   alone, returning its loss, gradients, update and the three masks. The host then stops
+   exactly where the numpy loop stops (phase 1 after a bad loss, 2 after a gradient within
+   tolerance, after the update for a step within tolerance). A unit resumed after an
+   interrupted step evaluates that step again (same bits) instead of carrying its loss.
+3. **Hyperparameters are arguments.** Every float field of the rule, schedule and transforms
+   (a number, or one value per member) is passed to the compiled functions and put back into
+   the components with :func:`gdsim.ensemble.with_values` inside the trace; the compiled
+   functions are cached at module level by the components' structure (their non-float fields),
+   so a sweep's chunks, and sweeps of other values, share one compilation per shape.
+4. **Shapes.** An ensemble steps at its full size, then, after members end, at the next power
+   of two at or above the live count (rows padded with copies of the first live row, masked
+   out of every event): at most log2(size) + 1 shapes compile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from gdsim import ensemble, loop
+from gdsim.errors import GdsimError
+
+# --------------------------------------------------------------------------------------------
+# components split into what is compiled in (structure) and what is passed (float values)
+
+
+class NotTraceable(GdsimError):
+    """A component's code cannot run on JAX arrays (it calls numpy on them, or branches on
+    their values)."""
+
+
+TRACE_ERRORS = (
+    jax.errors.TracerArrayConversionError,
+    jax.errors.ConcretizationTypeError,
+    jax.errors.TracerBoolConversionError,
+    jax.errors.TracerIntegerConversionError,
+    TypeError,
+)
+
+
+def split(component: Any) -> tuple[Any, tuple[ensemble.Path, ...], tuple[Any, ...]]:
+    """(structure key, float paths, their values) of a component.
+
+    A component that computes attributes from its fields when built cannot take new values
+    afterwards: its floats are then part of the key (a compilation per value).
+    """
+    paths = tuple(ensemble._float_paths(component))
+    for path in paths:
+        owners = [ensemble._at(component, path[:i]) for i in range(len(path))]
+        owners = [o for i, o in enumerate(owners) if not isinstance(path[i], int)]
+        if any(ensemble._derives_values(type(o)) for o in owners):
+            return ("fixed", ensemble._freeze(component)), (), ()
+    values = tuple(ensemble._at(component, p) for p in paths)
+    return ensemble._structure(component), paths, values
+
+
+def _rebuild(template: Any, paths: Sequence[ensemble.Path], values: Sequence[Any]) -> Any:
+    if not paths:
+        return template
+    return ensemble.with_values(template, dict(zip(paths, values, strict=True)))
+
+
+def _norms(tree: dict[str, Any]) -> Any:
+    """Per-member L2 norm over every array, as :func:`gdsim.state.global_norm` sums it."""
+    total = sum(jnp.sum(jnp.square(v).reshape(v.shape[0], -1), axis=1) for v in tree.values())
+    return jnp.sqrt(total)
+
+
+# --------------------------------------------------------------------------------------------
+# the compiled functions of one structure
+
+
+class Compiled:
+    """The jitted functions of one objective and component structure (shared by every
+    ensemble with that structure; each compiles once per shape)."""
+
+    def __init__(
+        self,
+        objective: Any,
+        templates: Sequence[Any],
+        paths: Sequence[Sequence[ensemble.Path]],
+        has_grad_tol: bool,
+        has_step_tol: bool,
+    ) -> None:
+        self.objective = objective
+        self.templates = tuple(templates)
+        self.paths = tuple(tuple(p) for p in paths)
+        self.has_grad_tol = has_grad_tol
+        self.has_step_tol = has_step_tol
+        self.block = jax.jit(self._block)
+        self.first_event = jax.jit(self._first_event)
+        self.one_step = jax.jit(self._one_step)
+
+    def _step(self, comps: Sequence[Any], state: Any, tol: Any, valid: Any, s: Any) -> Any:
+        """One step of every row: the numpy loop's order of operations, no early exit."""
+        params, rule_state, schedule_state, transform_states = state
+        rule, schedule, *transforms = comps
+        max_loss, grad_tol, step_tol = tol
+        loss, grads = _call(self.objective, "value_and_grad", params, None)
+        if jnp.shape(loss) != valid.shape or any(
+            jnp.shape(grads[k]) != jnp.shape(params[k]) for k in params
+        ):
+            raise loop.NotElementwise("the objective mixes ensemble members")
+        bad = valid & ~(jnp.abs(loss) <= max_loss)
+        done = valid & (_norms(grads) <= grad_tol) if self.has_grad_tol else None
+        raw = grads
+        new_states = []
+        for t, ts in zip(transforms, transform_states, strict=True):
+            grads, ts = _call(t, "apply", grads, ts, params)
+            new_states.append(ts)
+        lr, schedule_state = _call(schedule, "learning_rate", schedule_state, s, grads, loss)
+        new, rule_state = _call(rule, "update", grads, rule_state, params, lr)
+        moved = None
+        if self.has_step_tol:
+            moved = valid & (_norms({k: new[k] - params[k] for k in new}) <= step_tol)
+        state = (new, rule_state, schedule_state, tuple(new_states))
+        return state, (loss, grads, raw, lr), (bad, done, moved)
+
+    def _comps(self, hyper: Sequence[Sequence[Any]]) -> list[Any]:
+        return [
+            _rebuild(t, p, v) for t, p, v in zip(self.templates, self.paths, hyper, strict=True)
+        ]
+
+    @staticmethod
+    def _any_event(masks: Sequence[Any]) -> Any:
+        flag = masks[0]
+        for m in masks[1:]:
+            if m is not None:
+                flag = flag | m
+        return flag
+
+    def _block(self, state: Any, hyper: Any, tol: Any, valid: Any, s0: Any, n: Any) -> Any:
+        """``n`` >= 1 steps from step ``s0``: the state after them, the parameters before the
+        last one, the last step's outputs and whether some row's fate changed on the way."""
+        comps = self._comps(hyper)
+
+        def body(s: Any, carry: Any) -> Any:
+            state, flag = carry
+            state, _, masks = self._step(comps, state, tol, valid, s)
+            return state, flag | self._any_event(masks)
+
+        state, flag = lax.fori_loop(
+            s0, s0 + n - 1, body, (state, jnp.zeros(valid.shape, dtype=bool))
+        )
+        prev = state[0]
+        state, outputs, masks = self._step(comps, state, tol, valid, s0 + n - 1)
+        return state, prev, outputs, jnp.any(flag | self._any_event(masks))
+
+    def _first_event(self, state: Any, hyper: Any, tol: Any, valid: Any, s0: Any, n: Any) -> Any:
+        """How many of the ``n`` steps from ``s0`` go by before the first step at which some
+        row's fate changes (``n`` if none)."""
+        comps = self._comps(hyper)
+
+        def cond(carry: Any) -> Any:
+            i, _, found = carry
+            return (i < n) & ~found
+
+        def body(carry: Any) -> Any:
+            i, state, _ = carry
+            new, _, masks = self._step(comps, state, tol, valid, s0 + i)
+            found = jnp.any(self._any_event(masks))
+            return jnp.where(found, i, i + 1), new, found
+
+        start = (jnp.zeros((), dtype=s0.dtype), state, jnp.zeros((), dtype=bool))
+        i, _, _ = lax.while_loop(cond, body, start)
+        return i
+
+    def _one_step(self, state: Any, hyper: Any, tol: Any, valid: Any, s: Any) -> Any:
+        """One step alone: its new state, outputs and the three masks."""
+        return self._step(self._comps(hyper), state, tol, valid, s)
+
+
+def _call(component: Any, method: str, *args: Any) -> Any:
+    """``component.method(*args)`` while tracing; a component whose code cannot be traced is
+    named, with the line of its own code that failed."""
+    try:
+        return getattr(component, method)(*args)
+    except TRACE_ERRORS as exc:
+        if isinstance(exc, TypeError) and "Tracer" not in str(exc) and "jax" not in str(exc):
+            raise
+        raise NotTraceable(_describe(component, exc)) from None
+
+
+def _describe(component: Any, exc: BaseException) -> str:
+    import traceback
+
+    where = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if "/jax/" not in frame.filename and "/jaxlib/" not in frame.filename:
+            line = (frame.line or "").strip()
+            short = "/".join(frame.filename.split("/")[-3:])
+            where = f" at {short}:{frame.lineno} `{line}`"
+            break
+    kind = getattr(component, "kind", "component")
+    name = getattr(component, "name", type(component).__name__)
+    return (
+        f"{kind} '{name}' cannot run on the jax backend ({type(exc).__name__}{where}); "
+        'use backend = "numpy" for this scenario (or gdsim run --backend numpy)'
+    )
+
+
+_COMPILED: dict[Any, Compiled] = {}
+"""Every structure's compiled functions, for the life of the process."""
+
+
+def compiled_for(objective: Any, comps: Sequence[Any], has_grad: bool, has_step: bool) -> Any:
+    """The compiled functions of these components and their float values."""
+    keys, paths, values = zip(*(split(c) for c in comps), strict=True)
+    key = (ensemble._freeze(objective), keys, has_grad, has_step)
+    found = _COMPILED.get(key)
+    if found is None:
+        found = _COMPILED[key] = Compiled(objective, comps, paths, has_grad, has_step)
+    return found, values
+
+
+# --------------------------------------------------------------------------------------------
+# the unit
+
+
+def bucket(live: int, size: int) -> int:
+    """The rows an ensemble of ``size`` steps with ``live`` members: all of them at first,
+    then the next power of two (not above ``size``)."""
+    if live >= size:
+        return size
+    return min(size, 1 << max(live - 1, 0).bit_length())
+
+
+def make_unit(
+    objective: Any,
+    rule: Any,
+    schedule: Any,
+    transforms: Sequence[Any],
+    max_loss: Any,
+    grad_tol: Any,
+    step_tol: Any,
+    size: int,
+    live: int,
+    device: Any,
+) -> loop.Unit:
+    """The compiled unit of the ``live`` members of an ensemble of ``size`` (components
+    holding the live members' hyperparameters; tolerances scalars or one per live member)."""
+    comps = [rule, schedule, *transforms]
+    has_grad = grad_tol is not None and bool(np.any(~np.isnan(grad_tol)))
+    has_step = step_tol is not None and bool(np.any(~np.isnan(step_tol)))
+    fns, values = compiled_for(objective, comps, has_grad, has_step)
+    rows = bucket(live, size)
+
+    def put(value: Any) -> Any:
+        """A value on the device, its member rows padded to ``rows``."""
+        array = np.asarray(value)
+        if array.dtype.kind == "f" and array.dtype != np.float64:
+            raise GdsimError(f"the jax backend steps float64 only, got {array.dtype}")
+        if rows > live and array.ndim >= 1 and array.shape[0] == live:
+            array = np.concatenate([array, np.repeat(array[:1], rows - live, axis=0)])
+        return jax.device_put(array, device)
+
+    def device_tree(tree: Any) -> Any:
+        return jax.tree_util.tree_map(put, tree)
+
+    def host_tree(tree: Any) -> Any:
+        return jax.tree_util.tree_map(lambda a: _host(a, rows, live), tree)
+
+    def tolerance(value: Any, present: bool) -> Any:
+        if not present:
+            return None
+        return put(np.asarray(value, dtype=np.float64))
+
+    with jax.enable_x64(True):
+        hyper = device_tree(
+            tuple(tuple(np.asarray(v, dtype=np.float64) for v in vs) for vs in values)
+        )
+        tol = (
+            tolerance(max_loss, True),
+            tolerance(grad_tol, has_grad),
+            tolerance(step_tol, has_step),
+        )
+        valid = jax.device_put(np.arange(rows) < live, device)
+
+    def index(value: int) -> Any:
+        return jnp.asarray(value, dtype=jnp.int64)
+
+    def unit(carry: loop.Carry, stop: int) -> tuple[loop.Carry, loop.Event | None]:
+        items = list(carry)
+        step, epoch = int(items[0]), int(items[1])
+        if step >= stop:
+            return carry, None
+        event, phase = None, 0
+        with jax.enable_x64(True):
+            state = device_tree((items[2], items[5], items[6], tuple(items[8])))
+            s0 = index(step)
+            new, prev, outputs, flagged = fns.block(
+                state, hyper, tol, valid, s0, index(stop - step)
+            )
+            if not bool(flagged):
+                step = stop
+            else:  # some fate changed on the way: find the step, then stop exactly there
+                clean = int(fns.first_event(state, hyper, tol, valid, s0, index(stop - step)))
+                if clean > 0:
+                    state, prev, outputs, _ = fns.block(state, hyper, tol, valid, s0, index(clean))
+                    step += clean
+                else:
+                    prev = None  # no step completed: the carry's previous parameters stay
+                after, stepped, masks = fns.one_step(state, hyper, tol, valid, index(step))
+                bad, done, moved = (None if m is None else _host(m, rows, live) for m in masks)
+                if bad.any():
+                    event, phase = (loop.DIVERGED, np.flatnonzero(bad)), 1
+                elif done is not None and done.any():
+                    event, phase = (loop.GRAD_NORM, np.flatnonzero(done)), 2
+                if phase:  # interrupted after its loss and gradient: nothing moved
+                    new = state
+                    loss, _, raw, _ = stepped
+                    outputs = (loss, raw, raw, outputs[3] if clean > 0 else None)
+                else:
+                    if moved is None or not moved.any():
+                        raise AssertionError("compiled unit: no event at the event step")
+                    event = (loop.STEP_SIZE, np.flatnonzero(moved))
+                    prev, new, outputs = state[0], after, stepped
+                    step += 1
+            params, rule_state, schedule_state, transform_states = host_tree(new)
+            loss, grads, raw, lr = host_tree(outputs)
+            prev_params = items[3] if prev is None else host_tree(prev)
+        for value in params.values():
+            if value.dtype != np.float64:
+                raise GdsimError(
+                    f"the jax backend steps float64 only, a component made {value.dtype}"
+                )
+        items[0], items[1] = step, epoch + (step - int(carry[0]))
+        items[2], items[3], items[4] = params, prev_params, None
+        items[5], items[6] = rule_state, schedule_state
+        items[8][:] = list(transform_states)
+        items[9], items[10], items[11] = loss, grads, raw
+        items[12] = lr.item() if lr is not None and np.ndim(lr) == 0 else lr
+        items[13], items[14], items[15] = None, True, phase
+        return tuple(items), event
+
+    return unit
+
+
+def _host(value: Any, rows: int, live: int) -> Any:
+    """A device array back on the host, without its padding rows."""
+    array = np.asarray(value)
+    if rows > live and array.ndim >= 1 and array.shape[0] == rows:
+        array = array[:live]
+    return array
