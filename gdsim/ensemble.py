@@ -34,6 +34,7 @@ import attrs
 import numpy as np
 
 from gdsim import engine, loop
+from gdsim.backends import BackendError
 from gdsim.checkpoint import Checkpoint, check_ensemble
 from gdsim.components import Component, MemberObserver, MemberStep, overrides
 from gdsim.errors import CheckpointError, GdsimError, Interrupted
@@ -722,7 +723,10 @@ def run_group(
             progress=progress,
             observers=observers,  # type: ignore[arg-type]
             resume=state,
+            backend=None if scenario is None else scenario.backend,
         )
+    except BackendError as exc:  # a component the backend cannot run: the user must choose
+        raise BackendError(f"run '{first.name}': {exc}") from None
     except Exception as exc:
         if resume is not None:  # a resumed ensemble has no other way to go on
             if isinstance(exc, GdsimError):
@@ -882,6 +886,25 @@ def run_specs(
     (:class:`gdsim.results.RunList`: a run's result is made when it is read). ``scenario``
     is handed to the runs stepped one by one (checkpoint observers save it).
     """
+    from gdsim.backends import using_backend
+
+    with using_backend(None if scenario is None else scenario.backend):
+        try:
+            return _run_specs_on(specs, pm, vectorise, progress, scenario)
+        except BackendError as exc:
+            if scenario is None or not scenario.source:
+                raise
+            raise BackendError(f"{scenario.source}: {exc}") from None
+
+
+def _run_specs_on(
+    specs: Sequence[RunSpec],
+    pm: pluggy.PluginManager | None,
+    vectorise: bool,
+    progress: Progress | None,
+    scenario: Scenario | None,
+) -> Sequence[RunResult]:
+    """:func:`run_specs` on the backend in force."""
     from gdsim.results import Block, RunList
     from gdsim.runs import Runs, SweepRuns
 

@@ -31,6 +31,11 @@ class BackendError(GdsimError):
     """A backend that does not exist, is not installed, or cannot run a component."""
 
 
+class NotTraceable(BackendError):
+    """A component's code cannot run on a compiled backend (it calls numpy on the backend's
+    arrays, or branches on their values)."""
+
+
 class Backend(Protocol):
     """What :func:`gdsim.ensemble.simulate` needs of a backend."""
 

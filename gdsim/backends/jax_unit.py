@@ -39,15 +39,11 @@ import numpy as np
 from jax import lax
 
 from gdsim import ensemble, loop
+from gdsim.backends import NotTraceable
 from gdsim.errors import GdsimError
 
 # --------------------------------------------------------------------------------------------
 # components split into what is compiled in (structure) and what is passed (float values)
-
-
-class NotTraceable(GdsimError):
-    """A component's code cannot run on JAX arrays (it calls numpy on them, or branches on
-    their values)."""
 
 
 TRACE_ERRORS = (
