@@ -105,7 +105,10 @@ class Compiled:
         self.has_grad_tol = has_grad_tol
         self.has_step_tol = has_step_tol
         self.block = jax.jit(self._block)
-        self.first_event = jax.jit(self._first_event)
+        self.exact = jax.jit(self._exact)
+        self.eventful = False
+        """Did the last unit end on an event? Then the next one steps with early exit
+        (a heuristic for speed only: both ways give the same bits)."""
         self.one_step = jax.jit(self._one_step)
 
     def _step(self, comps: Sequence[Any], state: Any, tol: Any, valid: Any, s: Any) -> Any:
@@ -163,24 +166,34 @@ class Compiled:
         state, outputs, masks = self._step(comps, state, tol, valid, s0 + n - 1)
         return state, prev, outputs, jnp.any(flag | self._any_event(masks))
 
-    def _first_event(self, state: Any, hyper: Any, tol: Any, valid: Any, s0: Any, n: Any) -> Any:
-        """How many of the ``n`` steps from ``s0`` go by before the first step at which some
-        row's fate changes (``n`` if none)."""
+    def _exact(self, state: Any, hyper: Any, tol: Any, valid: Any, s0: Any, n: Any) -> Any:
+        """Up to ``n`` steps from ``s0``, stopping before the first step at which some row's
+        fate changes: how many steps went by, the state then, the parameters before the last
+        of them and its outputs, and whether it stopped on such a step."""
         comps = self._comps(hyper)
+        _, outputs, _ = jax.eval_shape(lambda: self._step(comps, state, tol, valid, s0))
+        blank = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), outputs)
 
         def cond(carry: Any) -> Any:
-            i, _, found = carry
+            i, _, _, _, found = carry
             return (i < n) & ~found
 
         def body(carry: Any) -> Any:
-            i, state, _ = carry
-            new, _, masks = self._step(comps, state, tol, valid, s0 + i)
+            i, state, prev, outputs, _ = carry
+            new, stepped, masks = self._step(comps, state, tol, valid, s0 + i)
             found = jnp.any(self._any_event(masks))
-            return jnp.where(found, i, i + 1), new, found
 
-        start = (jnp.zeros((), dtype=s0.dtype), state, jnp.zeros((), dtype=bool))
-        i, _, _ = lax.while_loop(cond, body, start)
-        return i
+            def keep(_: Any) -> Any:
+                return i, state, prev, outputs
+
+            def commit(_: Any) -> Any:
+                return i + 1, new, state[0], stepped
+
+            i, state, prev, outputs = lax.cond(found, keep, commit, None)
+            return i, state, prev, outputs, found
+
+        start = (jnp.zeros((), dtype=s0.dtype), state, state[0], blank, jnp.zeros((), dtype=bool))
+        return lax.while_loop(cond, body, start)
 
     def _one_step(self, state: Any, hyper: Any, tol: Any, valid: Any, s: Any) -> Any:
         """One step alone: its new state, outputs and the three masks."""
@@ -304,35 +317,39 @@ def make_unit(
         event, phase = None, 0
         with jax.enable_x64(True):
             state = device_tree((items[2], items[5], items[6], tuple(items[8])))
-            s0 = index(step)
-            new, prev, outputs, flagged = fns.block(
-                state, hyper, tol, valid, s0, index(stop - step)
-            )
-            if not bool(flagged):
+            s0, n = index(step), index(stop - step)
+            flagged = True
+            if not fns.eventful:  # one block, no early exit: the fast way when nothing happens
+                new, prev, outputs, flagged = fns.block(state, hyper, tol, valid, s0, n)
+                flagged = bool(flagged)
+            if not flagged:
                 step = stop
-            else:  # some fate changed on the way: find the step, then stop exactly there
-                clean = int(fns.first_event(state, hyper, tol, valid, s0, index(stop - step)))
-                if clean > 0:
-                    state, prev, outputs, _ = fns.block(state, hyper, tol, valid, s0, index(clean))
-                    step += clean
-                else:
+            else:  # some fate changes on the way: step with early exit, stop exactly there
+                done, state, prev, outputs, found = fns.exact(state, hyper, tol, valid, s0, n)
+                done, found = int(done), bool(found)
+                fns.eventful = found
+                step += done
+                if done == 0:
                     prev = None  # no step completed: the carry's previous parameters stay
-                after, stepped, masks = fns.one_step(state, hyper, tol, valid, index(step))
-                bad, done, moved = (None if m is None else _host(m, rows, live) for m in masks)
-                if bad.any():
-                    event, phase = (loop.DIVERGED, np.flatnonzero(bad)), 1
-                elif done is not None and done.any():
-                    event, phase = (loop.GRAD_NORM, np.flatnonzero(done)), 2
-                if phase:  # interrupted after its loss and gradient: nothing moved
+                if not found:
                     new = state
-                    loss, _, raw, _ = stepped
-                    outputs = (loss, raw, raw, outputs[3] if clean > 0 else None)
                 else:
-                    if moved is None or not moved.any():
-                        raise AssertionError("compiled unit: no event at the event step")
-                    event = (loop.STEP_SIZE, np.flatnonzero(moved))
-                    prev, new, outputs = state[0], after, stepped
-                    step += 1
+                    after, stepped, masks = fns.one_step(state, hyper, tol, valid, index(step))
+                    bad, gd, moved = (None if m is None else _host(m, rows, live) for m in masks)
+                    if bad.any():
+                        event, phase = (loop.DIVERGED, np.flatnonzero(bad)), 1
+                    elif gd is not None and gd.any():
+                        event, phase = (loop.GRAD_NORM, np.flatnonzero(gd)), 2
+                    if phase:  # interrupted after its loss and gradient: nothing moved
+                        new = state
+                        loss, _, raw, _ = stepped
+                        outputs = (loss, raw, raw, outputs[3] if done else None)
+                    else:
+                        if moved is None or not moved.any():
+                            raise AssertionError("compiled unit: no event at the event step")
+                        event = (loop.STEP_SIZE, np.flatnonzero(moved))
+                        prev, new, outputs = state[0], after, stepped
+                        step += 1
             params, rule_state, schedule_state, transform_states = host_tree(new)
             loss, grads, raw, lr = host_tree(outputs)
             prev_params = items[3] if prev is None else host_tree(prev)
