@@ -131,7 +131,11 @@ def test_hyperparameters_are_arguments_not_constants() -> None:
     x0 = {"x": np.linspace(-2.0, 2.0, 16)}
     ensemble.simulate(QUARTIC, Momentum(mu=0.3), Constant(lr=0.01), x0, 5, backend="jax")
     compiled = dict(jax_unit._COMPILED)
-    block = next(c for k, c in compiled.items() if k[1][0][0] is Momentum and not k[2] and not k[3])
+    block = next(
+        c
+        for c in compiled.values()
+        if type(c.templates[0]) is Momentum and not (c.has_grad_tol or c.has_step_tol)
+    )
     sizes = block.block._cache_size()
     for mu, lr, steps in ((0.5, 0.02, 7), (0.9, 0.001, 3)):
         ensemble.simulate(QUARTIC, Momentum(mu=mu), Constant(lr=lr), x0, steps, backend="jax")

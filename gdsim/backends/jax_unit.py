@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -56,19 +57,27 @@ TRACE_ERRORS = (
 
 
 def split(component: Any) -> tuple[Any, tuple[ensemble.Path, ...], tuple[Any, ...]]:
-    """(structure key, float paths, their values) of a component.
+    """(structure key, traced float paths, their values) of a component.
 
-    A component that computes attributes from its fields when built cannot take new values
-    afterwards: its floats are then part of the key (a compilation per value).
+    Floats declared ``static`` (they change the component's structure or its Python control
+    flow) are part of the key, as are all floats of a component that computes attributes from
+    its fields when built (new values would leave those stale): a compilation per value.
     """
     paths = tuple(ensemble._float_paths(component))
+    static = []
+    traced = []
     for path in paths:
         owners = [ensemble._at(component, path[:i]) for i in range(len(path))]
-        owners = [o for i, o in enumerate(owners) if not isinstance(path[i], int)]
-        if any(ensemble._derives_values(type(o)) for o in owners):
+        named = [o for i, o in enumerate(owners) if not isinstance(path[i], int)]
+        if any(ensemble._derives_values(type(o)) for o in named):
             return ("fixed", ensemble._freeze(component)), (), ()
-    values = tuple(ensemble._at(component, p) for p in paths)
-    return ensemble._structure(component), paths, values
+        field = attrs.fields_dict(type(owners[-1])).get(str(path[-1]))
+        if field is not None and field.metadata.get("static", False):
+            static.append((path, ensemble._freeze(ensemble._at(component, path))))
+        else:
+            traced.append(path)
+    values = tuple(ensemble._at(component, p) for p in traced)
+    return (ensemble._structure(component), tuple(static)), tuple(traced), values
 
 
 def _rebuild(template: Any, paths: Sequence[ensemble.Path], values: Sequence[Any]) -> Any:
