@@ -25,6 +25,7 @@ import contextlib
 import copy
 import functools
 import gc
+import logging
 import time
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -35,6 +36,7 @@ import numpy as np
 
 from gdsim import engine, loop
 from gdsim.backends import BackendError
+from gdsim.backends import current as current_backend
 from gdsim.checkpoint import Checkpoint, check_ensemble
 from gdsim.components import Component, MemberObserver, MemberStep, overrides
 from gdsim.errors import CheckpointError, GdsimError, Interrupted
@@ -987,11 +989,19 @@ def _run_specs(
                 continue
             for i, result in zip(idx, done, strict=True):
                 results[i] = result
-    for i, spec in enumerate(specs):
-        if results[i] is None:
-            results[i] = engine.run(spec, pm=pm, scenario=scenario)
-            if progress is not None:
-                progress(1)
+    alone = [i for i, r in enumerate(results) if r is None]
+    backend = current_backend()
+    if alone and backend != "numpy":
+        logging.getLogger("gdsim").info(
+            "backend %r: %d run(s) step alone, on numpy (%s…): only ensembles are compiled",
+            backend,
+            len(alone),
+            specs[alone[0]].name,
+        )
+    for i in alone:
+        results[i] = engine.run(specs[i], pm=pm, scenario=scenario)
+        if progress is not None:
+            progress(1)
 
 
 def _component_ids(spec: RunSpec) -> tuple[int, ...]:
