@@ -24,8 +24,8 @@ numpy backend); inside, the steps run on the device:
    functions are cached at module level by the components' structure (their non-float fields),
    so a sweep's chunks, and sweeps of other values, share one compilation per shape.
 4. **Shapes.** An ensemble steps at its full size, then, after members end, at the next power
-   of two at or above the live count (rows padded with copies of the first live row, masked
-   out of every event): at most log2(size) + 1 shapes compile.
+   of two at or above the live count but not below 65 536 rows (rows padded with copies of the
+   first live row, masked out of every event): at most log2(size / 65 536) + 2 shapes compile.
 """
 
 from __future__ import annotations
@@ -238,6 +238,29 @@ def _describe(component: Any, exc: BaseException) -> str:
     )
 
 
+def refuse_unmarked(component: Any) -> None:
+    """Refuse a component that does not declare its code written against the array API
+    (``array_api = False``): name it, and the line that cannot be traced when there is one."""
+    if getattr(component, "array_api", True) is not False:
+        return
+    kind = getattr(component, "kind", "component")
+    name = getattr(component, "name", type(component).__name__)
+    detail = "it is written for numpy only (array_api = False)"
+    try:
+        from gdsim.tracing import check_traceable
+    except ImportError:
+        check_traceable = None
+    if check_traceable is not None:
+        try:
+            check_traceable(component)
+        except Exception as exc:  # the probe's own message names the file and line
+            detail = f"{detail}: {exc}"
+    raise NotTraceable(
+        f"{kind} '{name}' cannot run on the jax backend ({detail}); "
+        'use backend = "numpy" for this scenario (or gdsim run --backend numpy)'
+    )
+
+
 _COMPILED: dict[Any, Compiled] = {}
 """Every structure's compiled functions, for the life of the process."""
 
@@ -248,6 +271,8 @@ def compiled_for(objective: Any, comps: Sequence[Any], has_grad: bool, has_step:
     key = (ensemble._freeze(objective), keys, has_grad, has_step)
     found = _COMPILED.get(key)
     if found is None:
+        for component in (objective, *comps):
+            refuse_unmarked(component)
         found = _COMPILED[key] = Compiled(objective, comps, paths, has_grad, has_step)
     return found, values
 
@@ -256,12 +281,18 @@ def compiled_for(objective: Any, comps: Sequence[Any], has_grad: bool, has_step:
 # the unit
 
 
+MIN_ROWS = 1 << 16
+"""Ensembles step at least this many rows (or all of theirs): below it a compilation for a
+smaller shape (0.1-0.2 s) costs more than stepping the ended members' padding rows."""
+
+
 def bucket(live: int, size: int) -> int:
     """The rows an ensemble of ``size`` steps with ``live`` members: all of them at first,
-    then the next power of two (not above ``size``)."""
+    then the next power of two, but never fewer than :data:`MIN_ROWS` (nor more than
+    ``size``)."""
     if live >= size:
         return size
-    return min(size, 1 << max(live - 1, 0).bit_length())
+    return min(size, max(MIN_ROWS, 1 << max(live - 1, 0).bit_length()))
 
 
 def make_unit(
@@ -284,39 +315,40 @@ def make_unit(
     fns, values = compiled_for(objective, comps, has_grad, has_step)
     rows = bucket(live, size)
 
-    def put(value: Any) -> Any:
-        """A value on the device, its member rows padded to ``rows``."""
+    def pad(value: Any) -> Any:
+        """A value as a numpy array, its member rows padded to ``rows``."""
         array = np.asarray(value)
         if array.dtype.kind == "f" and array.dtype != np.float64:
             raise GdsimError(f"the jax backend steps float64 only, got {array.dtype}")
         if rows > live and array.ndim >= 1 and array.shape[0] == live:
             array = np.concatenate([array, np.repeat(array[:1], rows - live, axis=0)])
-        return jax.device_put(array, device)
+        return array
 
     def device_tree(tree: Any) -> Any:
-        return jax.tree_util.tree_map(put, tree)
+        """A tree of values on the device (one transfer call for all leaves)."""
+        return jax.device_put(jax.tree_util.tree_map(pad, tree), device)
 
     def host_tree(tree: Any) -> Any:
         return jax.tree_util.tree_map(lambda a: _host(a, rows, live), tree)
 
     def tolerance(value: Any, present: bool) -> Any:
-        if not present:
-            return None
-        return put(np.asarray(value, dtype=np.float64))
+        return np.asarray(value, dtype=np.float64) if present else None
 
     with jax.enable_x64(True):
-        hyper = device_tree(
-            tuple(tuple(np.asarray(v, dtype=np.float64) for v in vs) for vs in values)
+        hyper, tol, valid = device_tree(
+            (
+                tuple(tuple(np.asarray(v, dtype=np.float64) for v in vs) for vs in values),
+                (
+                    tolerance(max_loss, True),
+                    tolerance(grad_tol, has_grad),
+                    tolerance(step_tol, has_step),
+                ),
+                np.arange(rows) < live,
+            )
         )
-        tol = (
-            tolerance(max_loss, True),
-            tolerance(grad_tol, has_grad),
-            tolerance(step_tol, has_step),
-        )
-        valid = jax.device_put(np.arange(rows) < live, device)
 
     def index(value: int) -> Any:
-        return jnp.asarray(value, dtype=jnp.int64)
+        return np.int64(value)
 
     def unit(carry: loop.Carry, stop: int) -> tuple[loop.Carry, loop.Event | None]:
         items = list(carry)
