@@ -95,7 +95,7 @@ def run(
     if not isinstance(scenario, Scenario):
         scenario = load(scenario, registry=registry)
     if backend is not None and backend != scenario.backend:
-        scenario = attrs.evolve(scenario, backend=backend)
+        scenario = attrs.evolve(scenario, backend=backend, raw=_with_backend(scenario.raw, backend))
     get_backend(scenario.backend)  # not installed: say so before any run
     checkpoints, ensembles = _checkpoints_by_run(scenario, resume)
     in_ensembles = {name for loaded in ensembles for name in loaded.runs}
@@ -296,6 +296,18 @@ def _checkpoints_by_run(
             raise CheckpointError(f"{loaded.path}: a second checkpoint for run '{loaded.run}'")
         found[loaded.run] = loaded
     return found, ensembles
+
+
+def _with_backend(raw: Mapping[str, Any], backend: str) -> dict[str, Any]:
+    """The scenario's definition asking for ``backend`` (what its checkpoints save, so that a
+    resume steps on the backend the run started on)."""
+    raw = dict(raw)
+    meta = raw.get("scenario")
+    if isinstance(meta, Mapping) and "backend" in meta:
+        raw["scenario"] = {**meta, "backend": backend}
+    else:
+        raw["backend"] = backend
+    return raw
 
 
 def _loads_saved_weights(raw: Mapping[str, Any]) -> bool:

@@ -242,10 +242,12 @@ def test_a_checkpoint_written_on_jax_resumes_bit_identically_on_jax(tmp_path: Pa
         },
         "runs": runs,
     }
-    whole = gdsim.run(raw).runs
+    del raw["backend"]  # asked for on the command line instead: the checkpoints remember it
+    whole = gdsim.run(raw, backend="jax").runs
     (folder,) = [f for f in tmp_path.glob("*/ensemble-*") if f.is_dir()]
     files = ckpt.checkpoint_files(folder)
     assert len(files) >= 3
+    assert ckpt.load(files[0][1]).scenario_definition["backend"] == "jax"
     for _, path in files[1:-1]:
         resumed = gdsim.resume(path).runs
         for a, b in zip(resumed, whole, strict=True):
