@@ -255,20 +255,61 @@ def test_a_checkpoint_written_on_jax_resumes_bit_identically_on_jax(tmp_path: Pa
             assert a.outputs["recorder"].keys() == b.outputs["recorder"].keys()
 
 
+OBSERVED = {
+    "scenario": {"name": "fates"},
+    "objective": {"name": "quartic", "evaluation": "horner"},
+    "defaults": {
+        "steps": 60,
+        "allow_divergence": True,
+        "rule": {"name": "momentum", "mu": 0.5},
+        "schedule": {"name": "constant", "lr": 0.05},
+        "observers": [
+            {"name": "recorder", "every": 3},
+            {"name": "diagnostics", "every": 2},
+            {"name": "loss_target", "loss": 1.0},
+            {"name": "early_stopping", "patience": 2, "every": 4, "min_delta": 0.5},
+        ],
+    },
+    "runs": [
+        {"name": "completes", "init": {"x": 6.0}, "steps": 40, "schedule": {"lr": 0.001}},
+        {"name": "diverges", "init": {"x": 5.0}, "schedule": {"lr": 3.0}},
+        {"name": "converges", "init": {"x": 3.0}, "tolerance": {"grad_norm": 0.5}},
+        {"name": "stops", "init": {"x": 1.0}, "rule": {"name": "momentum", "mu": 0.9}},
+        {"name": "short", "init": {"x": 2.0}, "steps": 3},
+    ],
+}
+"""Runs that diverge, converge, stop early (an observer's request) and complete, with
+observers between the compiled chunks."""
+
+
 def test_jax_without_fma_reproduces_numpy_bit_for_bit() -> None:
     """With FMA contraction off (``--xla_cpu_max_isa=AVX``, read when JAX starts: a fresh
-    process) every fate, step and final parameter is numpy's, bit for bit."""
+    process) every fate, step and final parameter is numpy's, bit for bit, and so is every
+    observer's output (they see the same arrays between chunks)."""
     code = textwrap.dedent(
         """
         import sys
         sys.path.insert(0, sys.argv[1])
         import numpy as np
-        from test_backend_jax import fates, simulate
+        import gdsim
+        from test_backend_jax import OBSERVED, fates, simulate
+        from test_ensemble_observers import identical, same_outputs
         a, b = simulate("jax", fates(400, seed=3)), simulate("numpy", fates(400, seed=3))
         same = (np.array_equal(a.code, b.code) and np.array_equal(a.steps, b.steps)
                 and a.final_params["x"].tobytes() == b.final_params["x"].tobytes()
                 and a.reasons == b.reasons)
         print("same" if same else "differ", len(set(a.steps.tolist())))
+        for evaluation in ("horner", "exact"):
+            raw = dict(OBSERVED, objective={"name": "quartic", "evaluation": evaluation})
+            try:
+                on_jax = gdsim.run(raw, backend="jax").runs
+            except gdsim.errors.GdsimError:
+                print("untraceable")
+                continue
+            on_numpy = gdsim.run(raw).runs
+            same = all(identical(x, y) and same_outputs(x.outputs, y.outputs)
+                       for x, y in zip(on_jax, on_numpy, strict=True))
+            print("same" if same else "differ", sorted({r.status for r in on_jax}))
         """
     )
     env = dict(os.environ, XLA_FLAGS="--xla_cpu_max_isa=AVX", JAX_PLATFORMS="cpu")
@@ -280,8 +321,12 @@ def test_jax_without_fma_reproduces_numpy_bit_for_bit() -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    verdict, distinct = done.stdout.split()
+    lines = done.stdout.splitlines()
+    verdict, distinct = lines[0].split()
     assert verdict == "same" and int(distinct) > 10
+    statuses = "['completed', 'converged', 'diverged', 'stopped_early']"
+    assert lines[1] == f"same {statuses}", done.stdout
+    assert lines[2] in (f"same {statuses}", "untraceable"), done.stdout
 
 
 def test_the_device_is_jax_default() -> None:
