@@ -301,11 +301,7 @@ def test_jax_without_fma_reproduces_numpy_bit_for_bit() -> None:
         print("same" if same else "differ", len(set(a.steps.tolist())))
         for evaluation in ("horner", "exact"):
             raw = dict(OBSERVED, objective={"name": "quartic", "evaluation": evaluation})
-            try:
-                on_jax = gdsim.run(raw, backend="jax").runs
-            except gdsim.errors.GdsimError:
-                print("untraceable")
-                continue
+            on_jax = gdsim.run(raw, backend="jax").runs
             on_numpy = gdsim.run(raw).runs
             same = all(identical(x, y) and same_outputs(x.outputs, y.outputs)
                        for x, y in zip(on_jax, on_numpy, strict=True))
@@ -326,7 +322,7 @@ def test_jax_without_fma_reproduces_numpy_bit_for_bit() -> None:
     assert verdict == "same" and int(distinct) > 10
     statuses = "['completed', 'converged', 'diverged', 'stopped_early']"
     assert lines[1] == f"same {statuses}", done.stdout
-    assert lines[2] in (f"same {statuses}", "untraceable"), done.stdout
+    assert lines[2] == f"same {statuses}", done.stdout  # exact powers: only + - * too
 
 
 def test_the_device_is_jax_default() -> None:
