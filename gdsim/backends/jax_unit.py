@@ -383,8 +383,9 @@ def make_unit(
                         event, phase = (loop.GRAD_NORM, np.flatnonzero(gd)), 2
                     if phase:  # interrupted after its loss and gradient: nothing moved
                         new = state
-                        loss, _, raw, _ = stepped
-                        outputs = (loss, raw, raw, outputs[3] if done else None)
+                        # as the numpy loop: this step's loss and (raw) gradient, the last
+                        # completed step's raw gradient and learning rate
+                        outputs = (stepped[0], stepped[2], *outputs[2:])
                     else:
                         if moved is None or not moved.any():
                             raise AssertionError("compiled unit: no event at the event step")
@@ -393,6 +394,8 @@ def make_unit(
                         step += 1
             params, rule_state, schedule_state, transform_states = host_tree(new)
             loss, grads, raw, lr = host_tree(outputs)
+            if phase and not done:  # no step completed here: the carry's own stay
+                raw, lr = items[11], items[12]
             prev_params = items[3] if prev is None else host_tree(prev)
         for value in params.values():
             if value.dtype != np.float64:
@@ -404,7 +407,7 @@ def make_unit(
         items[5], items[6] = rule_state, schedule_state
         items[8][:] = list(transform_states)
         items[9], items[10], items[11] = loss, grads, raw
-        items[12] = lr.item() if lr is not None and np.ndim(lr) == 0 else lr
+        items[12] = lr.item() if isinstance(lr, np.ndarray) and lr.ndim == 0 else lr
         items[13], items[14], items[15] = None, True, phase
         return tuple(items), event
 
