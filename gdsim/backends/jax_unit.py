@@ -245,7 +245,7 @@ def refuse_unmarked(component: Any) -> None:
         return
     kind = getattr(component, "kind", "component")
     name = getattr(component, "name", type(component).__name__)
-    detail = "it is written for numpy only (array_api = False)"
+    detail = "marked array_api = False: written for numpy only"
     try:
         from gdsim.tracing import check_traceable
     except ImportError:
@@ -254,7 +254,8 @@ def refuse_unmarked(component: Any) -> None:
         try:
             check_traceable(component)
         except Exception as exc:  # the probe's own message names the file and line
-            detail = f"{detail}: {exc}"
+            found = str(exc).removeprefix(f"{kind} '{name}': ")
+            detail = f"{detail}; {found}"
     raise NotTraceable(
         f"{kind} '{name}' cannot run on the jax backend ({detail}); "
         'use backend = "numpy" for this scenario (or gdsim run --backend numpy)'
