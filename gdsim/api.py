@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from gdsim import engine
 from gdsim.checkpoint import Checkpoint, restore
 from gdsim.checkpoint import load as load_checkpoint
@@ -46,6 +48,7 @@ def run(
     client: Any = None,
     progress: bool = False,
     resume_folders: Mapping[str, str | Path] | None = None,
+    backend: str | None = None,
 ) -> Results:
     """Run every run of a scenario (or those named in ``only``) and return the results.
 
@@ -82,12 +85,18 @@ def run(
     that had finished.
     ``resume_folders`` (run name → folder) sends a resumed run's new checkpoints there instead
     of to the ``dir`` of its checkpoint observer.
+    ``backend`` ("numpy" or "jax", see ``docs/backends.md``) overrides the scenario's own
+    ``backend`` key: where its ensembles step.
     """
+    from gdsim.backends import get_backend
     from gdsim.executors import Progress, execute
 
     registry = registry or default_registry()
     if not isinstance(scenario, Scenario):
         scenario = load(scenario, registry=registry)
+    if backend is not None and backend != scenario.backend:
+        scenario = attrs.evolve(scenario, backend=backend, raw=_with_backend(scenario.raw, backend))
+    get_backend(scenario.backend)  # not installed: say so before any run
     checkpoints, ensembles = _checkpoints_by_run(scenario, resume)
     in_ensembles = {name for loaded in ensembles for name in loaded.runs}
     # every run as the scenario's columns: a sweep is stepped from them (or shipped to workers
@@ -287,6 +296,18 @@ def _checkpoints_by_run(
             raise CheckpointError(f"{loaded.path}: a second checkpoint for run '{loaded.run}'")
         found[loaded.run] = loaded
     return found, ensembles
+
+
+def _with_backend(raw: Mapping[str, Any], backend: str) -> dict[str, Any]:
+    """The scenario's definition asking for ``backend`` (what its checkpoints save, so that a
+    resume steps on the backend the run started on)."""
+    raw = dict(raw)
+    meta = raw.get("scenario")
+    if isinstance(meta, Mapping) and "backend" in meta:
+        raw["scenario"] = {**meta, "backend": backend}
+    else:
+        raw["backend"] = backend
+    return raw
 
 
 def _loads_saved_weights(raw: Mapping[str, Any]) -> bool:

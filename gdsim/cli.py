@@ -409,6 +409,12 @@ def _report_errors(results: Any) -> None:
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes (process, dask).")
 @click.option("--scheduler", help="Dask scheduler address (default: start a local cluster).")
+@click.option(
+    "--backend",
+    type=_Choice(["numpy", "jax"]),
+    default=None,
+    help="Where ensembles step (overrides the scenario's backend key; see docs/backends.md).",
+)
 @_output_options
 def run(
     scenario: Path,
@@ -417,6 +423,7 @@ def run(
     executor: str,
     workers: int | None,
     scheduler: str | None,
+    backend: str | None,
     as_json: bool,
     out: Path | None,
     plot: bool,
@@ -439,6 +446,9 @@ def run(
             _fail(with_hint(f"{scenario}: no run named '{name}' (runs: {', '.join(names)})", hint))
     if only:
         _check_saved_weights(scenario, loaded, set(only))
+    # per-run progress bars step runs one by one (on numpy): not when a backend is asked for
+    one_by_one = executor == "vectorised" and not loaded.sweeps
+    one_by_one = one_by_one and (backend or loaded.backend) == "numpy"
     try:
         results = api.run(
             loaded,
@@ -447,13 +457,12 @@ def run(
             resume=list(resume),
             # a progress bar per run steps runs here, one by one: only for a few runs in this
             # process; sweeps and the other executors get a runs-done counter instead
-            extra_observers=(
-                _extra_observers(quiet) if executor == "vectorised" and not loaded.sweeps else None
-            ),
+            extra_observers=_extra_observers(quiet) if one_by_one else None,
             executor=executor,
             workers=workers,
             scheduler=scheduler,
-            progress=(bool(loaded.sweeps) or executor != "vectorised") and not quiet,
+            progress=not one_by_one and not quiet,
+            backend=backend,
         )
     except BaseException as exc:
         _run_failed(exc, str(scenario), loaded, out, force)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gdsim import ensemble
+from gdsim.backends import BackendError
 from gdsim.results import ResultColumns
 from gdsim.runs import Built, Number, StartingPoint, SweepRuns, Tolerances
 
@@ -53,6 +54,8 @@ def run_sweep(
     started = time.perf_counter()
     try:
         outcome = ensemble.simulate(**inputs, progress=progress)
+    except BackendError as exc:  # a component the backend cannot run: the user must choose
+        raise BackendError(f"run '{entry.template.name}': {exc}") from None
     except Exception:
         return None  # as run_group: the runs stepped one by one give the same results
     elapsed = (time.perf_counter() - started) / max(len(entry), 1)

@@ -25,6 +25,7 @@ import contextlib
 import copy
 import functools
 import gc
+import logging
 import time
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,6 +35,8 @@ import attrs
 import numpy as np
 
 from gdsim import engine, loop
+from gdsim.backends import BackendError
+from gdsim.backends import current as current_backend
 from gdsim.checkpoint import Checkpoint, check_ensemble
 from gdsim.components import Component, MemberObserver, MemberStep, overrides
 from gdsim.errors import CheckpointError, GdsimError, Interrupted
@@ -124,6 +127,7 @@ def simulate(
     progress: Progress | None = None,
     observers: Sequence[MemberObserver] = (),
     resume: Mapping[str, Any] | None = None,
+    backend: str | None = None,
 ) -> Outcome:
     """Step an ensemble (leading axis of every parameter) to the end of every member.
 
@@ -140,7 +144,14 @@ def simulate(
     that step are recorded, they get :func:`snapshot`'s state of the whole ensemble (and once
     more at the end with ``at_end``). ``resume`` is such a state: the ensemble continues from
     it exactly as it would have gone on.
+
+    ``backend`` names where the steps run (:mod:`gdsim.backends`; None: the one in force,
+    numpy by default); every fate, observer call and checkpoint is handled here on the host
+    whatever the backend.
     """
+    from gdsim.backends import get_backend
+
+    stepper = get_backend(backend)
     names = list(params)
     size = int(np.shape(params[names[0]])[0])
     budget = _per_member(steps, size, np.int64)
@@ -188,14 +199,18 @@ def simulate(
     def unit_for_members() -> loop.Unit:
         """The unit of work of the live members (their hyperparameters and tolerances)."""
         attach(None if len(members) == size else members)
-        checks = loop.member_checks(
-            len(members),
-            params,
+        return stepper.ensemble_unit(
+            objective,
+            comps[0],
+            comps[1],
+            comps[2:],
             at(max_loss_m, members),
             at(grad_tol, members),
             at(step_tol, members),
+            size,
+            len(members),
+            params,
         )
-        return loop.make_unit(objective, estimator, comps[0], comps[1], comps[2:], None, checks)
 
     def live(rows: np.ndarray) -> Any:
         """Where rows ``rows`` of the live arrays go in the outcome."""
@@ -710,7 +725,10 @@ def run_group(
             progress=progress,
             observers=observers,  # type: ignore[arg-type]
             resume=state,
+            backend=None if scenario is None else scenario.backend,
         )
+    except BackendError as exc:  # a component the backend cannot run: the user must choose
+        raise BackendError(f"run '{first.name}': {exc}") from None
     except Exception as exc:
         if resume is not None:  # a resumed ensemble has no other way to go on
             if isinstance(exc, GdsimError):
@@ -870,6 +888,25 @@ def run_specs(
     (:class:`gdsim.results.RunList`: a run's result is made when it is read). ``scenario``
     is handed to the runs stepped one by one (checkpoint observers save it).
     """
+    from gdsim.backends import using_backend
+
+    with using_backend(None if scenario is None else scenario.backend):
+        try:
+            return _run_specs_on(specs, pm, vectorise, progress, scenario)
+        except BackendError as exc:
+            if scenario is None or not scenario.source:
+                raise
+            raise BackendError(f"{scenario.source}: {exc}") from None
+
+
+def _run_specs_on(
+    specs: Sequence[RunSpec],
+    pm: pluggy.PluginManager | None,
+    vectorise: bool,
+    progress: Progress | None,
+    scenario: Scenario | None,
+) -> Sequence[RunResult]:
+    """:func:`run_specs` on the backend in force."""
     from gdsim.results import Block, RunList
     from gdsim.runs import Runs, SweepRuns
 
@@ -952,11 +989,19 @@ def _run_specs(
                 continue
             for i, result in zip(idx, done, strict=True):
                 results[i] = result
-    for i, spec in enumerate(specs):
-        if results[i] is None:
-            results[i] = engine.run(spec, pm=pm, scenario=scenario)
-            if progress is not None:
-                progress(1)
+    alone = [i for i, r in enumerate(results) if r is None]
+    backend = current_backend()
+    if alone and backend != "numpy":
+        logging.getLogger("gdsim").info(
+            "backend %r: %d run(s) step alone, on numpy (%s…): only ensembles are compiled",
+            backend,
+            len(alone),
+            specs[alone[0]].name,
+        )
+    for i in alone:
+        results[i] = engine.run(specs[i], pm=pm, scenario=scenario)
+        if progress is not None:
+            progress(1)
 
 
 def _component_ids(spec: RunSpec) -> tuple[int, ...]:

@@ -26,10 +26,11 @@ carry's ``phase`` says how far the step got (1: loss checked, 2: gradient checke
 after the caller removed members the unit resumes the same step with the rows of the others,
 without evaluating the objective again.
 
-This is also where a compiled backend would plug in: a unit is the largest piece of work that
-sees no Python observer, so a backend that traces the components (JAX, through the array API
-standard) can replace :func:`make_unit` with a compiled loop over the same carry, and the
-engine and the ensemble keep their bookkeeping unchanged.
+This is also where a compiled backend plugs in: a unit is the largest piece of work that sees
+no Python observer, so :mod:`gdsim.backends` can replace :func:`make_unit` for an ensemble with
+a compiled loop over the same carry (``backend = "jax"``:
+:func:`gdsim.backends.jax_unit.make_unit`), and the engine and the ensemble keep their
+bookkeeping unchanged.
 """
 
 from __future__ import annotations

@@ -49,8 +49,8 @@ from gdsim.weights import InitFrom
 if typing.TYPE_CHECKING:
     from gdsim.sweep import Expansion, Sweep
 
-TOP_LEVEL_KEYS = ("scenario", "objective", "defaults", "runs", "plot")
-SCENARIO_KEYS = ("name", "description")
+TOP_LEVEL_KEYS = ("scenario", "objective", "defaults", "runs", "plot", "backend")
+SCENARIO_KEYS = ("name", "description", "backend")
 RUN_KEYS = (
     "name",
     "objective",
@@ -185,6 +185,8 @@ class Scenario:
     """The swept ``[[runs]]`` entries (:class:`gdsim.sweep.Sweep`), for summaries."""
     plot: PlotSettings = attrs.field(repr=False, factory=PlotSettings)
     """How its figures are drawn (the ``[plot]`` table)."""
+    backend: str = "numpy"
+    """Where its ensembles step (``backend = "jax"``; :mod:`gdsim.backends`)."""
 
     def __repr__(self) -> str:  # one line: the runs' full components would fill a notebook
         return f"Scenario(name={self.name!r}, runs={len(self.runs)}, source={self.source!r})"
@@ -378,6 +380,7 @@ class _Loader:
         self.check_keys(meta, SCENARIO_KEYS, "scenario")
         name = self.string(meta.get("name", default_name), "scenario.name")
         description = self.string(meta.get("description", ""), "scenario.description")
+        backend = self.backend(raw, meta)
         try:
             plot = parse_plot_table(raw.get("plot", {}))
         except ScenarioError as exc:
@@ -422,7 +425,22 @@ class _Loader:
             source=self.source,
             raw=raw,
             plot=plot,
+            backend=backend,
         )
+
+    def backend(self, raw: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
+        """The ``backend`` key, at the top level or in ``[scenario]`` (not both)."""
+        from gdsim.backends import NAMES, check_name
+
+        if "backend" in raw and "backend" in meta:
+            raise self.error("backend", "given twice (top level and [scenario]): keep one")
+        path = "backend" if "backend" in raw else "scenario.backend"
+        value = raw.get("backend", meta.get("backend", "numpy"))
+        if check_name(value) is not None:
+            hint = did_you_mean(value, NAMES) if isinstance(value, str) else None
+            known = ", ".join(f'"{n}"' for n in NAMES)
+            raise self.error(path, f"unknown backend {value!r} (expected one of {known})", hint)
+        return str(value)
 
     # -- runs ---------------------------------------------------------------------------------
 

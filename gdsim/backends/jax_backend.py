@@ -1,0 +1,62 @@
+"""The JAX backend: an ensemble's unit of work compiled (:mod:`gdsim.backends.jax_unit`).
+
+Importing this module imports JAX (``pip install "gdsim[jax]"``). Everything it runs is
+float64: JAX's 64-bit mode is switched on around each compiled call only (``jax.enable_x64``
+as a context), so other JAX code in the same process keeps its own setting, and every
+parameter leaving a unit is checked to still be float64. The device is JAX's default one
+(``jax.devices()[0]``: a GPU when JAX sees one, else the CPU); ``JAX_PLATFORMS=cpu`` in the
+environment keeps JAX on the CPU.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import jax
+
+from gdsim import loop
+from gdsim.backends import jax_unit
+
+
+@attrs.frozen
+class JaxBackend:
+    """Ensembles stepped by compiled blocks of steps on one JAX device."""
+
+    device: Any
+    name: str = "jax"
+
+    def ensemble_unit(
+        self,
+        objective: Any,
+        rule: Any,
+        schedule: Any,
+        transforms: Sequence[Any],
+        max_loss: Any,
+        grad_tol: Any,
+        step_tol: Any,
+        size: int,
+        live: int,
+        params: Any,
+    ) -> loop.Unit:
+        """The compiled unit of the ``live`` members (see :func:`jax_unit.make_unit`)."""
+        return jax_unit.make_unit(
+            objective,
+            rule,
+            schedule,
+            transforms,
+            max_loss,
+            grad_tol,
+            step_tol,
+            size,
+            live,
+            self.device,
+        )
+
+
+@functools.cache
+def jax_backend() -> JaxBackend:
+    """The JAX backend on JAX's default device."""
+    return JaxBackend(device=jax.devices()[0])
