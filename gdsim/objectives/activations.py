@@ -1,8 +1,13 @@
 """The network objective's hidden-layer activations, registered through ``gdsim_activations``.
 
 Each is an :class:`gdsim.components.Activation`: ``forward(z)`` gives ``a = f(z)`` on a new
-array and ``backward(d, z, a)`` multiplies the upstream gradient ``d`` by ``f'(z)`` in place,
-from whichever of ``z`` and ``a`` is cheaper (σ' = a(1 − a), tanh' = 1 − a²).
+array and ``backward(d, z, a)`` multiplies the upstream gradient ``d`` by ``f'(z)``, from
+whichever of ``z`` and ``a`` is cheaper (σ' = a(1 − a), tanh' = 1 − a²).
+
+They are written once for every array library of the array API standard: the functions come
+from the arguments' namespace (numpy for numpy arrays, ``jax.numpy`` for jax arrays, also
+under ``jax.jit``). The augmented assignments (``d *= a``) update numpy arrays in place and
+rebind immutable ones (jax), so numpy keeps its allocation-free backward pass.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import numpy as np
 
 from gdsim.components import Activation, param
 from gdsim.hookspecs import hookimpl
+from gdsim.objectives._xp import namespace
 from gdsim.validators import non_negative, positive
 
 
@@ -21,12 +27,16 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     """σ(z) = 1/(1+e^(−z)) on a fresh array; e^(−z) = inf gives exactly 0.
 
     Callers run it under ``np.errstate(over="ignore")`` (once per loss evaluation, not per
-    layer, because entering the context costs about a microsecond).
+    layer, because entering the context costs about a microsecond). On numpy the operations
+    reuse one fresh array (``out=``); other libraries compute the same operations out of place.
     """
-    out = np.negative(z)
-    np.exp(out, out=out)
-    out += 1.0
-    return np.reciprocal(out, out=out)
+    if type(z) is np.ndarray:
+        out = np.negative(z)
+        np.exp(out, out=out)
+        out += 1.0
+        return np.reciprocal(out, out=out)
+    xp = namespace(z)
+    return 1.0 / (1.0 + xp.exp(-z))
 
 
 @attrs.frozen
@@ -51,7 +61,7 @@ class Tanh(Activation):
     name: ClassVar[str] = "tanh"
 
     def forward(self, z: np.ndarray) -> np.ndarray:
-        return np.tanh(z)
+        return namespace(z).tanh(z)
 
     def backward(self, d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         d *= 1.0 - a * a
@@ -65,7 +75,7 @@ class ReLU(Activation):
     name: ClassVar[str] = "relu"
 
     def forward(self, z: np.ndarray) -> np.ndarray:
-        return np.maximum(z, 0.0)
+        return namespace(z).maximum(z, 0.0)
 
     def backward(self, d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         d *= z > 0.0
@@ -81,10 +91,10 @@ class LeakyReLU(Activation):
     negative_slope: float = param(0.01, validator=non_negative(), doc="slope s for z < 0")
 
     def forward(self, z: np.ndarray) -> np.ndarray:
-        return np.where(z > 0.0, z, self.negative_slope * z)
+        return namespace(z).where(z > 0.0, z, self.negative_slope * z)
 
     def backward(self, d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-        d *= np.where(z > 0.0, 1.0, self.negative_slope)
+        d *= namespace(z).where(z > 0.0, 1.0, self.negative_slope)
         return d
 
 
@@ -97,10 +107,11 @@ class ELU(Activation):
     alpha: float = param(1.0, validator=positive(), doc="α: the value approached as z → −∞ is −α")
 
     def forward(self, z: np.ndarray) -> np.ndarray:
-        return np.where(z > 0.0, z, self.alpha * np.expm1(np.minimum(z, 0.0)))
+        xp = namespace(z)
+        return xp.where(z > 0.0, z, self.alpha * xp.expm1(xp.minimum(z, 0.0)))
 
     def backward(self, d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-        d *= np.where(z > 0.0, 1.0, a + self.alpha)
+        d *= namespace(z).where(z > 0.0, 1.0, a + self.alpha)
         return d
 
 
@@ -111,7 +122,7 @@ class Softplus(Activation):
     name: ClassVar[str] = "softplus"
 
     def forward(self, z: np.ndarray) -> np.ndarray:
-        return np.logaddexp(0.0, z)
+        return namespace(z).logaddexp(0.0, z)
 
     def backward(self, d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         d *= sigmoid(z)
@@ -125,7 +136,7 @@ class Identity(Activation):
     name: ClassVar[str] = "linear"
 
     def forward(self, z: np.ndarray) -> np.ndarray:
-        return z.copy()
+        return namespace(z).asarray(z, copy=True)
 
     def backward(self, d: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         return d
