@@ -72,6 +72,16 @@ class MiniBatch(Estimator):
     shuffle: bool = param(True, doc="epoch sampling: shuffle at each epoch (false: in order)")
     drop_last: bool = param(False, doc="epoch sampling: skip the short last batch of an epoch")
 
+    @classmethod
+    def conformance_examples(cls, workdir: Any) -> list[MiniBatch]:
+        """What ``gdsim check-plugin`` checks: both samplings, with and without a short batch."""
+        return [
+            cls(batch_size=3),
+            cls(batch_size=3, sampling="epoch"),
+            cls(batch_size=4, sampling="epoch", drop_last=True),
+            cls(batch_size=2, sampling="epoch", shuffle=False),
+        ]
+
     def init(self, objective: Objective, rng: np.random.Generator) -> ComponentState:
         n = objective.num_samples()
         b = min(self.batch_size, n)
