@@ -44,6 +44,7 @@ class Sigmoid(Activation):
     """The logistic function σ(z) = 1/(1 + e^(−z)); σ'(z) = σ(z)(1 − σ(z))."""
 
     name: ClassVar[str] = "sigmoid"
+    array_api: ClassVar[bool] = True
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         return sigmoid(z)
@@ -59,6 +60,7 @@ class Tanh(Activation):
     """The hyperbolic tangent; tanh'(z) = 1 − tanh(z)²."""
 
     name: ClassVar[str] = "tanh"
+    array_api: ClassVar[bool] = True
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         return namespace(z).tanh(z)
@@ -73,6 +75,7 @@ class ReLU(Activation):
     """max(z, 0); the derivative is 1 for z > 0 and 0 otherwise (0 at the kink)."""
 
     name: ClassVar[str] = "relu"
+    array_api: ClassVar[bool] = True
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         return namespace(z).maximum(z, 0.0)
@@ -87,6 +90,7 @@ class LeakyReLU(Activation):
     """z for z > 0, s·z otherwise (s = ``negative_slope``)."""
 
     name: ClassVar[str] = "leaky_relu"
+    array_api: ClassVar[bool] = True
 
     negative_slope: float = param(0.01, validator=non_negative(), doc="slope s for z < 0")
 
@@ -103,6 +107,7 @@ class ELU(Activation):
     """z for z > 0, α(e^z − 1) otherwise; the derivative there is a + α."""
 
     name: ClassVar[str] = "elu"
+    array_api: ClassVar[bool] = True
 
     alpha: float = param(1.0, validator=positive(), doc="α: the value approached as z → −∞ is −α")
 
@@ -120,6 +125,7 @@ class Softplus(Activation):
     """log(1 + e^z), a smooth ReLU; its derivative is σ(z)."""
 
     name: ClassVar[str] = "softplus"
+    array_api: ClassVar[bool] = True
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         return namespace(z).logaddexp(0.0, z)
@@ -134,6 +140,7 @@ class Identity(Activation):
     """The identity f(z) = z: a network of linear layers (a linear model)."""
 
     name: ClassVar[str] = "linear"
+    array_api: ClassVar[bool] = True
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         return namespace(z).asarray(z, copy=True)

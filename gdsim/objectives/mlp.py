@@ -189,6 +189,7 @@ class MLP(Objective):
 
     name: ClassVar[str] = "mlp"
     data_backed: ClassVar[bool] = True
+    array_api: ClassVar[bool] = True  # runs on any array API library (see the module doc)
 
     data: DataSpec = param(  # noqa: RUF009 (a frozen attrs value, built by the converter)
         converter=_data, doc="the data set: a table with 'name' (see docs/data.md)"
