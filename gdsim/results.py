@@ -289,6 +289,11 @@ class Results:
             raise KeyError(key)
         return self.runs[key]
 
+    def trace(self, key: int | str) -> Trace:
+        """The recorded trace of one run, by position or name (``results.trace("adam")``):
+        the run's :attr:`RunResult.trace`; only that run's result is made from the columns."""
+        return self[key].trace
+
     @property
     def passed(self) -> bool:
         if isinstance(self.runs, RunList):

@@ -169,3 +169,17 @@ def test_cli_out_writes_the_folder(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (out / "summary.json").stat().st_size > 0
     assert len(list((out / "traces").glob("*.csv"))) == 6
+
+
+def test_results_trace_reads_one_run_of_a_recorded_sweep() -> None:
+    scenario = quartic(steps=10)
+    run = scenario["runs"][0]
+    run["name"] = "m"
+    run["init"] = {"x": {"values": [-5.0, 5.0]}}
+    results = gdsim.run(scenario)
+    by_name = results.trace("m[x=5]")
+    assert by_name["params.x"][0] == 5.0
+    assert by_name["params.x"][-1] == results["m[x=5]"].final_params["x"]
+    assert results.trace(0)["params.x"][0] == -5.0
+    with pytest.raises(KeyError):
+        results.trace("m[x=4]")
