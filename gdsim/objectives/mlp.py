@@ -127,7 +127,7 @@ def _mean(xp: Any, total: Any, n: int) -> Any:
 def _bce(xp: Any, z: np.ndarray, y: np.ndarray, grad: bool) -> tuple[Any, np.ndarray | None]:
     """Mean binary cross-entropy from logits z (n, 1) and labels y (n, 1) in {0, 1}."""
     n = z.shape[0]
-    loss = _mean(xp, xp.sum(xp.logaddexp(0.0, z) - y * z), n)
+    loss = _mean(xp, (xp.logaddexp(0.0, z) - y * z).sum(), n)
     if not grad:
         return loss, None
     dz = _sigmoid(z)
@@ -378,7 +378,8 @@ class MLP(Objective):
             X, y = xp.asarray(X), xp.asarray(y)
         if batch is None:
             return X, y
-        return xp.take(X, batch, axis=0), xp.take(y, batch, axis=0)
+        # the methods (numpy's and jax's arrays both have them) skip numpy's function wrappers
+        return X.take(batch, axis=0), y.take(batch, axis=0)
 
     def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
         xp = namespace(params["W1"])
@@ -398,7 +399,7 @@ class MLP(Objective):
             w, b = names[layer]
             a_prev = inputs[layer]
             grads[w] = a_prev.T @ dz
-            grads[b] = xp.sum(dz, axis=0)
+            grads[b] = dz.sum(axis=0)
             if layer > 0:
                 dz = scale(dz @ params[w].T, pre[layer - 1], a_prev)
         return loss, grads
