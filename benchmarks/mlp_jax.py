@@ -234,6 +234,11 @@ def main() -> None:
     print(
         "\nΔw: max |w − w_numpy| / max |w_numpy| over the parameter arrays (gdsim numpy as w_numpy)"
     )
+    backend_run = outputs.get("(iii) gdsim run, backend jax")
+    if backend_run is not None and all(
+        np.array_equal(np.asarray(backend_run[k]), reference[k]) for k in reference
+    ):
+        print("(iii) equals the numpy backend bit for bit: the run stepped on numpy, not compiled")
 
 
 if __name__ == "__main__":
