@@ -50,6 +50,8 @@ class Component:
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = ""
+    array_api: ClassVar[bool] = False
+    """True when written against the array API (:mod:`gdsim.xp`): numpy and JAX alike."""
 
     def check(self, objective: Objective) -> None:
         """Raise :class:`gdsim.errors.ParamError` if this component cannot work with
@@ -483,6 +485,19 @@ def describe_params(cls: type) -> list[ParamInfo]:
     return infos
 
 
-def param(default: Any = attrs.NOTHING, *, validator: Any = None, doc: str = "", **kw: Any) -> Any:
-    """Declare a component parameter: an attrs field with a doc string in its metadata."""
-    return attrs.field(default=default, validator=validator, metadata={"doc": doc}, **kw)
+def param(
+    default: Any = attrs.NOTHING,
+    *,
+    validator: Any = None,
+    doc: str = "",
+    static: bool = False,
+    **kw: Any,
+) -> Any:
+    """Declare a component parameter: an attrs field with a doc string in its metadata.
+
+    ``static`` marks a float parameter whose value changes the component's structure (its
+    state's keys, which code runs): a compiled backend keeps it a Python number instead of
+    tracing it. Non-float parameters (str, bool, int, tuples, components) are always static.
+    """
+    metadata = {"doc": doc, "static": True} if static else {"doc": doc}
+    return attrs.field(default=default, validator=validator, metadata=metadata, **kw)

@@ -12,6 +12,10 @@ Which instances are checked: a component class may define a classmethod
 ``conformance_examples(workdir)`` returning instances (built with the parameters it needs;
 ``workdir`` is a scratch folder for files); otherwise the kit checks ``cls()`` with the declared
 defaults, and reports a class that needs parameters as *skipped*.
+
+Objectives, rules, transforms and schedules marked ``array_api`` are also run on every installed
+backend (JAX, traced and compiled, when it is installed) and compared with numpy
+(:func:`check_backends`); unmarked ones are reported as running on numpy only, not failed.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ __all__ = [
     "NeedsExamples",
     "Outcome",
     "check_activation",
+    "check_backends",
     "check_data_source",
     "check_estimator",
     "check_initializer",
@@ -570,6 +575,36 @@ def check_transform(transform: GradientTransform, seed: int = 0) -> None:
     _pickles(transform, f"transform '{transform.name}'")
 
 
+# --- backends -------------------------------------------------------------------------------
+
+BACKEND_KINDS = ("objective", "rule", "transform", "schedule")
+"""The kinds a compiled backend runs inside its loop (the others stay on the host)."""
+
+
+def check_backends(component: Any, rtol: float = 1e-12) -> str:
+    """Run ``component`` on every installed array backend and compare with numpy.
+
+    A component marked ``array_api`` (:mod:`gdsim.xp`) is run traced under ``jax.jit``
+    (float64) when JAX is installed and must agree with numpy to ``rtol`` relative
+    (:func:`gdsim.tracing.compare_backends`); a marked component that cannot be traced fails
+    with the file and line of the offending numpy call or value branch. An unmarked component
+    is not failed: it keeps working on the numpy backend. Returns what was checked, for the
+    report: ``"numpy, jax"``, ``"numpy (jax not installed)"`` or ``"not array-API: numpy
+    backend only"``.
+    """
+    from gdsim.tracing import compare_backends, installed_backends
+
+    if component.kind not in BACKEND_KINDS:
+        return "numpy"
+    if not component.array_api:
+        return "not array-API: numpy backend only"
+    backends = installed_backends()
+    if "jax" in backends:
+        compare_backends(component, rtol=rtol)
+        return ", ".join(backends)
+    return "numpy (jax not installed)"
+
+
 # --- the runner ------------------------------------------------------------------------------
 
 
@@ -608,8 +643,11 @@ class Case:
     def __str__(self) -> str:
         return f"{self.kind}:{self.name}"
 
-    def run(self) -> int:
-        """Run the checks on every example; return how many were checked (0: skipped)."""
+    def run(self, notes: list[str] | None = None) -> int:
+        """Run the checks on every example; return how many were checked (0: skipped).
+
+        Each example is also run on every installed backend (:func:`check_backends`); what
+        that covered is appended to ``notes`` when given."""
         with tempfile.TemporaryDirectory() as tmp:
             from gdsim.registry import using_registry
 
@@ -620,6 +658,9 @@ class Case:
                     return 0
                 for example in examples:
                     CHECKS[self.kind](example, self.registry)
+                    note = check_backends(example)
+                    if notes is not None and note not in notes:
+                        notes.append(note)
                 return len(examples)
 
 
@@ -688,15 +729,17 @@ def run_conformance(cases: Iterable[Case]) -> list[Outcome]:
     """Run every case, collecting failures instead of stopping at the first."""
     outcomes = []
     for case in cases:
+        notes: list[str] = []
         try:
-            checked = case.run()
+            checked = case.run(notes)
         except AssertionError as exc:
             outcomes.append(Outcome(case, "failed", str(exc)))
         except Exception as exc:
             outcomes.append(Outcome(case, "failed", f"raised {type(exc).__name__}: {exc}"))
         else:
             if checked:
-                outcomes.append(Outcome(case, "passed", f"{checked} example(s)"))
+                backends = f"; {'; '.join(notes)}" if case.kind in BACKEND_KINDS else ""
+                outcomes.append(Outcome(case, "passed", f"{checked} example(s){backends}"))
             else:
                 outcomes.append(
                     Outcome(

@@ -16,8 +16,17 @@ def power(base: Any, exponent: Any) -> Any:
     A single run computes ``beta ** t`` on Python floats (libm's ``pow``); numpy's array power may
     use SIMD kernels that round differently in the last bit. Rules that raise a hyperparameter
     (which an ensemble sweeps as an array) to a power call this, so a run gives the same bits
-    alone and inside an ensemble. Arrays cost one ``pow`` call per element.
+    alone and inside an ensemble. Arrays cost one ``pow`` call per element. Arrays of another
+    library (JAX, traced) get that library's ``pow``: see :func:`gdsim.xp.power`.
     """
+    if not (_on_host(base) and _on_host(exponent)):
+        from gdsim.xp import namespace
+
+        return namespace(base, exponent).pow(base, exponent)
     if np.ndim(base) == 0 and np.ndim(exponent) == 0:
         return float(base) ** exponent
     return _pow(base, exponent).astype(np.float64)
+
+
+def _on_host(value: Any) -> bool:
+    return isinstance(value, int | float | np.ndarray | np.generic)

@@ -74,6 +74,17 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
     "gdsim.state": ("Params", "as_params", "global_norm", "tree_map", "zeros_like"),
     # exactly rounded powers (the same bits on scalars and on ensemble arrays)
     "gdsim.numerics": ("power",),
+    # writing a component once for numpy and JAX (the array API standard)
+    "gdsim.xp": (
+        "check_traceable",
+        "errstate",
+        "global_norm",
+        "is_concrete",
+        "namespace",
+        "power",
+        "select",
+        "zeros_like",
+    ),
     # errors a component raises, and the name-suggestion helper
     "gdsim.errors": ("GdsimError", "ParamError", "PluginError", "ScenarioError", "did_you_mean"),
     # what observers and event hooks receive
@@ -99,6 +110,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "Case",
         "Problem",
         "check_activation",
+        "check_backends",
         "check_data_source",
         "check_elementwise_split",
         "check_estimator",

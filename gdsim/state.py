@@ -8,12 +8,13 @@ about it, components that reduce over a parameter must reduce over the trailing 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 import numpy as np
+
+from gdsim import xp as _xp
 
 Params = dict[str, np.ndarray]
 """Named parameter (or gradient, or buffer) arrays, float64."""
@@ -32,27 +33,13 @@ def tree_map(fn: Callable[..., np.ndarray], first: Params, *rest: Params) -> Par
 
 
 def zeros_like(params: Params) -> Params:
-    """A params dict of float64 zeros with the same names and shapes."""
-    return {name: np.zeros_like(value, dtype=DTYPE) for name, value in params.items()}
+    """A params dict of float64 zeros with the same names and shapes (and array library)."""
+    return _xp.zeros_like(params)
 
 
-def global_norm(tree: Params, ensemble: bool = False) -> Any:
-    """The L2 norm over all arrays (per ensemble member when ``ensemble`` is true)."""
-    if ensemble:
-        total = sum(np.sum(np.square(v).reshape(v.shape[0], -1), axis=1) for v in tree.values())
-        return np.sqrt(total)
-    total = 0.0
-    for v in tree.values():
-        total += _squared_sum(v)
-    return math.sqrt(total)  # correctly rounded, as numpy's sqrt: the same bits
-
-
-def _squared_sum(value: Any) -> float:
-    """Σ v², as ``numpy.sum(numpy.square(v))`` rounds it; a scalar skips numpy (same bits)."""
-    if isinstance(value, float) or getattr(value, "ndim", 1) == 0:
-        f = float(value)
-        return f * f
-    return float(np.sum(np.square(value)))
+global_norm = _xp.global_norm
+"""The L2 norm over all arrays (per ensemble member when ``ensemble`` is true): one numpy run
+gets a Python float, correctly rounded (numpy's bits); see :func:`gdsim.xp.global_norm`."""
 
 
 def all_finite(tree: Params) -> bool:

@@ -26,6 +26,7 @@ from gdsim.components import ComponentState, GradientTransform, UpdateRule
 from gdsim.conformance import (
     Case,
     check_activation,
+    check_backends,
     check_data_source,
     check_estimator,
     check_initializer,
@@ -48,6 +49,7 @@ __all__ = [
     "Case",
     "Problem",
     "check_activation",
+    "check_backends",
     "check_data_source",
     "check_elementwise_split",
     "check_estimator",

@@ -4,6 +4,11 @@ A run lists them under ``transforms`` and the engine applies them in that order,
 ``transforms = [{ name = "weight_decay", decay = 1e-4 }, { name = "clip_norm", max_norm = 1.0 }]``
 clips the decayed gradient. Like rules, transforms are pure: ``apply`` returns new arrays and a
 new state and never modifies its inputs.
+
+``clip_value``, ``clip_norm`` and ``weight_decay`` are written against the array API
+(:mod:`gdsim.xp`) and also run traced on ``jax.numpy``. ``gradient_noise`` is not: it draws from
+its own numpy ``Generator`` kept in its state, which a compiled loop cannot advance (it runs on
+the numpy backend only).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from gdsim.hookspecs import hookimpl
 from gdsim.rules.adaptive import coupled_decay
 from gdsim.state import Params, global_norm
 from gdsim.validators import int_at_least, non_negative, positive
+from gdsim.xp import is_concrete, is_numpy, namespace, select
 
 
 @attrs.frozen
@@ -28,6 +34,7 @@ class ClipValue(GradientTransform):
     """
 
     name: ClassVar[str] = "clip_value"
+    array_api: ClassVar[bool] = True
 
     max_value: float = param(1.0, validator=positive(), doc="bound c on each |gᵢ|")
 
@@ -35,7 +42,9 @@ class ClipValue(GradientTransform):
         self, grads: Params, state: ComponentState, params: Params
     ) -> tuple[Params, ComponentState]:
         c = self.max_value
-        return {k: np.clip(g, -c, c) for k, g in grads.items()}, state
+        xp = namespace(grads)
+        clip = np.clip if is_numpy(xp) else xp.clip  # numpy's own (the compat one wraps it)
+        return {k: clip(g, -c, c) for k, g in grads.items()}, state
 
 
 @attrs.frozen
@@ -49,6 +58,7 @@ class ClipNorm(GradientTransform):
     """
 
     name: ClassVar[str] = "clip_norm"
+    array_api: ClassVar[bool] = True
     elementwise: ClassVar[bool] = False
 
     max_norm: float = param(1.0, validator=positive(), doc="bound c on the global norm ‖g‖")
@@ -57,7 +67,11 @@ class ClipNorm(GradientTransform):
         self, grads: Params, state: ComponentState, params: Params
     ) -> tuple[Params, ComponentState]:
         norm = global_norm(grads)
-        if not norm > self.max_norm:  # also leaves a NaN norm alone: the engine reports it
+        over = norm > self.max_norm
+        if not is_concrete(over):  # traced: g·1.0 is g, bit for bit
+            scale = select(over, self.max_norm / norm, 1.0)
+            return {k: g * scale for k, g in grads.items()}, state
+        if not over:  # also leaves a NaN norm alone: the engine reports it
             return grads, state
         scale = self.max_norm / norm
         return {k: g * scale for k, g in grads.items()}, state
@@ -73,6 +87,7 @@ class WeightDecay(GradientTransform):
     """
 
     name: ClassVar[str] = "weight_decay"
+    array_api: ClassVar[bool] = True
 
     decay: float = param(1e-4, validator=non_negative(), doc="decay λ")
 

@@ -11,6 +11,9 @@ once, not by ``numpy.power``: numpy's power rounds differently on arrays (SIMD k
 few ulp) than on scalars (libm), which would make an ensemble of runs differ from the same runs
 stepped one by one. Only IEEE multiplications and additions are used, so the result is the
 same for scalars, 0-d arrays and arrays, on every platform, and reproduces the lecture's values.
+
+Both evaluations are written against the array API (:mod:`gdsim.xp`): traced on ``jax.numpy``
+the exact powers fix up overflows with ``where`` instead of a branch.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from gdsim.errors import ParamError
 from gdsim.hookspecs import hookimpl
 from gdsim.state import Params
 from gdsim.validators import one_of
+from gdsim.xp import errstate, is_concrete, namespace
 
 QUARTIC_COEFFICIENTS: tuple[str, ...] = ("319/8400", "43/4200", "-6799/8400", "-299/840", "6")
 """The lecture's f(x) = 319/8400 x⁴ + 43/4200 x³ − 6799/8400 x² − 299/840 x + 6."""
@@ -71,7 +75,7 @@ def int_powers(x: Any, n: int) -> list[Any]:
     """
     if isinstance(x, float):  # Python floats: the same IEEE operations, no numpy overhead
         return _int_powers(x, n)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with errstate(namespace(x), over="ignore", invalid="ignore"):
         return _int_powers(x, n)
 
 
@@ -94,6 +98,11 @@ def _int_powers(x: Any, n: int) -> list[Any]:
             hi = value
     # NaN from an overflowing split propagates upwards, so checking the top power suffices
     top = powers[-1]
+    if not is_concrete(top):  # traced: the fix-up below, branch-free (a no-op where finite)
+        xp = namespace(top)
+        for k in range(3, n + 1):
+            powers[k] = xp.where(xp.isfinite(powers[k]), powers[k], powers[k - 1] * x)
+        return powers
     if not (math.isfinite(top) if np.ndim(top) == 0 else np.isfinite(top).all()):
         for k in range(3, n + 1):
             plain = powers[k - 1] * x
@@ -123,6 +132,7 @@ class Polynomial(Objective):
 
     name: ClassVar[str] = "polynomial"
     elementwise: ClassVar[bool] = True
+    array_api: ClassVar[bool] = True
 
     coefficients: tuple[float, ...] = param(
         converter=_convert_coefficients,
@@ -155,7 +165,7 @@ class Polynomial(Objective):
         c = self.coefficients
         if self.evaluation == "horner":
             return _horner(c, x)
-        if np.ndim(x) == 0:  # one run: Python floats give the same bits several times faster
+        if is_concrete(x) and np.ndim(x) == 0:  # one run: Python floats, same bits, faster
             value, grad = self._terms(float(x), n, c)
             return np.float64(value), {"x": np.float64(grad)}
         value, grad = self._terms(x, n, c)

@@ -14,6 +14,8 @@ Each takes one parameter ``x`` of shape (2,) (or (E, 2) with an ensemble axis), 
 Squares and cubes are written as products, not ``**``: numpy's power rounds differently on
 scalars (libm) than on arrays (SIMD), and the same run must give the same bits whether it is
 stepped alone or inside an ensemble.
+
+All are written against the array API (:mod:`gdsim.xp`) and also run traced on ``jax.numpy``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from gdsim.components import Objective, param
 from gdsim.hookspecs import hookimpl
 from gdsim.state import Params
 from gdsim.validators import positive
+from gdsim.xp import namespace
 
 
 def _split(params: Params) -> tuple[np.ndarray, np.ndarray]:
@@ -35,13 +38,14 @@ def _split(params: Params) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _join(g1: Any, g2: Any) -> Params:
-    return {"x": np.stack([g1, g2], axis=-1)}
+    return {"x": namespace(g1, g2).stack([g1, g2], axis=-1)}
 
 
 class TestFunction(Objective):
     """Shared behaviour of the 2-D test functions: parameter ``x`` of shape (2,)."""
 
     elementwise: ClassVar[bool] = True
+    array_api: ClassVar[bool] = True
     default_start: ClassVar[tuple[float, float]] = (0.0, 0.0)
     known_minima: ClassVar[tuple[tuple[float, float], ...]] = ()
 
@@ -145,9 +149,10 @@ class Rastrigin(TestFunction):
 
     def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
         x = params["x"]
+        xp = namespace(x)
         two_pi = 2.0 * np.pi
-        value = 2.0 * self.A + np.sum(x * x - self.A * np.cos(two_pi * x), axis=-1)
-        grad = 2.0 * x + two_pi * self.A * np.sin(two_pi * x)
+        value = 2.0 * self.A + xp.sum(x * x - self.A * xp.cos(two_pi * x), axis=-1)
+        grad = 2.0 * x + two_pi * self.A * xp.sin(two_pi * x)
         return value, {"x": grad}
 
 

@@ -7,6 +7,9 @@ lecture's ρ; the default β = 0.9 is Hinton's recommended value). The options s
 published forms (ε outside the root as in the papers and PyTorch, AMSGrad, centred RMSProp,
 RMSProp with momentum, and the *coupled* weight decay of ``torch.optim``: g ← g + λ x before
 anything else). Decoupled decay is AdamW, in the ``gdsim-optimizers`` plugin.
+
+All are written against the array API (:mod:`gdsim.xp`): the same code runs on numpy and,
+traced, on ``jax.numpy``; the helpers (:func:`coupled_decay`, :func:`rms_denominator`, …) too.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ import numpy as np
 
 from gdsim.components import ComponentState, UpdateRule, param
 from gdsim.hookspecs import hookimpl
-from gdsim.numerics import power
 from gdsim.state import Params, zeros_like
 from gdsim.validators import non_negative, one_of, positive, unit_interval_open_right
+from gdsim.xp import is_concrete, namespace, power
 
 EPS_PLACEMENTS = ("inside", "outside")
 
@@ -38,6 +41,10 @@ def coupled_decay(
     """
     if not skip_zero:
         return {k: g + weight_decay * params[k] for k, g in grads.items()}
+    if not is_concrete(weight_decay):  # traced: λ = 0 keeps g exactly, branch-free
+        xp = namespace(weight_decay)
+        zero = weight_decay == 0.0
+        return {k: xp.where(zero, g, g + weight_decay * params[k]) for k, g in grads.items()}
     if np.ndim(weight_decay) == 0:
         if weight_decay == 0.0:
             return grads
@@ -82,7 +89,8 @@ def moments(
 
 def running_max(previous: Params, current: Params) -> Params:
     """Smax ← max(Smax, S) per coordinate: the running maximum of AMSGrad and AMSBound."""
-    return {k: np.maximum(previous[k], current[k]) for k in current}
+    xp = namespace(current)
+    return {k: xp.maximum(previous[k], current[k]) for k in current}
 
 
 def beta1_param(default: float = 0.9) -> Any:
@@ -102,9 +110,10 @@ def eps_param(default: float, doc: str = "ε, added to the denominator") -> Any:
 
 def rms_denominator(s: np.ndarray, eps: float, placement: str) -> np.ndarray:
     """√(s + ε) for ε "inside" the square root, √s + ε for ε "outside"."""
+    xp = namespace(s)
     if placement == "inside":
-        return np.sqrt(s + eps)
-    return np.sqrt(s) + eps
+        return xp.sqrt(s + eps)
+    return xp.sqrt(s) + eps
 
 
 @attrs.frozen
@@ -123,6 +132,7 @@ class AdaGrad(UpdateRule):
     """
 
     name: ClassVar[str] = "adagrad"
+    array_api: ClassVar[bool] = True
 
     eps: float = eps_param(1e-6)
     eps_placement: str = param(
@@ -137,8 +147,9 @@ class AdaGrad(UpdateRule):
 
     def init(self, params: Params) -> ComponentState:
         G = zeros_like(params)
-        if self.initial_accumulator != 0.0:
-            G = {k: v + self.initial_accumulator for k, v in G.items()}
+        g0 = self.initial_accumulator
+        if not is_concrete(g0) or np.any(g0 != 0.0):  # 0 + G₀ is G₀ exactly
+            G = {k: v + g0 for k, v in G.items()}
         return {"G": G}
 
     def update(
@@ -174,6 +185,7 @@ class RMSProp(UpdateRule):
     """
 
     name: ClassVar[str] = "rmsprop"
+    array_api: ClassVar[bool] = True
 
     beta: float = param(
         0.9,
@@ -188,7 +200,10 @@ class RMSProp(UpdateRule):
     )
     centered: bool = param(False, doc="divide by the root of the variance, not the mean square")
     momentum: float = param(
-        0.0, validator=unit_interval_open_right(), doc="momentum μ on the scaled step (PyTorch)"
+        0.0,
+        validator=unit_interval_open_right(),
+        static=True,  # μ > 0 adds the buffer B to the state
+        doc="momentum μ on the scaled step (PyTorch)",
     )
     weight_decay: float = coupled_decay_param()
 
@@ -210,7 +225,8 @@ class RMSProp(UpdateRule):
         D = S
         if self.centered:
             M = first_moment(grads, state["M"], b)
-            D = {k: np.maximum(S[k] - M[k] * M[k], 0.0) for k in S}
+            xp = namespace(S)
+            D = {k: xp.maximum(S[k] - M[k] * M[k], 0.0) for k in S}
             new_state["M"] = M
         eps, where = self.eps, self.eps_placement
         if self.momentum > 0.0:
@@ -248,6 +264,7 @@ class Adam(UpdateRule):
     """
 
     name: ClassVar[str] = "adam"
+    array_api: ClassVar[bool] = True
 
     beta1: float = beta1_param()
     beta2: float = beta2_param()

@@ -3,6 +3,9 @@
 These follow the lecture's (Sutskever-style) formulation, with the velocity carrying the learning
 rate. All are elementwise and keep one buffer per parameter. ``sgd`` is the framework
 formulation (torch.optim.SGD), whose buffer does not carry the learning rate.
+
+All are written against the array API (:mod:`gdsim.xp`): the same code runs on numpy and,
+traced, on ``jax.numpy``.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import attrs
-import numpy as np
 
 from gdsim.components import ComponentState, UpdateRule, param
 from gdsim.errors import ParamError
@@ -18,6 +20,7 @@ from gdsim.hookspecs import hookimpl
 from gdsim.rules.adaptive import coupled_decay, coupled_decay_param
 from gdsim.state import Params, zeros_like
 from gdsim.validators import number_in, unit_interval_open_right
+from gdsim.xp import is_concrete, namespace, select
 
 
 @attrs.frozen
@@ -25,6 +28,7 @@ class GD(UpdateRule):
     """Gradient descent: x ← x − α ∇f(x)."""
 
     name: ClassVar[str] = "gd"
+    array_api: ClassVar[bool] = True
 
     def update(
         self, grads: Params, state: ComponentState, params: Params, lr: Any
@@ -34,6 +38,8 @@ class GD(UpdateRule):
 
 class _VelocityRule(UpdateRule):
     """Shared state of the momentum rules: a velocity v per parameter, v₀ = 0."""
+
+    array_api: ClassVar[bool] = True
 
     mu: float
 
@@ -106,8 +112,14 @@ class SGD(UpdateRule):
     """
 
     name: ClassVar[str] = "sgd"
+    array_api: ClassVar[bool] = True
 
-    momentum: float = param(0.0, validator=unit_interval_open_right(), doc="momentum μ")
+    momentum: float = param(
+        0.0,
+        validator=unit_interval_open_right(),
+        static=True,  # μ = 0 keeps no buffer: the state's structure depends on it
+        doc="momentum μ",
+    )
     dampening: float = param(
         0.0, validator=number_in(0.0, 1.0), doc="dampening τ: the new gradient enters as (1 − τ) g"
     )
@@ -133,11 +145,13 @@ class SGD(UpdateRule):
         if mu == 0.0:
             return {k: x - lr * grads[k] for k, x in params.items()}, state
         t = state["t"] + 1
-        if t == 1:
-            b = {k: np.array(g, dtype=np.float64, copy=True) for k, g in grads.items()}
-        else:
-            keep = 1.0 - self.dampening
-            b = {k: mu * state["b"][k] + keep * g for k, g in grads.items()}
+        xp = namespace(grads)
+        keep = 1.0 - self.dampening
+        if is_concrete(t) and t == 1:  # a step count on the host: a plain branch
+            b = {k: xp.asarray(g, dtype=xp.float64, copy=True) for k, g in grads.items()}
+        else:  # b ← g on the first step, branch-free when t is traced
+            first = t == 1
+            b = {k: select(first, g, mu * state["b"][k] + keep * g) for k, g in grads.items()}
         if self.nesterov:
             new = {k: x - lr * (grads[k] + mu * b[k]) for k, x in params.items()}
         else:

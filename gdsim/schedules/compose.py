@@ -2,6 +2,10 @@
 
 Together with the warm-ups these compose any schedule from the others, in TOML as nested
 component tables (``inner = { name = "cosine", steps = 900 }``, ``pieces = [ … ]``).
+
+Both are written against the array API (:mod:`gdsim.xp`) when their pieces are: with a traced
+step (a compiled loop) a sequence evaluates every piece and keeps, with ``where``, the active
+piece's rate and state.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from gdsim.errors import ParamError
 from gdsim.schedules.warmup import Wrapper
 from gdsim.state import Params
 from gdsim.validators import increasing_ints, positive
+from gdsim.xp import is_concrete, namespace, select
 
 
 def _pieces(_instance: Any, attribute: Any, value: Any) -> None:
@@ -73,6 +78,10 @@ class Sequence(Schedule):
     def elementwise(self) -> bool:  # type: ignore[override]
         return all(p.elementwise for p in self.pieces)
 
+    @property
+    def array_api(self) -> bool:  # type: ignore[override]
+        return all(p.array_api for p in self.pieces)
+
     def check(self, objective: Objective) -> None:
         for i, piece in enumerate(self.pieces):
             try:
@@ -86,10 +95,27 @@ class Sequence(Schedule):
     def learning_rate(
         self, state: ComponentState, step: int, grads: Params, loss: Any
     ) -> tuple[Any, ComponentState]:
+        if not is_concrete(step):
+            return self._traced_rate(state, step, grads, loss)
         k = bisect.bisect_right(self.boundaries, step)
         start = self.boundaries[k - 1] if k else 0
         states = list(state["pieces"])
         lr, states[k] = self.pieces[k].learning_rate(states[k], step - start, grads, loss)
+        return lr, {"active": k, "pieces": states}
+
+    def _traced_rate(
+        self, state: ComponentState, step: Any, grads: Params, loss: Any
+    ) -> tuple[Any, ComponentState]:
+        """Every piece at its own step; the active one's rate and new state, by ``where``."""
+        xp = namespace(step)
+        k = xp.sum(xp.asarray(self.boundaries, dtype=xp.int64) <= step)  # bisect_right
+        states = list(state["pieces"])
+        lr: Any = None
+        for i, (piece, start) in enumerate(zip(self.pieces, (0, *self.boundaries), strict=True)):
+            rate, new = piece.learning_rate(states[i], step - start, grads, loss)
+            active = k == i
+            lr = rate if lr is None else select(active, rate, lr)
+            states[i] = _select_tree(active, new, states[i])
         return lr, {"active": k, "pieces": states}
 
     def monitors(self, objective: Objective) -> tuple[str, ...]:
@@ -105,6 +131,17 @@ class Sequence(Schedule):
         states = list(state["pieces"])
         states[k] = self.pieces[k].observe(states[k], epoch, metrics)
         return {"active": k, "pieces": states}
+
+
+def _select_tree(cond: Any, new: Any, old: Any) -> Any:
+    """``new`` where ``cond`` holds, else ``old``, leaf by leaf (same structure)."""
+    if isinstance(new, Mapping):
+        return {k: _select_tree(cond, v, old[k]) for k, v in new.items()}
+    if isinstance(new, list | tuple):
+        return type(new)(_select_tree(cond, a, b) for a, b in zip(new, old, strict=True))
+    if isinstance(new, str | type(None)):
+        return new
+    return select(cond, new, old)
 
 
 @attrs.frozen

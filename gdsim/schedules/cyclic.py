@@ -3,6 +3,9 @@
 Both compute torch's closed forms at step t (0-based) operation by operation. They schedule only
 the learning rate: torch's ``cycle_momentum`` (momentum moving against the rate) has no
 counterpart here, so compare with ``cycle_momentum=False``.
+
+Both are written against the array API (:mod:`gdsim.xp`): with a traced step (a compiled loop)
+the phase and the rising/falling half are chosen with ``where``; numpy keeps its branches.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ import attrs
 
 from gdsim.components import ComponentState, Schedule, param
 from gdsim.errors import ParamError
-from gdsim.numerics import power
 from gdsim.state import Params
 from gdsim.validators import int_at_least, number_in, one_of, optional, positive
+from gdsim.xp import cos, floor, is_concrete, minimum, power, select
 
 
 def _anneal_cos(start: Any, end: Any, pct: float) -> Any:
     """From ``start`` (pct 0) to ``end`` (pct 1) along half a cosine."""
-    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+    return end + (start - end) / 2.0 * (cos(math.pi * pct) + 1)
 
 
 def _anneal_linear(start: Any, end: Any, pct: float) -> Any:
@@ -61,12 +64,14 @@ class OneCycle(Schedule):
     """
 
     name: ClassVar[str] = "one_cycle"
+    array_api: ClassVar[bool] = True
 
     max_lr: float = param(0.1, validator=positive(), doc="peak learning rate α_max")
     steps: int = param(100, validator=int_at_least(2), doc="length T of the cycle in steps")
     pct_start: float = param(
         0.3,
         validator=[number_in(0.0, 1.0, low_open=True, high_open=True), _phases_fit],
+        static=True,  # it places the phase boundaries
         doc="fraction p of the cycle spent climbing",
     )
     anneal: str = param("cos", validator=one_of("cos", "linear"), doc="'cos' or 'linear'")
@@ -94,9 +99,18 @@ class OneCycle(Schedule):
         initial = self.max_lr / self.div_factor
         rates = {"initial": initial, "max": self.max_lr, "min": initial / self.final_div_factor}
         anneal = _anneal_cos if self.anneal == "cos" else _anneal_linear
-        t = min(step, self.steps - 1)
+        t = minimum(step, self.steps - 1)
         start = 0.0
         phases = self.phases()
+        if not is_concrete(t):  # traced: every phase's value, the right one chosen by where
+            values = []
+            for end, a, b in phases:
+                values.append((end, anneal(rates[a], rates[b], (t - start) / (end - start))))
+                start = end
+            lr = values[-1][1]
+            for end, value in reversed(values[:-1]):
+                lr = select(t <= end, value, lr)
+            return lr, state
         for i, (end, a, b) in enumerate(phases):
             if t <= end or i == len(phases) - 1:
                 return anneal(rates[a], rates[b], (t - start) / (end - start)), state
@@ -121,6 +135,7 @@ class Cyclic(Schedule):
     """
 
     name: ClassVar[str] = "cyclic"
+    array_api: ClassVar[bool] = True
 
     base_lr: float = param(0.001, validator=positive(), doc="lowest learning rate α_base")
     max_lr: float = param(0.01, validator=positive(), doc="highest learning rate α_max")
@@ -142,9 +157,9 @@ class Cyclic(Schedule):
         down = float(self.step_size_down) if self.step_size_down is not None else up
         total = up + down
         ratio = up / total
-        cycle = math.floor(1 + step / total)
+        cycle = floor(1 + step / total)
         x = 1.0 + step / total - cycle
-        height = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
+        height = select(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
         base_height = (self.max_lr - self.base_lr) * height
         if self.mode == "triangular":
             scale: Any = 1.0

@@ -3,8 +3,12 @@ polynomial, cosine annealing and cosine annealing with warm restarts (SGDR).
 
 Each computes the published closed form at step t (0-based, the step about to be taken), so the
 rate of a step never depends on rounding accumulated over earlier steps, and keeps no state.
-Float parameters enter only through elementwise arithmetic and :func:`gdsim.numerics.power`, so
+Float parameters enter only through elementwise arithmetic and :func:`gdsim.xp.power`, so
 a sweep over them steps as one vectorised ensemble with the bits of runs stepped alone.
+
+All are written against the array API (:mod:`gdsim.xp`): the step may be a traced integer
+inside a compiled loop (``min``, ``bisect`` and the restarts' loop become ``xp`` operations
+there; numpy keeps them).
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from typing import Any, ClassVar
 import attrs
 
 from gdsim.components import ComponentState, Schedule, param
-from gdsim.numerics import power
 from gdsim.state import Params
 from gdsim.validators import increasing_ints, int_at_least, non_negative, positive
+from gdsim.xp import cos, is_concrete, minimum, namespace, power
 
 
 @attrs.frozen
@@ -30,6 +34,7 @@ class StepDecay(Schedule):
     """
 
     name: ClassVar[str] = "step"
+    array_api: ClassVar[bool] = True
 
     lr: float = param(0.1, validator=positive(), doc="initial learning rate α")
     step_size: int = param(30, validator=int_at_least(1), doc="steps s between two decays")
@@ -50,6 +55,7 @@ class MultiStep(Schedule):
     """
 
     name: ClassVar[str] = "multistep"
+    array_api: ClassVar[bool] = True
 
     lr: float = param(0.1, validator=positive(), doc="initial learning rate α")
     milestones: tuple[int, ...] = param(
@@ -62,7 +68,12 @@ class MultiStep(Schedule):
     def learning_rate(
         self, state: ComponentState, step: int, grads: Params, loss: Any
     ) -> tuple[Any, ComponentState]:
-        return self.lr * power(self.gamma, bisect.bisect_right(self.milestones, step)), state
+        if is_concrete(step):
+            passed = bisect.bisect_right(self.milestones, step)
+        else:  # a traced step: count the milestones m ≤ t
+            xp = namespace(step)
+            passed = xp.sum(xp.asarray(self.milestones) <= step)
+        return self.lr * power(self.gamma, passed), state
 
 
 @attrs.frozen
@@ -75,6 +86,7 @@ class InverseTime(Schedule):
     """
 
     name: ClassVar[str] = "inverse_time"
+    array_api: ClassVar[bool] = True
 
     lr: float = param(0.1, validator=positive(), doc="initial learning rate α")
     decay: float = param(0.01, validator=non_negative(), doc="decay d per step")
@@ -95,6 +107,7 @@ class Polynomial(Schedule):
     """
 
     name: ClassVar[str] = "polynomial"
+    array_api: ClassVar[bool] = True
 
     lr: float = param(0.1, validator=positive(), doc="initial learning rate α")
     steps: int = param(100, validator=int_at_least(1), doc="steps T to reach the end rate")
@@ -104,13 +117,15 @@ class Polynomial(Schedule):
     def learning_rate(
         self, state: ComponentState, step: int, grads: Params, loss: Any
     ) -> tuple[Any, ComponentState]:
-        frac = 1.0 - min(step, self.steps) / self.steps
+        frac = 1.0 - minimum(step, self.steps) / self.steps
+        if not is_concrete(frac):  # XLA divides by T as × (1/T): T/T may round to 1 − 2⁻⁵³
+            frac = namespace(frac).maximum(frac, 0.0)
         return (self.lr - self.end_lr) * power(frac, self.power) + self.end_lr, state
 
 
 def _cosine(lr: Any, min_lr: Any, t: int, period: int) -> Any:
     """η_min + (α − η_min)·(1 + cos(π t/T))/2, in torch's order of operations."""
-    return min_lr + (lr - min_lr) * (1 + math.cos(math.pi * t / period)) / 2
+    return min_lr + (lr - min_lr) * (1 + cos(math.pi * t / period)) / 2
 
 
 @attrs.frozen
@@ -123,6 +138,7 @@ class Cosine(Schedule):
     """
 
     name: ClassVar[str] = "cosine"
+    array_api: ClassVar[bool] = True
 
     lr: float = param(0.1, validator=positive(), doc="initial learning rate α")
     steps: int = param(100, validator=int_at_least(1), doc="steps T to reach the minimum")
@@ -131,12 +147,22 @@ class Cosine(Schedule):
     def learning_rate(
         self, state: ComponentState, step: int, grads: Params, loss: Any
     ) -> tuple[Any, ComponentState]:
-        return _cosine(self.lr, self.min_lr, min(step, self.steps), self.steps), state
+        return _cosine(self.lr, self.min_lr, minimum(step, self.steps), self.steps), state
 
 
 def restart_position(step: int, period: int, mult: int) -> tuple[int, int]:
     """``(t_cur, t_i)``: steps since the last restart and the length of the current cycle,
     when cycles last T₀, T₀·m, T₀·m², … steps."""
+    if not is_concrete(step):  # traced: the same subtraction, over enough cycles, by where
+        xp = namespace(step)
+        if mult == 1:
+            return step % period, period
+        length = xp.asarray(period, dtype=xp.int64)
+        for _ in range(64):  # m ≥ 2: 63 doublings pass any int64 step
+            over = step >= length
+            step = xp.where(over, step - length, step)
+            length = xp.where(over, length * mult, length)
+        return step, length
     length = period
     while step >= length:
         step -= length
@@ -155,6 +181,7 @@ class CosineRestarts(Schedule):
     """
 
     name: ClassVar[str] = "cosine_restarts"
+    array_api: ClassVar[bool] = True
 
     lr: float = param(0.1, validator=positive(), doc="learning rate α at each restart")
     period: int = param(50, validator=int_at_least(1), doc="steps T₀ of the first cycle")

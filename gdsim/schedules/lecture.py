@@ -16,6 +16,7 @@ import numpy as np
 from gdsim.components import ComponentState, Schedule, param
 from gdsim.state import Params
 from gdsim.validators import int_at_least, non_negative, number_in, positive
+from gdsim.xp import global_norm, is_concrete, is_numpy, namespace, select
 
 
 @attrs.frozen
@@ -26,6 +27,7 @@ class Constant(Schedule):
     """
 
     name: ClassVar[str] = "constant"
+    array_api: ClassVar[bool] = True
 
     lr: float = param(0.1, validator=positive(), doc="learning rate α")
 
@@ -46,6 +48,7 @@ class Exponential(Schedule):
     """
 
     name: ClassVar[str] = "exponential"
+    array_api: ClassVar[bool] = True
 
     lr: float = param(0.1, validator=positive(), doc="initial learning rate α₀")
     k: float = param(0.99, validator=number_in(0.0, 1.0, low_open=True), doc="decay factor K")
@@ -58,7 +61,11 @@ class Exponential(Schedule):
         self, state: ComponentState, step: int, grads: Params, loss: Any
     ) -> tuple[Any, ComponentState]:
         lr = state["lr"]
-        if step % self.every == 0:
+        due = step % self.every == 0
+        if not is_concrete(due):  # a traced step: no Python branch
+            lr = select(due, lr * self.k, lr)
+            return lr, {"lr": lr}
+        if due:
             lr = lr * self.k
             return lr, {"lr": lr}
         return lr, state
@@ -77,6 +84,7 @@ class GradControl(Schedule):
     """
 
     name: ClassVar[str] = "grad_control"
+    array_api: ClassVar[bool] = True
     elementwise: ClassVar[bool] = False  # the norm runs over all parameters of one run
 
     lr: float = param(0.1, validator=positive(), doc="initial learning rate α₀")
@@ -88,6 +96,11 @@ class GradControl(Schedule):
     def learning_rate(
         self, state: ComponentState, step: int, grads: Params, loss: Any
     ) -> tuple[Any, ComponentState]:
+        xp = namespace(grads)
+        if not is_numpy(xp):  # the same formula on traced arrays
+            norm = global_norm(grads)
+            lr = state["lr"] * (1.0 / (1.0 + self.c * xp.sqrt(norm)))
+            return lr, {"lr": lr}
         if len(grads) == 1:
             (g,) = grads.values()
             norm = abs(g) if np.ndim(g) == 0 else np.sqrt(np.sum(np.square(g)))

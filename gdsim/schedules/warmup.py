@@ -10,7 +10,6 @@ so stateful inner schedules keep their meaning. This is the convention of pytorc
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -21,12 +20,17 @@ from gdsim.errors import ParamError
 from gdsim.schedules.lecture import Constant
 from gdsim.state import Params
 from gdsim.validators import int_at_least, number_in
+from gdsim.xp import exp, is_concrete, select
 
 
 class Wrapper(Schedule):
     """A schedule built around one ``inner`` schedule: state, metrics and checks go through."""
 
     inner: Schedule
+
+    @property
+    def array_api(self) -> bool:  # type: ignore[override]
+        return self.inner.array_api
 
     @property
     def elementwise(self) -> bool:  # type: ignore[override]
@@ -80,7 +84,11 @@ class LinearWarmup(Wrapper):
     )
 
     def multiplier(self, step: int) -> Any:
-        if step >= self.steps:
+        done = step >= self.steps
+        if not is_concrete(done):  # traced: ×1.0 after the warm-up leaves the rate's bits
+            ramp = self.start + (1.0 - self.start) * step / max(self.steps, 1)
+            return select(done, 1.0, ramp)
+        if done:
             return None
         return self.start + (1.0 - self.start) * step / self.steps
 
@@ -106,7 +114,7 @@ class ExponentialWarmup(Wrapper):
     def multiplier(self, step: int) -> Any:
         if self.tau == 0:
             return None
-        return 1.0 - math.exp(-(step + 1) / self.tau)
+        return 1.0 - exp(-(step + 1) / self.tau)
 
 
 WARMUP_SCHEDULES: tuple[type, ...] = (LinearWarmup, ExponentialWarmup)
