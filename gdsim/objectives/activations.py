@@ -19,8 +19,8 @@ import numpy as np
 
 from gdsim.components import Activation, param
 from gdsim.hookspecs import hookimpl
-from gdsim.objectives._xp import namespace
 from gdsim.validators import non_negative, positive
+from gdsim.xp import namespace
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

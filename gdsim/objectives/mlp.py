@@ -39,11 +39,11 @@ from gdsim.deprecation import GdsimDeprecationWarning
 from gdsim.errors import ParamError, PluginError, with_hint
 from gdsim.hookspecs import hookimpl
 from gdsim.memory import MemoryEstimate
-from gdsim.objectives._xp import ignore_overflow, namespace
 from gdsim.objectives.activations import ELU, LeakyReLU, sigmoid
 from gdsim.registry import UnknownComponentError, active_registry
 from gdsim.state import Params
 from gdsim.validators import non_negative, number_in, one_of, positive
+from gdsim.xp import NUMPY, errstate, is_numpy, namespace
 
 _sigmoid = sigmoid  # the name the loss functions below use
 
@@ -113,6 +113,12 @@ def _named(kind: str, base: type, field: str) -> Callable[[Any], Any]:
     return convert
 
 
+def _namespace(params: Params) -> Any:
+    """The parameters' array namespace; numpy's at the cost of one type check (hot path)."""
+    w = params["W1"]
+    return NUMPY if type(w) is np.ndarray else namespace(w)
+
+
 # --- losses on the logits: value and dL/dz ---------------------------------------------------
 # Each takes the namespace xp of z and y. The loss is a sum divided by the sample count: on
 # numpy the sum becomes a Python float first (as always), elsewhere it stays a 0-d array
@@ -121,7 +127,7 @@ def _named(kind: str, base: type, field: str) -> Callable[[Any], Any]:
 
 def _mean(xp: Any, total: Any, n: int) -> Any:
     """``total / n``, as a Python float on numpy and a 0-d array on other libraries."""
-    return (float(total) if xp is np else total) / n
+    return (float(total) if is_numpy(xp) else total) / n
 
 
 def _bce(xp: Any, z: np.ndarray, y: np.ndarray, grad: bool) -> tuple[Any, np.ndarray | None]:
@@ -161,7 +167,7 @@ def _cross_entropy(
 def _mse(xp: Any, z: np.ndarray, y: np.ndarray, grad: bool) -> tuple[Any, np.ndarray | None]:
     """Mean squared error over samples and outputs (numpy sums the squares with BLAS vdot)."""
     r = z - y
-    squares = np.vdot(r, r) if xp is np else xp.sum(r * r)
+    squares = np.vdot(r, r) if is_numpy(xp) else xp.sum(r * r)
     loss = _mean(xp, squares, r.size)
     if not grad:
         return loss, None
@@ -374,7 +380,7 @@ class MLP(Objective):
         (all samples when None). Data held in numpy goes to other libraries as a constant
         (under ``jax.jit``: once, at tracing)."""
         X, y = self._dataset.X[split], self._targets[split]
-        if xp is not np:
+        if not is_numpy(xp):
             X, y = xp.asarray(X), xp.asarray(y)
         if batch is None:
             return X, y
@@ -382,9 +388,9 @@ class MLP(Objective):
         return X.take(batch, axis=0), y.take(batch, axis=0)
 
     def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
-        xp = namespace(params["W1"])
+        xp = _namespace(params)
         X, y = self._batch(xp, batch)
-        with ignore_overflow(xp):  # e^(−z) = inf makes σ(z) = 0 exactly
+        with errstate(xp, over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
             return self._value_and_grad(xp, params, X, y)
 
     def _value_and_grad(
@@ -405,20 +411,20 @@ class MLP(Objective):
         return loss, grads
 
     def value(self, params: Params, batch: Any = None) -> Any:
-        xp = namespace(params["W1"])
+        xp = _namespace(params)
         X, y = self._batch(xp, batch)
-        with ignore_overflow(xp):  # e^(−z) = inf makes σ(z) = 0 exactly
+        with errstate(xp, over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
             z = self._forward(params, X)[0]
             return _LOSS_FUNCTIONS[self.loss](xp, z, y, False)[0]
 
     def predict(self, params: Params, X: np.ndarray) -> np.ndarray:
         """The network's outputs on raw features (standardised like the training data), in the
         parameters' array library."""
-        xp = namespace(params["W1"])
+        xp = _namespace(params)
         X = (np.asarray(X, dtype=np.float64) - self._dataset.mean) / self._dataset.std
-        if xp is not np:
+        if not is_numpy(xp):
             X = xp.asarray(X)
-        with ignore_overflow(xp):  # e^(−z) = inf makes σ(z) = 0 exactly
+        with errstate(xp, over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
             z = self._forward(params, X)[0]
             if self.loss == "bce":
                 return _sigmoid(z)[:, 0]
@@ -432,9 +438,9 @@ class MLP(Objective):
             raise KeyError(f"objective 'mlp' has no '{split}' split")
         if self._dataset.size(split) == 0:
             raise KeyError(f"the '{split}' split of objective 'mlp' is empty (see data.split)")
-        xp = namespace(params["W1"])
+        xp = _namespace(params)
         X, y = self._batch(xp, None, split)
-        with ignore_overflow(xp):  # e^(−z) = inf makes σ(z) = 0 exactly
+        with errstate(xp, over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
             z = self._forward(params, X)[0]
             loss = _LOSS_FUNCTIONS[self.loss](xp, z, y, False)[0]
         out = {"loss": loss}
@@ -448,7 +454,7 @@ class MLP(Objective):
 def _fraction(xp: Any, hits: np.ndarray) -> Any:
     """The share of true entries (a Python float on numpy, a 0-d array elsewhere)."""
     share = xp.mean(xp.astype(hits, xp.float64))
-    return float(share) if xp is np else share
+    return float(share) if is_numpy(xp) else share
 
 
 @hookimpl
