@@ -59,10 +59,12 @@ ACTIVATIONS = [
 ]
 
 
-@settings(max_examples=20, deadline=None)
+@pytest.mark.parametrize(
+    "activation", ACTIVATIONS, ids=lambda a: a if isinstance(a, str) else a["name"]
+)
+@settings(max_examples=3, deadline=None)  # a compile per example: few, every activation
 @given(
     loss=st.sampled_from(sorted(DATA)),
-    activation=st.sampled_from(ACTIVATIONS),
     hidden=st.lists(st.integers(1, 6), min_size=1, max_size=2),
     scale=st.floats(0.1, 3.0),
     seed=st.integers(0, 2**16),
