@@ -228,16 +228,19 @@ def _loop(ctx: RunContext, hook: Any) -> None:
     everys = sorted({every for every, _ in step_observers + last_observers})
     watched = bool(step_observers or last_observers)
 
-    unit = loop.make_unit(
-        ctx.objective,
-        ctx.estimator,
-        ctx.rule,
-        ctx.schedule,
-        ctx.transforms,
-        state.rng,
-        loop.scalar_checks(spec.max_loss, grad_tol, step_tol),
-        stop_at_epoch=bool(epoch_observers or fire_epoch_hook),
-    )
+    stop_at_epoch = bool(epoch_observers or fire_epoch_hook)
+    unit = _compiled_unit(ctx, stop_at_epoch)
+    if unit is None:
+        unit = loop.make_unit(
+            ctx.objective,
+            ctx.estimator,
+            ctx.rule,
+            ctx.schedule,
+            ctx.transforms,
+            state.rng,
+            loop.scalar_checks(spec.max_loss, grad_tol, step_tol),
+            stop_at_epoch=stop_at_epoch,
+        )
     carry = loop.start(
         state.params,
         ctx.rule_state,
@@ -306,6 +309,16 @@ def _loop(ctx: RunContext, hook: Any) -> None:
     ctx.estimator_state = carry[7]
     ctx.prev_params, ctx.prev_loss = prev_params, prev_loss
     _finish(ctx, prev_params, prev_loss)
+
+
+def _compiled_unit(ctx: RunContext, stop_at_epoch: bool) -> loop.Unit | None:
+    """The run's unit on the backend in force when that backend compiles single runs
+    (``backend = "jax"``: :mod:`gdsim.backends.jax_run`); None: numpy's loop."""
+    from gdsim import backends
+
+    if backends.current() == "numpy":
+        return None
+    return backends.get_backend().run_unit(ctx, stop_at_epoch)
 
 
 def _finish(ctx: RunContext, prev_params: Params, prev_loss: Any) -> None:

@@ -11,6 +11,7 @@ environment keeps JAX on the CPU.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,6 +53,32 @@ class JaxBackend:
             step_tol,
             size,
             live,
+            self.device,
+        )
+
+    def run_unit(self, ctx: Any, stop_at_epoch: bool) -> loop.Unit | None:
+        """The compiled unit of a run that steps alone (:func:`jax_run.make_unit`), or None
+        when the run must step on numpy (:func:`jax_run.why_not`, logged)."""
+        from gdsim.backends import jax_run
+
+        reason = jax_run.why_not(ctx.objective, ctx.schedule)
+        if reason is not None:
+            logging.getLogger("gdsim").info(
+                "backend 'jax': run '%s' steps on numpy: %s", ctx.spec.name, reason
+            )
+            return None
+        tolerance = ctx.spec.tolerance
+        return jax_run.make_unit(
+            ctx.objective,
+            ctx.estimator,
+            ctx.rule,
+            ctx.schedule,
+            ctx.transforms,
+            ctx.state.rng,
+            ctx.spec.max_loss,
+            tolerance.grad_norm,
+            tolerance.step_size,
+            stop_at_epoch,
             self.device,
         )
 

@@ -34,5 +34,9 @@ class NumpyBackend:
         checks = loop.member_checks(live, params, max_loss, grad_tol, step_tol)
         return loop.make_unit(objective, FullBatch(), rule, schedule, transforms, None, checks)
 
+    def run_unit(self, ctx: Any, stop_at_epoch: bool) -> loop.Unit | None:
+        """None: a run that steps alone uses :func:`gdsim.loop.make_unit` as it is."""
+        return None
+
 
 NUMPY = NumpyBackend()
