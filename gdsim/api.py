@@ -88,7 +88,7 @@ def run(
     ``backend`` ("numpy" or "jax", see ``docs/backends.md``) overrides the scenario's own
     ``backend`` key: where its ensembles step.
     """
-    from gdsim.backends import get_backend
+    from gdsim.backends import get_backend, using_backend
     from gdsim.executors import Progress, execute
 
     registry = registry or default_registry()
@@ -148,7 +148,8 @@ def run(
             ctx.scenario = scenario
         if extra_observers is not None:
             ctx.observers.extend(extra_observers(spec))
-        results[spec.name] = engine.run(spec, pm=registry.pm, context=ctx)
+        with using_backend(scenario.backend):  # a resumed run steps where it started
+            results[spec.name] = engine.run(spec, pm=registry.pm, context=ctx)
 
     try:
         for spec in here:

@@ -92,6 +92,7 @@ class CompiledRun:
         self.has_grad_tol = has_grad_tol
         self.has_step_tol = has_step_tol
         self.steps = jax.jit(self._steps)
+        self.output_shapes: dict[Any, Any] = {}
 
     def _step(self, comps: Sequence[Any], state: Any, tol: Any, batch: Any, s: Any) -> Any:
         """One step in the numpy loop's order: its new state, outputs and fate flags."""
@@ -281,7 +282,7 @@ def make_unit(
                 jax.tree_util.tree_map(lambda a: np.asarray(a), host_state), device
             )
             if not blank:  # the slots the loop carries: zeros of one step's output shapes
-                blank.append(_blank_outputs(fns, state, hyper, tol, None if full_batch else 1))
+                blank.append(_blank_outputs(fns, state, hyper, tol, full_batch))
             outputs = blank[0]
             while step < stop and event is None:
                 saved_rng = None if full_batch else rng.bit_generator.state
@@ -349,11 +350,21 @@ def make_unit(
     return unit
 
 
-def _blank_outputs(fns: CompiledRun, state: Any, hyper: Any, tol: Any, width: int | None) -> Any:
-    """Zeros shaped like one step's (loss, grads, raw grads, lr)."""
-    comps = [
-        jax_unit._rebuild(t, p, v) for t, p, v in zip(fns.templates, fns.paths, hyper, strict=True)
-    ]
-    batch = None if width is None else jnp.zeros((width,), dtype=jnp.int64)
-    shapes = jax.eval_shape(lambda: fns._step(comps, state, tol, batch, jnp.int64(0))[1])
+def _blank_outputs(fns: CompiledRun, state: Any, hyper: Any, tol: Any, full_batch: bool) -> Any:
+    """Zeros shaped like one step's (loss, grads, raw grads, lr); the shapes are traced once
+    per structure and state shapes."""
+    key = (
+        jax.tree_util.tree_structure(state),
+        tuple((a.shape, a.dtype) for a in jax.tree_util.tree_leaves(state)),
+        full_batch,
+    )
+    shapes = fns.output_shapes.get(key)
+    if shapes is None:
+        comps = [
+            jax_unit._rebuild(t, p, v)
+            for t, p, v in zip(fns.templates, fns.paths, hyper, strict=True)
+        ]
+        batch = None if full_batch else jnp.zeros((1,), dtype=jnp.int64)
+        shapes = jax.eval_shape(lambda: fns._step(comps, state, tol, batch, jnp.int64(0))[1])
+        fns.output_shapes[key] = shapes
     return jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)
