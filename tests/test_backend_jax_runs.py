@@ -18,9 +18,9 @@ import pytest
 
 pytest.importorskip("jax")
 
-import gdsim  # noqa: E402
-from gdsim import checkpoint as ckpt  # noqa: E402
-from gdsim.backends import jax_run  # noqa: E402
+import gdsim
+from gdsim import checkpoint as ckpt
+from gdsim.backends import jax_run
 
 NETWORK: dict[str, Any] = {
     "scenario": {"name": "net"},
