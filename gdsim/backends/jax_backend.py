@@ -61,7 +61,7 @@ class JaxBackend:
         when the run must step on numpy (:func:`jax_run.why_not`, logged)."""
         from gdsim.backends import jax_run
 
-        reason = jax_run.why_not(ctx.objective, ctx.schedule)
+        reason = jax_run.why_not(ctx.objective, ctx.rule, ctx.schedule, ctx.transforms)
         if reason is not None:
             logging.getLogger("gdsim").info(
                 "backend 'jax': run '%s' steps on numpy: %s", ctx.spec.name, reason

@@ -25,8 +25,9 @@ observer call and checkpoint on the host. The carry holds numpy values on both s
    tolerances reuses the compiled loop of the same structure; compiled loops are cached for
    the life of the process.
 
-What stays on numpy whatever the backend (:func:`why_not`): schedules that read metrics at
-epoch ends (reduce-on-plateau) — their ``observe`` is host code between steps.
+What stays on numpy whatever the backend (:func:`why_not`, logged with ``gdsim run -v``):
+runs with a component written for numpy only, and schedules that read metrics at epoch ends
+(reduce-on-plateau) — their ``observe`` is host code between steps.
 """
 
 from __future__ import annotations
@@ -57,8 +58,19 @@ NONE, DIVERGED, GRAD_NORM, STEP_SIZE, EPOCH = 0, 1, 2, 3, 4
 _KINDS = {DIVERGED: loop.DIVERGED, GRAD_NORM: loop.GRAD_NORM, STEP_SIZE: loop.STEP_SIZE}
 
 
-def why_not(objective: Any, schedule: Any) -> str | None:
-    """Why a run with these components steps on numpy on the jax backend (None: it compiles)."""
+def why_not(objective: Any, rule: Any, schedule: Any, transforms: Sequence[Any]) -> str | None:
+    """Why a run that steps alone stays on numpy on the jax backend (None: it compiles).
+
+    A component written for numpy only (``array_api = False``, e.g. a plugin's) keeps its
+    run on numpy, as before single runs compiled; an ensemble refuses it instead
+    (:func:`gdsim.backends.jax_unit.refuse_unmarked`), because there the user asked for
+    many runs to be compiled together.
+    """
+    for component in (objective, rule, schedule, *transforms):
+        if getattr(component, "array_api", True) is False:
+            kind = getattr(component, "kind", "component")
+            name = getattr(component, "name", type(component).__name__)
+            return f"{kind} '{name}' is written for numpy only (array_api = False)"
     if schedule.monitors(objective):
         return f"schedule '{schedule.name}' reads metrics at epoch ends (host code)"
     return None
@@ -128,14 +140,16 @@ class CompiledRun:
         table: Any,
         ends: Any,
         s0: Any,
+        i0: Any,
         n: Any,
         stop_at_epoch: Any,
     ) -> Any:
-        """Up to ``n`` steps from step ``s0`` (step i sees row i of ``table``; None: all
-        samples), stopping early where the numpy loop returns. Returns the steps completed,
-        why it stopped, the state, the parameters and loss before the last completed step,
-        and the last step's outputs (the interrupted step's loss and gradient on a phase
-        event, with the last completed step's raw gradient and learning rate)."""
+        """The steps of rows ``i0`` to ``n`` of ``table`` (row i is step ``s0 + i``; a table
+        None: all samples), up to and including the first step where the numpy loop returns.
+        Returns the row after the last step taken, why it stopped, the state, the parameters
+        before the last step and its outputs. Every step taken is committed: after a phase
+        event (a bad loss, a gradient within tolerance) the state is past the event step, and
+        the caller steps again up to it (:func:`make_unit`); no per-step selects."""
         comps = [
             jax_unit._rebuild(t, p, v)
             for t, p, v in zip(self.templates, self.paths, hyper, strict=True)
@@ -146,10 +160,9 @@ class CompiledRun:
             return (i < n) & (why == NONE)
 
         def body(carry: Any) -> Any:
-            i, _, state, prev, prev_loss, outputs = carry
+            i, _, state, _, _ = carry
             batch, ends_here = (None, True) if table is None else (table[i], ends[i])
             new, stepped, (bad, done, moved) = self._step(comps, state, tol, batch, s0 + i)
-            phase = bad | done
             why = jnp.where(
                 bad,
                 DIVERGED,
@@ -159,25 +172,9 @@ class CompiledRun:
                     jnp.where(moved, STEP_SIZE, jnp.where(stop_at_epoch & ends_here, EPOCH, NONE)),
                 ),
             ).astype(jnp.int32)
-            interrupted = (stepped[0], stepped[2], outputs[2], outputs[3])
-            return (
-                jnp.where(phase, i, i + 1),
-                why,
-                _select(phase, state, new),
-                _select(phase, prev, state[0]),
-                jnp.where(phase, prev_loss, stepped[0]),
-                _select(phase, interrupted, stepped),
-            )
+            return i + 1, why, new, state[0], stepped
 
-        params = state[0]
-        start = (
-            jnp.zeros((), dtype=s0.dtype),
-            jnp.asarray(NONE, dtype=jnp.int32),
-            state,
-            params,
-            jnp.asarray(jnp.nan, dtype=jnp.float64),
-            outputs,
-        )
+        start = (i0, jnp.asarray(NONE, dtype=jnp.int32), state, state[0], outputs)
         return lax.while_loop(cond, body, start)
 
 
@@ -251,17 +248,45 @@ def make_unit(
     def run_table(
         state: Any, outputs: Any, table: Any, ends: np.ndarray, s0: int, n: int
     ) -> tuple[int, int, Any, Any, Any, Any]:
-        """``n`` steps over ``table`` on the device: (completed, why, state, prev, prev_loss,
-        outputs), all still device values but the two counts."""
+        """Up to ``n`` steps over ``table`` on the device: (steps completed, why it stopped,
+        state, parameters before the last completed step or None, outputs, the last completed
+        step's outputs); on a phase event the state is the one before the event step, the
+        outputs the event step's loss and raw gradient with the last completed step's raw
+        gradient and learning rate."""
         flags = None
         if table is not None:  # every full-batch step ends an epoch: no flags to pass
             flags = np.zeros(max(len(table), MIN_TABLE_ROWS), dtype=bool)
             flags[: len(ends)] = ends
             table, flags = jax.device_put((table, flags), device)
-        done, why, state, prev, prev_loss, outputs = fns.steps(
-            state, outputs, hyper, tol, table, flags, np.int64(s0), np.int64(n), epoch_flag
-        )
-        return int(done), int(why), state, prev, prev_loss, outputs
+
+        def call(state: Any, outputs: Any, i0: int, stop: int) -> Any:
+            row, why, *rest = fns.steps(
+                state,
+                outputs,
+                hyper,
+                tol,
+                table,
+                flags,
+                np.int64(s0),
+                np.int64(i0),
+                np.int64(stop),
+                epoch_flag,
+            )
+            return int(row), int(why), *rest
+
+        row, why, new, prev, stepped = call(state, outputs, 0, n)
+        if why not in (DIVERGED, GRAD_NORM):
+            return row, why, new, (prev if row else None), stepped, stepped
+        # a phase event at row - 1: the inputs are intact (nothing donated); step up to it
+        event = row - 1
+        prev = None
+        if event:
+            again, clean, state, prev, outputs = call(state, outputs, 0, event)
+            if (again, clean) != (event, NONE):
+                raise AssertionError("the compiled run did not repeat its own steps")
+        _, why, _, _, stepped = call(state, outputs, event, event + 1)
+        interrupted = (stepped[0], stepped[2], outputs[2], outputs[3])
+        return event, why, state, prev, interrupted, outputs
 
     blank: list[Any] = []
 
@@ -275,7 +300,7 @@ def make_unit(
         host_state = (items[2], items[5], items[6], tuple(items[8]))
         estimator_state = items[7]
         event = None
-        prev = prev_loss = None
+        prev = None
         batch, ends_epoch = items[13], items[14]
         with jax.enable_x64(True):
             state = jax.device_put(
@@ -296,12 +321,11 @@ def make_unit(
                     parts.append((None, win.epoch_ends))
                 taken, why = 0, NONE
                 for table, ends in parts:
-                    n = len(ends)
-                    done, why, state, p, pl, outputs = run_table(
-                        state, outputs, table, ends, step + taken, n
+                    done, why, state, p, outputs, last = run_table(
+                        state, outputs, table, ends, step + taken, len(ends)
                     )
-                    if done:
-                        prev, prev_loss = p, pl
+                    if p is not None:
+                        prev, completed_loss = p, last[0]
                     taken += done
                     if why != NONE:
                         break
@@ -328,9 +352,9 @@ def make_unit(
                 _to_host, state, host_state
             )
             loss, grads, raw, lr = jax.tree_util.tree_map(np.asarray, outputs)
-            if prev is not None:
+            if prev is not None:  # some step completed: it started there, with this loss
                 items[3] = jax.tree_util.tree_map(np.asarray, prev)
-                items[4] = np.asarray(prev_loss)[()]
+                items[4] = np.asarray(completed_loss)[()]
         for value in new_params.values():
             if value.dtype != np.float64:
                 raise GdsimError(
