@@ -9,8 +9,9 @@ host whatever the backend. ``"numpy"`` is the default and always present (the lo
 
 The backend in force is a context value: :func:`using_backend` sets it around a scenario's
 runs (the scenario's ``backend`` key, or ``gdsim run --backend``), and ``simulate`` uses it
-unless given one explicitly. Runs stepped one by one by the engine stay on numpy
-(``docs/backends.md``).
+unless given one explicitly. Runs stepped one by one by the engine ask the backend in force
+for their unit too (``run_unit``: :mod:`gdsim.backends.jax_run` on JAX; numpy's loop when it
+returns None), see ``docs/backends.md``.
 """
 
 from __future__ import annotations
