@@ -159,3 +159,21 @@ def test_a_network_checkpoint_written_on_jax_resumes_bit_identically(tmp_path: P
         for k, w in whole.final_params.items():
             assert np.array_equal(resumed.final_params[k], w), k
         assert resumed.final_loss == whole.final_loss
+
+
+@pytest.mark.parametrize("name", ["early_stopping", "sgd_vs_minibatch"])
+def test_bundled_network_scenarios_agree_with_numpy(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled_runs: list[int]
+) -> None:
+    """Epoch observers (early stopping stops the unit at epoch ends), checkpoints, ``sgd``
+    and epoch-sampled mini-batches with short last batches, on the lecture's data."""
+    monkeypatch.chdir(tmp_path)  # the scenarios' checkpoint folders are relative
+    scenario = gdsim.load(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.toml")
+    on_numpy = list(gdsim.run(scenario, backend="numpy").runs)
+    on_jax = list(gdsim.run(scenario, backend="jax").runs)
+    assert len(compiled_runs) == len(on_jax)
+    for a, b in zip(on_jax, on_numpy, strict=True):
+        assert (a.status, a.steps, a.epochs) == (b.status, b.steps, b.epochs), a.name
+        for k, w in b.final_params.items():
+            assert close(a.final_params[k], w), (a.name, k)
+        assert a.passed == b.passed, a.name
