@@ -27,10 +27,10 @@ after the caller removed members the unit resumes the same step with the rows of
 without evaluating the objective again.
 
 This is also where a compiled backend plugs in: a unit is the largest piece of work that sees
-no Python observer, so :mod:`gdsim.backends` can replace :func:`make_unit` for an ensemble with
-a compiled loop over the same carry (``backend = "jax"``:
-:func:`gdsim.backends.jax_unit.make_unit`), and the engine and the ensemble keep their
-bookkeeping unchanged.
+no Python observer, so :mod:`gdsim.backends` can replace :func:`make_unit` with a compiled loop
+over the same carry (``backend = "jax"``: :func:`gdsim.backends.jax_unit.make_unit` for an
+ensemble, :func:`gdsim.backends.jax_run.make_unit` for a run that steps alone), and the engine
+and the ensemble keep their bookkeeping unchanged.
 """
 
 from __future__ import annotations
