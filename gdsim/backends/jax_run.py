@@ -289,6 +289,9 @@ def make_unit(
         return event, why, state, prev, interrupted, outputs
 
     blank: list[Any] = []
+    resident: list[Any] = []
+    """The state last returned, with its device copy: the next unit starts from the device
+    copy when the carry it is given still holds those very objects (the engine's loop)."""
 
     def unit(carry: loop.Carry, stop: int) -> tuple[loop.Carry, loop.Event | None]:
         items = list(carry)
@@ -303,9 +306,12 @@ def make_unit(
         prev = None
         batch, ends_epoch = items[13], items[14]
         with jax.enable_x64(True):
-            state = jax.device_put(
-                jax.tree_util.tree_map(lambda a: np.asarray(a), host_state), device
-            )
+            if resident and _same(resident[0], host_state):  # the carry this unit returned
+                state = resident[1]
+            else:
+                state = jax.device_put(
+                    jax.tree_util.tree_map(lambda a: np.asarray(a), host_state), device
+                )
             if not blank:  # the slots the loop carries: zeros of one step's output shapes
                 blank.append(_blank_outputs(fns, state, hyper, tol, full_batch))
             outputs = blank[0]
@@ -369,9 +375,19 @@ def make_unit(
         if completed:
             items[11], items[12] = raw, lr[()]
         items[13], items[14] = batch, ends_epoch
+        resident[:] = [(new_params, rule_state, schedule_state, tuple(items[8])), state]
         return tuple(items), event
 
     return unit
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Are the two carries' states the very same objects (nothing replaced in between)?"""
+    return (
+        all(x is y for x, y in zip(a[:3], b[:3], strict=True))
+        and len(a[3]) == len(b[3])
+        and all(x is y for x, y in zip(a[3], b[3], strict=True))
+    )
 
 
 def _blank_outputs(fns: CompiledRun, state: Any, hyper: Any, tol: Any, full_batch: bool) -> Any:
