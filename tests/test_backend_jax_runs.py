@@ -177,3 +177,62 @@ def test_bundled_network_scenarios_agree_with_numpy(
         for k, w in b.final_params.items():
             assert close(a.final_params[k], w), (a.name, k)
         assert a.passed == b.passed, a.name
+
+
+def _small_network(estimator: Any, **run: Any) -> dict[str, Any]:
+    return {
+        "scenario": {"name": "small"},
+        "objective": {"name": "mlp", "hidden": [3], "data": {"name": "moons", "n": 60}},
+        "runs": [
+            {
+                "name": "r",
+                "steps": 40,
+                "seed": 2,
+                "rule": {"name": "momentum", "mu": 0.9},
+                "schedule": {"name": "constant", "lr": 5.0},
+                "estimator": estimator,
+                "observers": [{"name": "recorder", "every": 6}],
+                **run,
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        {"name": "minibatch", "batch_size": 7},
+        {"name": "minibatch", "batch_size": 7, "sampling": "epoch", "drop_last": True},
+        {"name": "minibatch", "batch_size": 7, "sampling": "epoch", "shuffle": False},
+        "sgd",
+    ],
+)
+@pytest.mark.parametrize("max_loss", [1e100, 1.5])
+def test_the_run_draws_what_numpy_draws(estimator: Any, max_loss: float) -> None:
+    """After the run (also one ended by its loss inside a window), the generator, the
+    estimator's state, the last batch and the epoch count are numpy's."""
+    from gdsim import engine
+    from gdsim.backends import using_backend
+
+    loaded = gdsim.load(_small_network(estimator, max_loss=max_loss, allow_divergence=True))
+    spec = loaded.runs[0]
+    contexts = []
+    for backend in ("numpy", "jax"):
+        ctx = engine.start_run(spec)
+        with using_backend(backend):
+            result = engine.run(spec, context=ctx)
+        contexts.append((ctx, result))
+    (a, ra), (b, rb) = contexts
+    assert (rb.status, rb.steps, rb.final_step, rb.epochs) == (
+        ra.status,
+        ra.steps,
+        ra.final_step,
+        ra.epochs,
+    )
+    assert a.state.rng.bit_generator.state == b.state.rng.bit_generator.state
+    assert a.estimator_state.keys() == b.estimator_state.keys()
+    for key, value in a.estimator_state.items():
+        assert np.array_equal(value, b.estimator_state[key]), key
+    assert np.array_equal(np.asarray(a.batch), np.asarray(b.batch))
+    for k, w in ra.final_params.items():  # lr 5 amplifies rounding (1e-16 → 4e-12 in 40 steps)
+        assert close(rb.final_params[k], w, rtol=1e-9), k
