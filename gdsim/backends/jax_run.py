@@ -11,11 +11,15 @@ observer call and checkpoint on the host. The carry holds numpy values on both s
    indices as on the numpy backend). A window is an (m, B) index table, padded to a power of
    two of rows so that few shapes compile, and perhaps a short tail batch (the last one of an
    epoch), stepped by a second call of its own shape. A full-batch estimator draws nothing.
-2. **One compiled loop with early exit.** A ``while_loop`` steps the table's rows and stops at
-   the first step whose loss is not acceptable or whose gradient is within tolerance (before
-   the step moves: phase 1 or 2, the step's loss and gradient kept), or after the step whose
-   size is within tolerance, or after the step that ends an epoch when the unit must stop
-   there. Every check is a 0-d comparison on the device; the host reads one flag per call.
+2. **One compiled loop with early exit.** A ``while_loop`` steps the table's rows and stops
+   after the first step whose loss is not acceptable or whose gradient is within tolerance,
+   whose size is within tolerance, or that ends an epoch when the unit must stop there. Every
+   check is a 0-d comparison on the device; the host reads two numbers per call. The loop
+   commits every step it takes (no per-step selects); after a loss or gradient event the host
+   steps again from the same input (nothing is donated) up to the event step and then that
+   step alone, to return where the numpy loop returns: phase 1 or 2, the step's loss and raw
+   gradient kept, the parameters not moved. Such events end the run, so this costs two more
+   calls once per run at most.
 3. **The host's generator follows the steps taken.** When the loop stopped before the end of
    the window, the generator and the estimator state are put back to the window's start and
    exactly the steps taken are drawn again (the interrupted step's batch included), so the
