@@ -58,6 +58,10 @@ class Backend(Protocol):
         """The unit of work of the ``live`` members of an ensemble of ``size`` (tolerances
         scalars or one value per live member; ``params`` the live members' parameters)."""
 
+    def run_unit(self, ctx: Any, stop_at_epoch: bool) -> Any:
+        """The unit of work of a run that steps alone (:class:`gdsim.engine.RunContext`), or
+        None for :func:`gdsim.loop.make_unit` with :func:`gdsim.loop.scalar_checks`."""
+
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("gdsim_backend", default=DEFAULT)
 
