@@ -10,7 +10,8 @@ observer call and checkpoint on the host. The carry holds numpy values on both s
    :meth:`~gdsim.components.Estimator.batches_ahead` from the run's numpy generator (the same
    indices as on the numpy backend). A window is an (m, B) index table, padded to a power of
    two of rows so that few shapes compile, and perhaps a short tail batch (the last one of an
-   epoch), stepped by a second call of its own shape. A full-batch estimator draws nothing.
+   epoch), stepped in the same compiled call by a second loop of its own shape. A full-batch
+   estimator draws nothing.
 2. **One compiled loop with early exit.** A ``while_loop`` steps the table's rows and stops
    after the first step whose loss is not acceptable or whose gradient is within tolerance,
    whose size is within tolerance, or that ends an epoch when the unit must stop there. Every
@@ -142,44 +143,57 @@ class CompiledRun:
         hyper: Any,
         tol: Any,
         table: Any,
+        tail: Any,
         ends: Any,
         s0: Any,
         i0: Any,
         n: Any,
+        m: Any,
         stop_at_epoch: Any,
     ) -> Any:
-        """The steps of rows ``i0`` to ``n`` of ``table`` (row i is step ``s0 + i``; a table
-        None: all samples), up to and including the first step where the numpy loop returns.
-        Returns the row after the last step taken, why it stopped, the state, the parameters
-        before the last step and its outputs. Every step taken is committed: after a phase
-        event (a bad loss, a gradient within tolerance) the state is past the event step, and
-        the caller steps again up to it (:func:`make_unit`); no per-step selects."""
+        """The steps ``i0`` to ``n`` of a window (step i is step ``s0 + i`` of the run; rows
+        i < ``m`` see row i of ``table``, row ``m`` the short ``tail`` batch; a table None:
+        every step sees all samples), up to and including the first step where the numpy loop
+        returns. Returns the row after the last step taken, why it stopped, the state, the
+        parameters before the last step and its outputs. Every step taken is committed: after
+        a phase event (a bad loss, a gradient within tolerance) the state is past the event
+        step, and the caller steps again up to it (:func:`make_unit`); no per-step selects."""
         comps = [
             jax_unit._rebuild(t, p, v)
             for t, p, v in zip(self.templates, self.paths, hyper, strict=True)
         ]
 
-        def cond(carry: Any) -> Any:
-            i, why = carry[0], carry[1]
-            return (i < n) & (why == NONE)
+        def loop_over(last: Any, batch_of: Any) -> Any:
+            def cond(carry: Any) -> Any:
+                i, why = carry[0], carry[1]
+                return (i < last) & (why == NONE)
 
-        def body(carry: Any) -> Any:
-            i, _, state, _, _ = carry
-            batch, ends_here = (None, True) if table is None else (table[i], ends[i])
-            new, stepped, (bad, done, moved) = self._step(comps, state, tol, batch, s0 + i)
-            why = jnp.where(
-                bad,
-                DIVERGED,
-                jnp.where(
-                    done,
-                    GRAD_NORM,
-                    jnp.where(moved, STEP_SIZE, jnp.where(stop_at_epoch & ends_here, EPOCH, NONE)),
-                ),
-            ).astype(jnp.int32)
-            return i + 1, why, new, state[0], stepped
+            def body(carry: Any) -> Any:
+                i, _, state, _, _ = carry
+                batch, ends_here = batch_of(i)
+                new, stepped, (bad, done, moved) = self._step(comps, state, tol, batch, s0 + i)
+                why = jnp.where(
+                    bad,
+                    DIVERGED,
+                    jnp.where(
+                        done,
+                        GRAD_NORM,
+                        jnp.where(
+                            moved, STEP_SIZE, jnp.where(stop_at_epoch & ends_here, EPOCH, NONE)
+                        ),
+                    ),
+                ).astype(jnp.int32)
+                return i + 1, why, new, state[0], stepped
 
-        start = (i0, jnp.asarray(NONE, dtype=jnp.int32), state, state[0], outputs)
-        return lax.while_loop(cond, body, start)
+            return cond, body
+
+        carry = (i0, jnp.asarray(NONE, dtype=jnp.int32), state, state[0], outputs)
+        if table is None:
+            return lax.while_loop(*loop_over(n, lambda i: (None, True)), carry)
+        carry = lax.while_loop(*loop_over(jnp.minimum(n, m), lambda i: (table[i], ends[i])), carry)
+        if tail is not None:  # the window's last step, of its own shape: at most once
+            carry = lax.while_loop(*loop_over(n, lambda i: (tail, ends[m])), carry)
+        return carry
 
 
 _COMPILED: dict[Any, CompiledRun] = {}
@@ -250,18 +264,23 @@ def make_unit(
         return estimator.batches_ahead(estimator_state, rng, k)
 
     def run_table(
-        state: Any, outputs: Any, table: Any, ends: np.ndarray, s0: int, n: int
+        state: Any, outputs: Any, win: Batches, s0: int
     ) -> tuple[int, int, Any, Any, Any, Any]:
-        """Up to ``n`` steps over ``table`` on the device: (steps completed, why it stopped,
-        state, parameters before the last completed step or None, outputs, the last completed
-        step's outputs); on a phase event the state is the one before the event step, the
-        outputs the event step's loss and raw gradient with the last completed step's raw
-        gradient and learning rate."""
-        flags = None
-        if table is not None:  # every full-batch step ends an epoch: no flags to pass
-            flags = np.zeros(max(len(table), MIN_TABLE_ROWS), dtype=bool)
-            flags[: len(ends)] = ends
-            table, flags = jax.device_put((table, flags), device)
+        """The window's steps on the device, one compiled call (its full batches as one padded
+        table, its short last batch as the tail): (steps completed, why it stopped, state,
+        parameters before the last completed step or None, outputs, the last completed step's
+        outputs); on a phase event the state is the one before the event step, the outputs the
+        event step's loss and raw gradient with the last completed step's raw gradient and
+        learning rate."""
+        n = win.steps
+        table = tail = flags = None
+        m = n
+        if win.indices is not None:  # every full-batch step ends an epoch: no flags to pass
+            m = len(win.indices)
+            table = _padded(win.indices)
+            flags = np.zeros(len(table) + 1, dtype=bool)
+            flags[:n] = win.epoch_ends
+            table, tail, flags = jax.device_put((table, win.tail, flags), device)
 
         def call(state: Any, outputs: Any, i0: int, stop: int) -> Any:
             row, why, *rest = fns.steps(
@@ -270,10 +289,12 @@ def make_unit(
                 hyper,
                 tol,
                 table,
+                tail,
                 flags,
                 np.int64(s0),
                 np.int64(i0),
                 np.int64(stop),
+                np.int64(m),
                 epoch_flag,
             )
             return int(row), int(why), *rest
@@ -322,23 +343,9 @@ def make_unit(
             while step < stop and event is None:
                 saved_rng = None if full_batch else rng.bit_generator.state
                 win, after = window(estimator_state, min(stop - step, MAX_WINDOW))
-                parts = []
-                if win.indices is not None:
-                    parts.append((_padded(win.indices), win.epoch_ends[: len(win.indices)]))
-                    if win.tail is not None:
-                        parts.append((win.tail[None, :], win.epoch_ends[-1:]))
-                else:
-                    parts.append((None, win.epoch_ends))
-                taken, why = 0, NONE
-                for table, ends in parts:
-                    done, why, state, p, outputs, last = run_table(
-                        state, outputs, table, ends, step + taken, len(ends)
-                    )
-                    if p is not None:
-                        prev, completed_loss = p, last[0]
-                    taken += done
-                    if why != NONE:
-                        break
+                taken, why, state, p, outputs, last = run_table(state, outputs, win, step)
+                if p is not None:
+                    prev, completed_loss = p, last[0]
                 phase = 1 if why == DIVERGED else 2 if why == GRAD_NORM else 0
                 drawn = taken + (1 if phase else 0)
                 if drawn < win.steps:  # stopped inside the window: draw only what was seen
