@@ -993,7 +993,7 @@ def _run_specs(
     backend = current_backend()
     if alone and backend != "numpy":
         logging.getLogger("gdsim").info(
-            "backend %r: %d run(s) step alone (%s…), each compiled without a member axis",
+            "backend %r: %d run(s) step alone (%s…), compiled one at a time where they can",
             backend,
             len(alone),
             specs[alone[0]].name,
