@@ -101,6 +101,51 @@ def test_a_member_equals_the_same_run_alone(on_jax: ensemble.Outcome) -> None:
         assert alone.final_params["x"][0] == on_jax.final_params["x"][i]
 
 
+STRUCTURES = [
+    ("adam", {"beta1": 0.8}, "cosine", {"lr": 0.3, "steps": 50}, []),
+    ("nesterov", {"mu": 0.7}, "step", {"lr": 0.2, "step_size": 7}, [("clip_value", {})]),
+    ("gd", {}, "exponential", {"lr": 0.4, "every": 3}, [("weight_decay", {"decay": 0.01})]),
+]
+
+
+@pytest.mark.parametrize(("rule", "rule_kw", "schedule", "schedule_kw", "transforms"), STRUCTURES)
+def test_other_components_keep_a_member_equal_to_itself_alone(
+    rule: str, rule_kw: dict, schedule: str, schedule_kw: dict, transforms: list
+) -> None:
+    """Rules with state, schedules of the step, transforms, a swept float in each: a member's
+    bits do not depend on its ensemble (two-dimensional objective, every fate)."""
+    from gdsim.objectives.test_functions import Rosenbrock
+    from gdsim.registry import default_registry
+
+    registry = default_registry()
+    size = 64
+    rng = np.random.default_rng(4)
+    kwargs = {
+        "params": {"x": rng.uniform(-2.0, 2.0, (size, 2))},
+        "steps": rng.integers(5, 60, size),
+        "max_loss": 1e4,
+        "grad_norm": np.where(rng.random(size) < 0.5, 0.5, np.nan),
+        "step_size": np.where(rng.random(size) < 0.5, 1e-3, np.nan),
+        "hyper": [(1, "lr", rng.choice([0.001, 0.01, 0.05], size).reshape(size, 1))],
+        "transforms": [registry.get("transform", n)(**kw) for n, kw in transforms],
+    }
+    parts = (
+        Rosenbrock(),
+        registry.get("rule", rule)(**rule_kw),
+        registry.get("schedule", schedule)(**schedule_kw),
+    )
+    whole = ensemble.simulate(*parts, backend="jax", **kwargs)
+    assert len(set(whole.code.tolist())) >= 2
+    for i in (0, 5, 17, 40):
+        alone = dict(kwargs, params={"x": kwargs["params"]["x"][i : i + 1]})
+        for key in ("steps", "grad_norm", "step_size"):
+            alone[key] = kwargs[key][i : i + 1]
+        alone["hyper"] = [(s, f, a[i : i + 1]) for s, f, a in kwargs["hyper"]]
+        one = ensemble.simulate(*parts, backend="jax", **alone)
+        assert (one.code[0], one.steps[0]) == (whole.code[i], whole.steps[i])
+        assert one.final_params["x"][0].tobytes() == whole.final_params["x"][i].tobytes()
+
+
 def test_fates_and_parameters_agree_with_numpy(on_jax: ensemble.Outcome) -> None:
     """Across backends: same fate at the same step, final parameters to 1e-12 relative, for
     every member whose numpy result does not move when its start moves by one ulp (a member
@@ -122,7 +167,7 @@ def test_compaction_uses_power_of_two_shapes() -> None:
     big = 1_000_000
     sizes = [bucket(n, big) for n in (big, big - 1, 600_000, 524_288, 300_000, 70_000, 5, 1)]
     assert sizes == [big, big, big, 524_288, 524_288, 131_072, 65_536, 65_536]
-    assert bucket(3, 6) == 6 and bucket(1, 1) == 1  # small ensembles keep their shape
+    assert bucket(3, 6) == bucket(1, 1) == 64  # small ensembles: 64 rows, one shape
 
 
 def test_hyperparameters_are_arguments_not_constants() -> None:
