@@ -372,3 +372,24 @@ def test_jax_without_fma_reproduces_numpy_bit_for_bit() -> None:
 
 def test_the_device_is_jax_default() -> None:
     assert get_backend("jax").device == jax.devices()[0]
+
+
+def test_a_refused_component_stops_the_scenario_before_any_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gdsim.backends import BackendError, jax_unit
+
+    made: list[int] = []
+    make_unit = jax_unit.make_unit
+    monkeypatch.setattr(jax_unit, "make_unit", lambda *a, **k: made.append(1) or make_unit(*a))
+    raw = {
+        "backend": "jax",
+        "objective": "quartic",
+        "runs": [
+            {"name": "g", "rule": "gd", "init": {"x": {"linspace": [-5.0, 5.0, 20]}}},
+            {"name": "a", "rule": "nadam", "init": {"x": {"linspace": [1.0, 2.0, 3]}}},
+        ],
+    }
+    with pytest.raises(BackendError, match="rule 'nadam'"):
+        gdsim.run(raw)
+    assert made == []  # the GD sweep before it did not step either
