@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import numpy as np
 
+from gdsim.batches import Batches, draw_ahead
 from gdsim.state import Params
 
 if TYPE_CHECKING:
@@ -129,6 +130,17 @@ class Estimator(Component):
     ) -> tuple[Any, ComponentState, bool]:
         """Return ``(batch, state, ends_epoch)``; ``batch`` None means all samples."""
         raise NotImplementedError
+
+    def batches_ahead(
+        self, state: ComponentState, rng: np.random.Generator, k: int
+    ) -> tuple[Batches, ComponentState]:
+        """The next ``k`` steps' batches at once, for a compiled loop (see ``gdsim.batches``).
+
+        Exactly what ``k`` calls of ``next_batch`` give (indices, epoch ends, final state, the
+        generator's draws), packed as an index table; the window stops early after a batch of
+        another size. ``state`` is not modified. Override only to draw faster, never to differ.
+        """
+        return draw_ahead(self.next_batch, state, rng, k)
 
 
 class UpdateRule(Component):

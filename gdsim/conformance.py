@@ -245,24 +245,47 @@ def _batches(
     return out
 
 
+def _batches_ahead(
+    estimator: Estimator, objective: Objective, seed: int, steps: int, k: int
+) -> list[tuple[Any, bool]]:
+    """The same steps drawn ``k`` at a time with ``batches_ahead`` (what a compiled loop does)."""
+    rng = np.random.default_rng(seed)
+    state = estimator.init(objective, rng)
+    out: list[tuple[Any, bool]] = []
+    while len(out) < steps:
+        window, state = estimator.batches_ahead(state, rng, min(k, steps - len(out)))
+        for i in range(window.steps):
+            batch = window.batch(i)
+            out.append((None if batch is None else np.array(batch), bool(window.epoch_ends[i])))
+    return out
+
+
+def _same_batches(a: list[tuple[Any, bool]], b: list[tuple[Any, bool]]) -> bool:
+    return len(a) == len(b) and all(
+        ((x is None and y is None) or (x is not None and y is not None and np.array_equal(x, y)))
+        and e == f
+        for (x, e), (y, f) in zip(a, b, strict=True)
+    )
+
+
 def check_estimator(estimator: Estimator, objective: Objective, seed: int = 0) -> None:
     """An estimator's promises, on a data-backed ``objective`` (any objective for estimators that
     are not data-backed): every batch is None (all samples) or integer indices in
     ``[0, num_samples)``; the same seed gives the same batches; an epoch ends at least once
     every ``num_samples`` steps, and the samples seen between two epoch ends are at least
-    those of one pass over the data minus one batch; the state survives a checkpoint.
+    those of one pass over the data minus one batch; the state survives a checkpoint;
+    ``batches_ahead`` gives the batches of ``next_batch``, step for step.
     """
     what = f"estimator '{estimator.name}'"
     n = objective.num_samples() if objective.data_backed else 1
     steps = 3 * n + 3
     first = _batches(estimator, objective, seed, steps)
     again = _batches(estimator, objective, seed, steps)
-    assert all(
-        (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
-        for (a, _), (b, _) in zip(first, again, strict=True)
-    ) and [e for _, e in first] == [e for _, e in again], (
-        f"{what}: different batches for the same seed"
-    )
+    assert _same_batches(first, again), f"{what}: different batches for the same seed"
+    for k in (1, 5, steps):
+        assert _same_batches(_batches_ahead(estimator, objective, seed, steps, k), first), (
+            f"{what}: batches_ahead(state, rng, {k}) differs from {k} calls of next_batch"
+        )
     seen, since_end, largest = 0, 0, 0
     ends = 0
     for step, (batch, ended) in enumerate(first):

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
+from gdsim.batches import Batches
 from gdsim.components import ComponentState, Estimator, Objective, param
 from gdsim.hookspecs import hookimpl
 from gdsim.validators import int_at_least, one_of
@@ -71,6 +72,16 @@ class MiniBatch(Estimator):
     shuffle: bool = param(True, doc="epoch sampling: shuffle at each epoch (false: in order)")
     drop_last: bool = param(False, doc="epoch sampling: skip the short last batch of an epoch")
 
+    @classmethod
+    def conformance_examples(cls, workdir: Any) -> list[MiniBatch]:
+        """What ``gdsim check-plugin`` checks: both samplings, with and without a short batch."""
+        return [
+            cls(batch_size=3),
+            cls(batch_size=3, sampling="epoch"),
+            cls(batch_size=4, sampling="epoch", drop_last=True),
+            cls(batch_size=2, sampling="epoch", shuffle=False),
+        ]
+
     def init(self, objective: Objective, rng: np.random.Generator) -> ComponentState:
         n = objective.num_samples()
         b = min(self.batch_size, n)
@@ -94,6 +105,49 @@ class MiniBatch(Estimator):
         new = {"n": n, "steps": steps, "step": 0 if ends else step, "order": order}
         new["seen"] = state["seen"] + len(batch)
         return batch, new, ends
+
+    def batches_ahead(
+        self, state: ComponentState, rng: np.random.Generator, k: int
+    ) -> tuple[Batches, ComponentState]:
+        """Epoch sampling slices whole runs of steps from the epoch's order at once (one
+        permutation per epoch, as ``next_batch`` draws it); per-step sampling draws step by step."""
+        if self.sampling != "epoch":
+            return super().batches_ahead(state, rng, k)
+        if k < 1:
+            raise ValueError(f"batches_ahead needs k >= 1 steps, got {k}")
+        n, steps, step, order = state["n"], state["steps"], state["step"], state["order"]
+        width = min(self.batch_size, n)  # every batch but an epoch's short last one
+        full = n // width  # steps of an epoch that see `width` samples
+        blocks: list[np.ndarray] = []
+        ends: list[np.ndarray] = []
+        tail = None
+        seen, taken = state["seen"], 0
+        while taken < k and tail is None:
+            if step == 0 and self.shuffle:
+                order = rng.permutation(n)
+            size = width if step < full else n - full * width
+            if blocks and size != blocks[0].shape[1]:
+                tail = (
+                    order[full * width :]
+                    if step == full
+                    else order[step * width : (step + 1) * width]
+                )
+                count = 1
+            else:
+                count = min(k - taken, full - step) if step < full else 1
+                blocks.append(
+                    order[step * width : (step + count) * width].reshape(count, size)
+                    if step < full
+                    else order[full * width :][None, :]
+                )
+            flags = np.zeros(count, dtype=bool)
+            flags[-1] = step + count == steps
+            ends.append(flags)
+            seen += count * size
+            step = (step + count) % steps
+            taken += count
+        new = {"n": n, "steps": steps, "step": step, "order": order, "seen": seen}
+        return Batches(np.concatenate(blocks), tail, np.concatenate(ends)), new
 
 
 @hookimpl

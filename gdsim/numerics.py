@@ -23,10 +23,18 @@ def power(base: Any, exponent: Any) -> Any:
         from gdsim.xp import namespace
 
         return namespace(base, exponent).pow(base, exponent)
+    return host_power(base, exponent)
+
+
+def host_power(base: Any, exponent: Any) -> Any:
+    """:func:`power` for Python numbers and numpy arrays only (no check of the library)."""
     if np.ndim(base) == 0 and np.ndim(exponent) == 0:
         return float(base) ** exponent
     return _pow(base, exponent).astype(np.float64)
 
 
+_HOST = frozenset({float, int, np.float64, np.ndarray})
+
+
 def _on_host(value: Any) -> bool:
-    return isinstance(value, int | float | np.ndarray | np.generic)
+    return type(value) in _HOST or isinstance(value, int | float | np.ndarray | np.generic)

@@ -124,11 +124,14 @@ def _problem(seed: int = 0, steps: int = 6) -> tuple[dict[str, np.ndarray], list
     return params, grads
 
 
-def _programs(component: Any, seed: int = 0) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+def _programs(
+    component: Any, seed: int = 0, steps: int = 6
+) -> tuple[Callable[..., Any], tuple[Any, ...]]:
     """``(fn, args)``: a pure function of the traced floats and numpy inputs that exercises
-    the component, and those inputs (numpy). ``fn(hyper, *args)`` works on either library."""
+    the component (``steps`` steps of a rule or transform), and those inputs (numpy).
+    ``fn(hyper, *args)`` works on either library."""
     if isinstance(component, UpdateRule | GradientTransform):
-        params, grads = _problem(seed)
+        params, grads = _problem(seed, steps)
         is_rule = isinstance(component, UpdateRule)
 
         def run(hyper: Any, params: Any, grads: Any) -> Any:
@@ -247,13 +250,14 @@ def compare_backends(component: Any, rtol: float = 1e-12, steps: int = 12) -> No
 
     Raises :class:`NotTraceable` first if the component cannot be traced. A schedule is
     stepped ``steps`` times with the step and its state traced, so value branches on the
-    step count are exercised.
+    step count are exercised; a rule or transform takes ``steps`` steps inside one compiled
+    function, its step count in its state traced.
     """
     import jax
 
     check_traceable(component)
     what = f"{component.kind} '{component.name}'"
-    fn, args = _programs(component)
+    fn, args = _programs(component, steps=steps)
     hyper = traced_floats(component)
     with _x64():
         compiled = jax.jit(fn)

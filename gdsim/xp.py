@@ -35,7 +35,7 @@ import array_api_compat
 import array_api_compat.numpy as _np_namespace
 import numpy as np
 
-from gdsim.numerics import power as _libm_power
+from gdsim.numerics import host_power as _libm_power
 
 __all__ = [
     "NUMPY",
@@ -61,7 +61,8 @@ ufuncs, with the standard's missing names added)."""
 _SCALARS = (bool, int, float, complex, type(None), str)
 _NUMPY_ARRAYS = (np.ndarray, np.generic)
 _NUMPY_TYPES = frozenset({np.ndarray, np.float64, np.int64, np.bool_})
-_HOST_TYPES = _NUMPY_TYPES | {float}
+_HOST_TYPES = _NUMPY_TYPES | {float, int}
+_CONCRETE = _SCALARS + _NUMPY_ARRAYS
 
 
 def _leaves(tree: Any) -> Iterator[Any]:
@@ -81,7 +82,7 @@ def _leaves(tree: Any) -> Iterator[Any]:
 def is_concrete(value: Any) -> bool:
     """True for a value known on the host (a Python number or a numpy array or scalar): code
     may branch on it with ``if``. False for a traced (JAX) value."""
-    return type(value) in _HOST_TYPES or isinstance(value, _SCALARS + _NUMPY_ARRAYS)
+    return type(value) in _HOST_TYPES or isinstance(value, _CONCRETE)
 
 
 def namespace(*trees: Any) -> Any:

@@ -10,9 +10,16 @@ the last layer is linear and its output ("logits") goes into the loss:
   (max-shifted); gradient ``(softmax(z) − onehot(y))/n``.
 * ``mse`` — mean over samples and outputs of ``(z − y)²``; gradient ``2(z − y)/(n·m)``.
 
-Gradients are computed by backpropagation in numpy. Parameters are ``W1, b1, …, WL, bL``
-(float64, W_l of shape (fan_in, fan_out)). The initial values are drawn from the run's generator
-with the chosen initializer; biases start at ``bias_init``.
+Gradients are computed by backpropagation. Parameters are ``W1, b1, …, WL, bL`` (float64,
+W_l of shape (fan_in, fan_out)). The initial values are drawn from the run's generator with the
+chosen initializer; biases start at ``bias_init``.
+
+Loss, gradient and metrics are written once against the array API: the array library comes
+from the parameters, so the same code runs on numpy and, with jax arrays, under ``jax.jit``
+(a batch is an index array gathered with ``take``; no in-place writes into arrays, no
+conversion to Python floats). On numpy a loss or metric is a Python float, on other libraries a
+0-d array; numpy's values are the same bits as before the rewrite (the numpy hot path still
+updates fresh arrays in place).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from gdsim.objectives.activations import ELU, LeakyReLU, sigmoid
 from gdsim.registry import UnknownComponentError, active_registry
 from gdsim.state import Params
 from gdsim.validators import non_negative, number_in, one_of, positive
+from gdsim.xp import NUMPY, errstate, is_numpy, namespace
 
 _sigmoid = sigmoid  # the name the loss functions below use
 
@@ -105,13 +113,27 @@ def _named(kind: str, base: type, field: str) -> Callable[[Any], Any]:
     return convert
 
 
+def _namespace(params: Params) -> Any:
+    """The parameters' array namespace; numpy's at the cost of one type check (hot path)."""
+    w = params["W1"]
+    return NUMPY if type(w) is np.ndarray else namespace(w)
+
+
 # --- losses on the logits: value and dL/dz ---------------------------------------------------
+# Each takes the namespace xp of z and y. The loss is a sum divided by the sample count: on
+# numpy the sum becomes a Python float first (as always), elsewhere it stays a 0-d array
+# (float64 division either way, so the same bits).
 
 
-def _bce(z: np.ndarray, y: np.ndarray, grad: bool) -> tuple[float, np.ndarray | None]:
+def _mean(xp: Any, total: Any, n: int) -> Any:
+    """``total / n``, as a Python float on numpy and a 0-d array on other libraries."""
+    return (float(total) if is_numpy(xp) else total) / n
+
+
+def _bce(xp: Any, z: np.ndarray, y: np.ndarray, grad: bool) -> tuple[Any, np.ndarray | None]:
     """Mean binary cross-entropy from logits z (n, 1) and labels y (n, 1) in {0, 1}."""
     n = z.shape[0]
-    loss = float(np.sum(np.logaddexp(0.0, z) - y * z)) / n
+    loss = _mean(xp, (xp.logaddexp(0.0, z) - y * z).sum(), n)
     if not grad:
         return loss, None
     dz = _sigmoid(z)
@@ -120,26 +142,33 @@ def _bce(z: np.ndarray, y: np.ndarray, grad: bool) -> tuple[float, np.ndarray | 
     return loss, dz
 
 
-def _cross_entropy(z: np.ndarray, y: np.ndarray, grad: bool) -> tuple[float, np.ndarray | None]:
-    """Mean softmax cross-entropy from logits z (n, K) and integer labels y (n,)."""
+def _cross_entropy(
+    xp: Any, z: np.ndarray, y: np.ndarray, grad: bool
+) -> tuple[Any, np.ndarray | None]:
+    """Mean softmax cross-entropy from logits z (n, K) and integer labels y (n,).
+
+    The gradient subtracts a one-hot matrix rather than writing into the label entries:
+    e − 0 = e exactly, so the bits are those of the in-place update, and jax can trace it.
+    """
     n = z.shape[0]
-    shifted = z - z.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    total = e.sum(axis=1, keepdims=True)
-    rows = np.arange(n)
-    loss = float(np.sum(np.log(total[:, 0]) - shifted[rows, y])) / n
+    shifted = z - xp.max(z, axis=1, keepdims=True)
+    e = xp.exp(shifted)
+    total = xp.sum(e, axis=1, keepdims=True)
+    picked = xp.take_along_axis(shifted, y[:, None], axis=1)[:, 0]
+    loss = _mean(xp, xp.sum(xp.log(total[:, 0]) - picked), n)
     if not grad:
         return loss, None
     e /= total
-    e[rows, y] -= 1.0
+    e -= y[:, None] == xp.arange(z.shape[1])
     e *= 1.0 / n
     return loss, e
 
 
-def _mse(z: np.ndarray, y: np.ndarray, grad: bool) -> tuple[float, np.ndarray | None]:
-    """Mean squared error over samples and outputs."""
+def _mse(xp: Any, z: np.ndarray, y: np.ndarray, grad: bool) -> tuple[Any, np.ndarray | None]:
+    """Mean squared error over samples and outputs (numpy sums the squares with BLAS vdot)."""
     r = z - y
-    loss = float(np.vdot(r, r)) / r.size
+    squares = np.vdot(r, r) if is_numpy(xp) else xp.sum(r * r)
+    loss = _mean(xp, squares, r.size)
     if not grad:
         return loss, None
     r *= 2.0 / r.size
@@ -166,6 +195,7 @@ class MLP(Objective):
 
     name: ClassVar[str] = "mlp"
     data_backed: ClassVar[bool] = True
+    array_api: ClassVar[bool] = True  # runs on any array API library (see the module doc)
 
     data: DataSpec = param(  # noqa: RUF009 (a frozen attrs value, built by the converter)
         converter=_data, doc="the data set: a table with 'name' (see docs/data.md)"
@@ -345,20 +375,29 @@ class MLP(Objective):
         z += params[b_out]
         return z, inputs, pre
 
-    def _batch(self, batch: Any, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    def _batch(self, xp: Any, batch: Any, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+        """A split's features and targets in library ``xp``, gathered at the indices ``batch``
+        (all samples when None). Data held in numpy goes to other libraries as a constant
+        (under ``jax.jit``: once, at tracing)."""
         X, y = self._dataset.X[split], self._targets[split]
+        if not is_numpy(xp):
+            X, y = xp.asarray(X), xp.asarray(y)
         if batch is None:
             return X, y
+        # the methods (numpy's and jax's arrays both have them) skip numpy's function wrappers
         return X.take(batch, axis=0), y.take(batch, axis=0)
 
-    def value_and_grad(self, params: Params, batch: Any = None) -> tuple[float, Params]:
-        X, y = self._batch(batch)
-        with np.errstate(over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
-            return self._value_and_grad(params, X, y)
+    def value_and_grad(self, params: Params, batch: Any = None) -> tuple[Any, Params]:
+        xp = _namespace(params)
+        X, y = self._batch(xp, batch)
+        with errstate(xp, over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
+            return self._value_and_grad(xp, params, X, y)
 
-    def _value_and_grad(self, params: Params, X: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
+    def _value_and_grad(
+        self, xp: Any, params: Params, X: np.ndarray, y: np.ndarray
+    ) -> tuple[Any, Params]:
         z, inputs, pre = self._forward(params, X)
-        loss, dz = _LOSS_FUNCTIONS[self.loss](z, y, True)
+        loss, dz = _LOSS_FUNCTIONS[self.loss](xp, z, y, True)
         scale = self.activation.backward
         names = self._names
         grads: Params = {}
@@ -371,22 +410,27 @@ class MLP(Objective):
                 dz = scale(dz @ params[w].T, pre[layer - 1], a_prev)
         return loss, grads
 
-    def value(self, params: Params, batch: Any = None) -> float:
-        X, y = self._batch(batch)
-        with np.errstate(over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
+    def value(self, params: Params, batch: Any = None) -> Any:
+        xp = _namespace(params)
+        X, y = self._batch(xp, batch)
+        with errstate(xp, over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
             z = self._forward(params, X)[0]
-            return _LOSS_FUNCTIONS[self.loss](z, y, False)[0]
+            return _LOSS_FUNCTIONS[self.loss](xp, z, y, False)[0]
 
     def predict(self, params: Params, X: np.ndarray) -> np.ndarray:
-        """The network's outputs on raw features (standardised like the training data)."""
+        """The network's outputs on raw features (standardised like the training data), in the
+        parameters' array library."""
+        xp = _namespace(params)
         X = (np.asarray(X, dtype=np.float64) - self._dataset.mean) / self._dataset.std
-        with np.errstate(over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
+        if not is_numpy(xp):
+            X = xp.asarray(X)
+        with errstate(xp, over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
             z = self._forward(params, X)[0]
             if self.loss == "bce":
                 return _sigmoid(z)[:, 0]
         if self.loss == "cross_entropy":
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            return e / e.sum(axis=1, keepdims=True)
+            e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
+            return e / xp.sum(e, axis=1, keepdims=True)
         return z[:, 0]
 
     def metrics(self, params: Params, split: str = "train") -> dict[str, float]:
@@ -394,16 +438,23 @@ class MLP(Objective):
             raise KeyError(f"objective 'mlp' has no '{split}' split")
         if self._dataset.size(split) == 0:
             raise KeyError(f"the '{split}' split of objective 'mlp' is empty (see data.split)")
-        X, y = self._dataset.X[split], self._targets[split]
-        with np.errstate(over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
+        xp = _namespace(params)
+        X, y = self._batch(xp, None, split)
+        with errstate(xp, over="ignore"):  # e^(−z) = inf makes σ(z) = 0 exactly
             z = self._forward(params, X)[0]
-            loss = _LOSS_FUNCTIONS[self.loss](z, y, False)[0]
+            loss = _LOSS_FUNCTIONS[self.loss](xp, z, y, False)[0]
         out = {"loss": loss}
         if self.loss == "bce":
-            out["accuracy"] = float(np.mean((z > 0.0) == (y > 0.5)))
+            out["accuracy"] = _fraction(xp, (z > 0.0) == (y > 0.5))
         elif self.loss == "cross_entropy":
-            out["accuracy"] = float(np.mean(np.argmax(z, axis=1) == y))
+            out["accuracy"] = _fraction(xp, xp.argmax(z, axis=1) == y)
         return out
+
+
+def _fraction(xp: Any, hits: np.ndarray) -> Any:
+    """The share of true entries (a Python float on numpy, a 0-d array elsewhere)."""
+    share = xp.mean(xp.astype(hits, xp.float64))
+    return float(share) if is_numpy(xp) else share
 
 
 @hookimpl

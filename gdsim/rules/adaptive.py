@@ -110,10 +110,10 @@ def eps_param(default: float, doc: str = "ε, added to the denominator") -> Any:
 
 def rms_denominator(s: np.ndarray, eps: float, placement: str) -> np.ndarray:
     """√(s + ε) for ε "inside" the square root, √s + ε for ε "outside"."""
-    xp = namespace(s)
+    sqrt = np.sqrt if type(s) is np.ndarray else namespace(s).sqrt
     if placement == "inside":
-        return xp.sqrt(s + eps)
-    return xp.sqrt(s) + eps
+        return sqrt(s + eps)
+    return sqrt(s) + eps
 
 
 @attrs.frozen
