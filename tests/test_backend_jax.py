@@ -16,8 +16,9 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import attrs
 import numpy as np
 import pytest
 
@@ -27,12 +28,38 @@ import gdsim  # noqa: E402
 from gdsim import ensemble  # noqa: E402
 from gdsim.backends import NotTraceable, get_backend  # noqa: E402
 from gdsim.backends.jax_unit import bucket  # noqa: E402
+from gdsim.hookspecs import hookimpl  # noqa: E402
 from gdsim.objectives.polynomial import Quartic  # noqa: E402
+from gdsim.registry import Registry  # noqa: E402
 from gdsim.rules.classic import GD, Momentum  # noqa: E402
 from gdsim.schedules import Constant  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUARTIC = Quartic(evaluation="horner")
+
+
+@attrs.frozen
+class NumpyGD(GD):
+    """Plain gradient descent written with numpy only, as a third-party plugin may be."""
+
+    name: ClassVar[str] = "numpy_gd"
+    array_api: ClassVar[bool] = False
+
+    def update(self, grads: Any, state: Any, params: Any, lr: Any) -> Any:
+        step = np.asarray(grads["x"]) * lr
+        return {"x": params["x"] - step}, state
+
+
+class NumpyOnlyPlugin:
+    @hookimpl
+    def gdsim_rules(self) -> list[type]:
+        return [NumpyGD]
+
+
+def numpy_only_registry() -> Registry:
+    found = Registry.discover(entry_points=[])
+    found.pm.register(NumpyOnlyPlugin())
+    return Registry(found.pm, found.plugins)
 
 
 def fates(size: int, seed: int = 0) -> dict[str, Any]:
@@ -239,7 +266,9 @@ def test_the_backend_key_and_flag(tmp_path: Path) -> None:
     ]
 
 
-def test_an_untraceable_scenario_exits_2_naming_the_component(tmp_path: Path) -> None:
+def test_an_untraceable_scenario_exits_2_naming_the_component(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from click.testing import CliRunner
 
     from gdsim.cli import main
@@ -250,7 +279,7 @@ def test_an_untraceable_scenario_exits_2_naming_the_component(tmp_path: Path) ->
             """
             objective = "quartic"
             [defaults]
-            rule = "nadam"
+            rule = "numpy_gd"
             [[runs]]
             name = "a"
             init = { x = 1.0 }
@@ -260,6 +289,7 @@ def test_an_untraceable_scenario_exits_2_naming_the_component(tmp_path: Path) ->
             """
         )
     )
+    monkeypatch.setattr("gdsim.cli._registry", numpy_only_registry)
     result = CliRunner().invoke(main, ["run", str(path), "--backend", "jax"])
     assert result.exit_code == 2, result.output
     assert str(path) in result.output and "cannot run on the jax backend" in result.output
@@ -387,9 +417,9 @@ def test_a_refused_component_stops_the_scenario_before_any_run(
         "objective": "quartic",
         "runs": [
             {"name": "g", "rule": "gd", "init": {"x": {"linspace": [-5.0, 5.0, 20]}}},
-            {"name": "a", "rule": "nadam", "init": {"x": {"linspace": [1.0, 2.0, 3]}}},
+            {"name": "a", "rule": "numpy_gd", "init": {"x": {"linspace": [1.0, 2.0, 3]}}},
         ],
     }
-    with pytest.raises(BackendError, match="rule 'nadam'"):
-        gdsim.run(raw)
+    with pytest.raises(BackendError, match=r"rule 'numpy_gd'.*array_api = False.*np\.asarray"):
+        gdsim.run(raw, registry=numpy_only_registry())
     assert made == []  # the GD sweep before it did not step either
