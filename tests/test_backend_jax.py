@@ -423,3 +423,41 @@ def test_a_refused_component_stops_the_scenario_before_any_run(
     with pytest.raises(BackendError, match=r"rule 'numpy_gd'.*array_api = False.*np\.asarray"):
         gdsim.run(raw, registry=numpy_only_registry())
     assert made == []  # the GD sweep before it did not step either
+
+
+@pytest.mark.parametrize("objective", [QUARTIC, Quartic()], ids=["horner", "exact"])
+@pytest.mark.parametrize("checks", [(1e3, 1e-3), (1e100, None)], ids=["events", "none"])
+def test_the_block_and_the_early_exit_give_the_same_bits(
+    objective: Any, checks: tuple[float, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unit steps a whole block, or with an early exit after an event (a speed choice):
+    the same carry and the same event either way, to the bit."""
+    from gdsim import loop
+    from gdsim.backends import jax_unit
+
+    size = 200
+    rng = np.random.default_rng(7)
+    params = {"x": np.linspace(-5.0, 5.0, size)}
+    rule = ensemble.with_values(Momentum(), {"mu": rng.uniform(0.0, 0.99, (size,))})
+    schedule = Constant(lr=0.3)
+    max_loss, grad_tol = checks
+    outcomes = []
+    for eventful in (False, True):
+        unit = jax_unit.make_unit(
+            objective, rule, schedule, [], max_loss, grad_tol, None, size, size, jax.devices()[0]
+        )
+        fns, _ = jax_unit.compiled_for(objective, [rule, schedule], grad_tol is not None, False)
+        monkeypatch.setattr(fns, "eventful", eventful)
+        carry = loop.start(params, rule.init(params), schedule.init(), None, [])
+        carry, event = unit(carry, 80)
+        outcomes.append(
+            (
+                None if event is None else (event[0], event[1].tolist()),
+                carry[0],
+                carry[15],
+                *(carry[k]["x"].tobytes() for k in (2, 3, 10)),
+                carry[9].tobytes(),
+            )
+        )
+    assert outcomes[0] == outcomes[1]
+    assert (outcomes[0][0] is None) == (grad_tol is None)
