@@ -88,7 +88,7 @@ def run(
     ``backend`` ("numpy" or "jax", see ``docs/backends.md``) overrides the scenario's own
     ``backend`` key: where its ensembles step.
     """
-    from gdsim.backends import get_backend, using_backend
+    from gdsim.backends import BackendError, get_backend, using_backend
     from gdsim.executors import Progress, execute
 
     registry = registry or default_registry()
@@ -96,7 +96,10 @@ def run(
         scenario = load(scenario, registry=registry)
     if backend is not None and backend != scenario.backend:
         scenario = attrs.evolve(scenario, backend=backend, raw=_with_backend(scenario.raw, backend))
-    get_backend(scenario.backend)  # not installed: say so before any run
+    try:
+        get_backend(scenario.backend)  # not installed: say so before any run
+    except BackendError as exc:
+        raise BackendError(f"{scenario.source}: {exc}") from None
     checkpoints, ensembles = _checkpoints_by_run(scenario, resume)
     in_ensembles = {name for loaded in ensembles for name in loaded.runs}
     # every run as the scenario's columns: a sweep is stepped from them (or shipped to workers

@@ -9,6 +9,8 @@ see identical batches.
 A compiled loop needs batches of one shape, so a window holds the leading run of equally sized
 batches as an (m, B) index table and stops right after the first batch of another size (the
 short last batch of an epoch, kept as ``tail``); the caller asks again for the steps after it.
+With ``until_epoch_end`` a window also ends at the first epoch end, so that a loop can stop
+there (schedules that observe metrics, ``stop_at_epoch``) with the estimator state of that step.
 """
 
 from __future__ import annotations
@@ -49,12 +51,19 @@ class Batches:
 
 
 def draw_ahead(
-    next_batch: NextBatch, state: Any, rng: np.random.Generator, k: int
+    next_batch: NextBatch,
+    state: Any,
+    rng: np.random.Generator,
+    k: int,
+    *,
+    until_epoch_end: bool = False,
 ) -> tuple[Batches, Any]:
     """Up to ``k`` steps' batches from ``next_batch``, called once per step (any estimator).
 
     Returns the window and the estimator state after its last step. Stops early right after a
-    batch whose size differs from the first one's (it becomes the tail).
+    batch whose size differs from the first one's (it becomes the tail) and, with
+    ``until_epoch_end``, right after the first step that ends an epoch (where a loop calls the
+    schedule's ``observe`` or stops at the epoch: the state returned is then that epoch end's).
     """
     if k < 1:
         raise ValueError(f"batches_ahead needs k >= 1 steps, got {k}")
@@ -69,12 +78,13 @@ def draw_ahead(
         elif full_batch != (batch is None):
             raise ValueError("the estimator mixes full batches (None) and index batches")
         ends.append(bool(ends_epoch))
-        if full_batch:
-            continue
-        batch = np.asarray(batch)
-        if rows and batch.shape != rows[0].shape:
-            tail = batch
+        if not full_batch:
+            batch = np.asarray(batch)
+            if rows and batch.shape != rows[0].shape:
+                tail = batch
+                break
+            rows.append(batch)
+        if until_epoch_end and ends_epoch:
             break
-        rows.append(batch)
     indices = None if full_batch else np.stack(rows)
     return Batches(indices, tail, np.array(ends, dtype=bool)), state

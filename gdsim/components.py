@@ -132,15 +132,21 @@ class Estimator(Component):
         raise NotImplementedError
 
     def batches_ahead(
-        self, state: ComponentState, rng: np.random.Generator, k: int
+        self,
+        state: ComponentState,
+        rng: np.random.Generator,
+        k: int,
+        *,
+        until_epoch_end: bool = False,
     ) -> tuple[Batches, ComponentState]:
         """The next ``k`` steps' batches at once, for a compiled loop (see ``gdsim.batches``).
 
         Exactly what ``k`` calls of ``next_batch`` give (indices, epoch ends, final state, the
         generator's draws), packed as an index table; the window stops early after a batch of
-        another size. ``state`` is not modified. Override only to draw faster, never to differ.
+        another size, and with ``until_epoch_end`` after the first step that ends an epoch.
+        ``state`` is not modified. Override only to draw faster, never to differ.
         """
-        return draw_ahead(self.next_batch, state, rng, k)
+        return draw_ahead(self.next_batch, state, rng, k, until_epoch_end=until_epoch_end)
 
 
 class UpdateRule(Component):

@@ -246,14 +246,24 @@ def _batches(
 
 
 def _batches_ahead(
-    estimator: Estimator, objective: Objective, seed: int, steps: int, k: int
+    estimator: Estimator,
+    objective: Objective,
+    seed: int,
+    steps: int,
+    k: int,
+    until_epoch_end: bool = False,
 ) -> list[tuple[Any, bool]]:
     """The same steps drawn ``k`` at a time with ``batches_ahead`` (what a compiled loop does)."""
     rng = np.random.default_rng(seed)
     state = estimator.init(objective, rng)
     out: list[tuple[Any, bool]] = []
     while len(out) < steps:
-        window, state = estimator.batches_ahead(state, rng, min(k, steps - len(out)))
+        window, state = estimator.batches_ahead(
+            state, rng, min(k, steps - len(out)), until_epoch_end=until_epoch_end
+        )
+        assert not (until_epoch_end and window.epoch_ends[:-1].any()), (
+            f"estimator '{estimator.name}': batches_ahead(until_epoch_end=True) passed an epoch end"
+        )
         for i in range(window.steps):
             batch = window.batch(i)
             out.append((None if batch is None else np.array(batch), bool(window.epoch_ends[i])))
@@ -282,9 +292,11 @@ def check_estimator(estimator: Estimator, objective: Objective, seed: int = 0) -
     first = _batches(estimator, objective, seed, steps)
     again = _batches(estimator, objective, seed, steps)
     assert _same_batches(first, again), f"{what}: different batches for the same seed"
-    for k in (1, 5, steps):
-        assert _same_batches(_batches_ahead(estimator, objective, seed, steps, k), first), (
-            f"{what}: batches_ahead(state, rng, {k}) differs from {k} calls of next_batch"
+    for k, until_epoch_end in ((1, False), (5, False), (steps, False), (steps, True)):
+        drawn = _batches_ahead(estimator, objective, seed, steps, k, until_epoch_end)
+        assert _same_batches(drawn, first), (
+            f"{what}: batches_ahead(state, rng, {k}, until_epoch_end={until_epoch_end}) differs "
+            f"from {k} calls of next_batch"
         )
     seen, since_end, largest = 0, 0, 0
     ends = 0

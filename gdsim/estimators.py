@@ -107,12 +107,17 @@ class MiniBatch(Estimator):
         return batch, new, ends
 
     def batches_ahead(
-        self, state: ComponentState, rng: np.random.Generator, k: int
+        self,
+        state: ComponentState,
+        rng: np.random.Generator,
+        k: int,
+        *,
+        until_epoch_end: bool = False,
     ) -> tuple[Batches, ComponentState]:
         """Epoch sampling slices whole runs of steps from the epoch's order at once (one
         permutation per epoch, as ``next_batch`` draws it); per-step sampling draws step by step."""
         if self.sampling != "epoch":
-            return super().batches_ahead(state, rng, k)
+            return super().batches_ahead(state, rng, k, until_epoch_end=until_epoch_end)
         if k < 1:
             raise ValueError(f"batches_ahead needs k >= 1 steps, got {k}")
         n, steps, step, order = state["n"], state["steps"], state["step"], state["order"]
@@ -122,7 +127,8 @@ class MiniBatch(Estimator):
         ends: list[np.ndarray] = []
         tail = None
         seen, taken = state["seen"], 0
-        while taken < k and tail is None:
+        ended = False
+        while taken < k and tail is None and not (until_epoch_end and ended):
             if step == 0 and self.shuffle:
                 order = rng.permutation(n)
             size = width if step < full else n - full * width
@@ -141,7 +147,7 @@ class MiniBatch(Estimator):
                     else order[full * width :][None, :]
                 )
             flags = np.zeros(count, dtype=bool)
-            flags[-1] = step + count == steps
+            flags[-1] = ended = step + count == steps
             ends.append(flags)
             seen += count * size
             step = (step + count) % steps

@@ -16,8 +16,9 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import attrs
 import numpy as np
 import pytest
 
@@ -27,12 +28,38 @@ import gdsim  # noqa: E402
 from gdsim import ensemble  # noqa: E402
 from gdsim.backends import NotTraceable, get_backend  # noqa: E402
 from gdsim.backends.jax_unit import bucket  # noqa: E402
+from gdsim.hookspecs import hookimpl  # noqa: E402
 from gdsim.objectives.polynomial import Quartic  # noqa: E402
+from gdsim.registry import Registry  # noqa: E402
 from gdsim.rules.classic import GD, Momentum  # noqa: E402
 from gdsim.schedules import Constant  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUARTIC = Quartic(evaluation="horner")
+
+
+@attrs.frozen
+class NumpyGD(GD):
+    """Plain gradient descent written with numpy only, as a third-party plugin may be."""
+
+    name: ClassVar[str] = "numpy_gd"
+    array_api: ClassVar[bool] = False
+
+    def update(self, grads: Any, state: Any, params: Any, lr: Any) -> Any:
+        step = np.asarray(grads["x"]) * lr
+        return {"x": params["x"] - step}, state
+
+
+class NumpyOnlyPlugin:
+    @hookimpl
+    def gdsim_rules(self) -> list[type]:
+        return [NumpyGD]
+
+
+def numpy_only_registry() -> Registry:
+    found = Registry.discover(entry_points=[])
+    found.pm.register(NumpyOnlyPlugin())
+    return Registry(found.pm, found.plugins)
 
 
 def fates(size: int, seed: int = 0) -> dict[str, Any]:
@@ -101,6 +128,51 @@ def test_a_member_equals_the_same_run_alone(on_jax: ensemble.Outcome) -> None:
         assert alone.final_params["x"][0] == on_jax.final_params["x"][i]
 
 
+STRUCTURES = [
+    ("adam", {"beta1": 0.8}, "cosine", {"lr": 0.3, "steps": 50}, []),
+    ("nesterov", {"mu": 0.7}, "step", {"lr": 0.2, "step_size": 7}, [("clip_value", {})]),
+    ("gd", {}, "exponential", {"lr": 0.4, "every": 3}, [("weight_decay", {"decay": 0.01})]),
+]
+
+
+@pytest.mark.parametrize(("rule", "rule_kw", "schedule", "schedule_kw", "transforms"), STRUCTURES)
+def test_other_components_keep_a_member_equal_to_itself_alone(
+    rule: str, rule_kw: dict, schedule: str, schedule_kw: dict, transforms: list
+) -> None:
+    """Rules with state, schedules of the step, transforms, a swept float in each: a member's
+    bits do not depend on its ensemble (two-dimensional objective, every fate)."""
+    from gdsim.objectives.test_functions import Rosenbrock
+    from gdsim.registry import default_registry
+
+    registry = default_registry()
+    size = 64
+    rng = np.random.default_rng(4)
+    kwargs = {
+        "params": {"x": rng.uniform(-2.0, 2.0, (size, 2))},
+        "steps": rng.integers(5, 60, size),
+        "max_loss": 1e4,
+        "grad_norm": np.where(rng.random(size) < 0.5, 0.5, np.nan),
+        "step_size": np.where(rng.random(size) < 0.5, 1e-3, np.nan),
+        "hyper": [(1, "lr", rng.choice([0.001, 0.01, 0.05], size).reshape(size, 1))],
+        "transforms": [registry.get("transform", n)(**kw) for n, kw in transforms],
+    }
+    parts = (
+        Rosenbrock(),
+        registry.get("rule", rule)(**rule_kw),
+        registry.get("schedule", schedule)(**schedule_kw),
+    )
+    whole = ensemble.simulate(*parts, backend="jax", **kwargs)
+    assert len(set(whole.code.tolist())) >= 2
+    for i in (0, 5, 17, 40):
+        alone = dict(kwargs, params={"x": kwargs["params"]["x"][i : i + 1]})
+        for key in ("steps", "grad_norm", "step_size"):
+            alone[key] = kwargs[key][i : i + 1]
+        alone["hyper"] = [(s, f, a[i : i + 1]) for s, f, a in kwargs["hyper"]]
+        one = ensemble.simulate(*parts, backend="jax", **alone)
+        assert (one.code[0], one.steps[0]) == (whole.code[i], whole.steps[i])
+        assert one.final_params["x"][0].tobytes() == whole.final_params["x"][i].tobytes()
+
+
 def test_fates_and_parameters_agree_with_numpy(on_jax: ensemble.Outcome) -> None:
     """Across backends: same fate at the same step, final parameters to 1e-12 relative, for
     every member whose numpy result does not move when its start moves by one ulp (a member
@@ -122,7 +194,7 @@ def test_compaction_uses_power_of_two_shapes() -> None:
     big = 1_000_000
     sizes = [bucket(n, big) for n in (big, big - 1, 600_000, 524_288, 300_000, 70_000, 5, 1)]
     assert sizes == [big, big, big, 524_288, 524_288, 131_072, 65_536, 65_536]
-    assert bucket(3, 6) == 6 and bucket(1, 1) == 1  # small ensembles keep their shape
+    assert bucket(3, 6) == bucket(1, 1) == 64  # small ensembles: 64 rows, one shape
 
 
 def test_hyperparameters_are_arguments_not_constants() -> None:
@@ -194,7 +266,9 @@ def test_the_backend_key_and_flag(tmp_path: Path) -> None:
     ]
 
 
-def test_an_untraceable_scenario_exits_2_naming_the_component(tmp_path: Path) -> None:
+def test_an_untraceable_scenario_exits_2_naming_the_component(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from click.testing import CliRunner
 
     from gdsim.cli import main
@@ -205,7 +279,7 @@ def test_an_untraceable_scenario_exits_2_naming_the_component(tmp_path: Path) ->
             """
             objective = "quartic"
             [defaults]
-            rule = "nadam"
+            rule = "numpy_gd"
             [[runs]]
             name = "a"
             init = { x = 1.0 }
@@ -215,6 +289,7 @@ def test_an_untraceable_scenario_exits_2_naming_the_component(tmp_path: Path) ->
             """
         )
     )
+    monkeypatch.setattr("gdsim.cli._registry", numpy_only_registry)
     result = CliRunner().invoke(main, ["run", str(path), "--backend", "jax"])
     assert result.exit_code == 2, result.output
     assert str(path) in result.output and "cannot run on the jax backend" in result.output
@@ -327,3 +402,62 @@ def test_jax_without_fma_reproduces_numpy_bit_for_bit() -> None:
 
 def test_the_device_is_jax_default() -> None:
     assert get_backend("jax").device == jax.devices()[0]
+
+
+def test_a_refused_component_stops_the_scenario_before_any_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gdsim.backends import BackendError, jax_unit
+
+    made: list[int] = []
+    make_unit = jax_unit.make_unit
+    monkeypatch.setattr(jax_unit, "make_unit", lambda *a, **k: made.append(1) or make_unit(*a))
+    raw = {
+        "backend": "jax",
+        "objective": "quartic",
+        "runs": [
+            {"name": "g", "rule": "gd", "init": {"x": {"linspace": [-5.0, 5.0, 20]}}},
+            {"name": "a", "rule": "numpy_gd", "init": {"x": {"linspace": [1.0, 2.0, 3]}}},
+        ],
+    }
+    with pytest.raises(BackendError, match=r"rule 'numpy_gd'.*array_api = False.*np\.asarray"):
+        gdsim.run(raw, registry=numpy_only_registry())
+    assert made == []  # the GD sweep before it did not step either
+
+
+@pytest.mark.parametrize("objective", [QUARTIC, Quartic()], ids=["horner", "exact"])
+@pytest.mark.parametrize("checks", [(1e3, 1e-3), (1e100, None)], ids=["events", "none"])
+def test_the_block_and_the_early_exit_give_the_same_bits(
+    objective: Any, checks: tuple[float, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unit steps a whole block, or with an early exit after an event (a speed choice):
+    the same carry and the same event either way, to the bit."""
+    from gdsim import loop
+    from gdsim.backends import jax_unit
+
+    size = 200
+    rng = np.random.default_rng(7)
+    params = {"x": np.linspace(-5.0, 5.0, size)}
+    rule = ensemble.with_values(Momentum(), {"mu": rng.uniform(0.0, 0.99, (size,))})
+    schedule = Constant(lr=0.3)
+    max_loss, grad_tol = checks
+    outcomes = []
+    for eventful in (False, True):
+        unit = jax_unit.make_unit(
+            objective, rule, schedule, [], max_loss, grad_tol, None, size, size, jax.devices()[0]
+        )
+        fns, _ = jax_unit.compiled_for(objective, [rule, schedule], grad_tol is not None, False)
+        monkeypatch.setattr(fns, "eventful", eventful)
+        carry = loop.start(params, rule.init(params), schedule.init(), None, [])
+        carry, event = unit(carry, 80)
+        outcomes.append(
+            (
+                None if event is None else (event[0], event[1].tolist()),
+                carry[0],
+                carry[15],
+                *(carry[k]["x"].tobytes() for k in (2, 3, 10)),
+                carry[9].tobytes(),
+            )
+        )
+    assert outcomes[0] == outcomes[1]
+    assert (outcomes[0][0] is None) == (grad_tol is None)

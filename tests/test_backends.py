@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +52,16 @@ def test_a_misspelt_backend_is_a_scenario_error() -> None:
         load_mapping({**SCENARIO, "backend": "jax", "scenario": {"backend": "jax"}})
     with pytest.raises(ScenarioError, match="did you mean 'backend'"):
         load_mapping({**SCENARIO, "backnd": "jax"})
+
+
+def test_a_scenario_asking_for_missing_jax_stops_before_any_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import gdsim
+
+    monkeypatch.setitem(sys.modules, "gdsim.backends.jax_backend", None)
+    path = tmp_path / "s.toml"
+    path.write_text('backend = "jax"\nobjective = "quartic"\n[[runs]]\nname = "a"\n')
+    with pytest.raises(BackendError) as info:
+        gdsim.run(path)
+    assert str(path) in str(info.value) and 'pip install "gdsim[jax]"' in str(info.value)

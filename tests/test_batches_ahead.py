@@ -53,20 +53,24 @@ estimators = st.one_of(
     before=st.integers(0, 40),
     k=st.integers(1, 60),
     seed=st.integers(0, 2**32 - 1),
+    until_epoch_end=st.booleans(),
 )
 def test_a_window_equals_stepping_one_by_one(
-    estimator: Any, n: int, before: int, k: int, seed: int
+    estimator: Any, n: int, before: int, k: int, seed: int, until_epoch_end: bool
 ) -> None:
     rng_ahead, rng_steps = np.random.default_rng(seed), np.random.default_rng(seed)
     state = _advance(estimator, estimator.init(_Data(n), rng_ahead), rng_ahead, before)
     state_steps = _advance(estimator, estimator.init(_Data(n), rng_steps), rng_steps, before)
     snapshot = {key: np.copy(v) for key, v in state.items()}
 
-    window, after = estimator.batches_ahead(state, rng_ahead, k)
+    window, after = estimator.batches_ahead(state, rng_ahead, k, until_epoch_end=until_epoch_end)
 
     assert _same_state(state, snapshot)  # the input state is left alone
     assert 1 <= window.steps <= k
-    assert window.steps == k or window.tail is not None  # only a batch of another size stops it
+    ends_early = until_epoch_end and window.epoch_ends[-1]
+    assert window.steps == k or window.tail is not None or ends_early  # nothing else stops it
+    if until_epoch_end:
+        assert not window.epoch_ends[:-1].any()
     for i in range(window.steps):
         batch, state_steps, ends = estimator.next_batch(state_steps, rng_steps)
         if batch is None:
@@ -86,9 +90,10 @@ def test_a_window_equals_stepping_one_by_one(
     n=st.integers(1, 30),
     k=st.integers(1, 60),
     drop_last=st.booleans(),
+    until_epoch_end=st.booleans(),
 )
 def test_epoch_windows_are_the_generic_windows(
-    batch_size: int, n: int, k: int, drop_last: bool
+    batch_size: int, n: int, k: int, drop_last: bool, until_epoch_end: bool
 ) -> None:
     """The sliced epoch windows equal the generic per-step drawing, window after window."""
     estimator = MiniBatch(batch_size=batch_size, sampling="epoch", drop_last=drop_last)
@@ -96,8 +101,10 @@ def test_epoch_windows_are_the_generic_windows(
     fast = estimator.init(_Data(n), rng_fast)
     generic = estimator.init(_Data(n), rng_generic)
     for _ in range(4):
-        window, fast = estimator.batches_ahead(fast, rng_fast, k)
-        reference, generic = draw_ahead(estimator.next_batch, generic, rng_generic, k)
+        window, fast = estimator.batches_ahead(fast, rng_fast, k, until_epoch_end=until_epoch_end)
+        reference, generic = draw_ahead(
+            estimator.next_batch, generic, rng_generic, k, until_epoch_end=until_epoch_end
+        )
         assert np.array_equal(window.indices, reference.indices)
         assert (window.tail is None) == (reference.tail is None)
         if window.tail is not None:

@@ -82,6 +82,11 @@ class JaxBackend:
             self.device,
         )
 
+    def check_components(self, objective: Any, components: Sequence[Any]) -> None:
+        """Refuse, before anything runs, a component not written against the array API."""
+        for component in (objective, *components):
+            jax_unit.refuse_unmarked(component)
+
 
 @functools.cache
 def jax_backend() -> JaxBackend:

@@ -26,6 +26,8 @@ numpy backend); inside, the steps run on the device:
 4. **Shapes.** An ensemble steps at its full size, then, after members end, at the next power
    of two at or above the live count but not below 65 536 rows (rows padded with copies of the
    first live row, masked out of every event): at most log2(size / 65 536) + 2 shapes compile.
+   Nothing steps fewer than 64 rows: XLA places its fused multiply-adds differently in arrays
+   of a few elements, and a run alone would not get the bits it gets inside an ensemble.
 """
 
 from __future__ import annotations
@@ -287,13 +289,19 @@ MIN_ROWS = 1 << 16
 smaller shape (0.1-0.2 s) costs more than stepping the ended members' padding rows."""
 
 
+SMALLEST = 64
+"""No ensemble steps fewer rows (padding the rest): XLA compiles arrays of a few elements
+differently (its fused multiply-adds fall elsewhere), which would give a run alone other bits
+than the same run inside an ensemble."""
+
+
 def bucket(live: int, size: int) -> int:
     """The rows an ensemble of ``size`` steps with ``live`` members: all of them at first,
     then the next power of two, but never fewer than :data:`MIN_ROWS` (nor more than
-    ``size``)."""
+    ``size``), and never fewer than :data:`SMALLEST`."""
     if live >= size:
-        return size
-    return min(size, max(MIN_ROWS, 1 << max(live - 1, 0).bit_length()))
+        return max(size, SMALLEST)
+    return max(SMALLEST, min(size, max(MIN_ROWS, 1 << max(live - 1, 0).bit_length())))
 
 
 def make_unit(
