@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import attrs
-import numpy as np
 from gdsim.components import ComponentState, UpdateRule, param
 from gdsim.rules.adaptive import coupled_decay, coupled_decay_param, second_moment
 from gdsim.state import Params, zeros_like
 from gdsim.validators import positive, unit_interval_open_right
+from gdsim.xp import namespace
 
 
 @attrs.frozen
@@ -30,6 +30,7 @@ class Adadelta(UpdateRule):
     """
 
     name: ClassVar[str] = "adadelta"
+    array_api: ClassVar[bool] = True
 
     rho: float = param(0.9, validator=unit_interval_open_right(), doc="decay ρ of both averages")
     eps: float = param(1e-6, validator=positive(), doc="ε, added inside both square roots")
@@ -44,8 +45,9 @@ class Adadelta(UpdateRule):
         grads = coupled_decay(grads, params, self.weight_decay)
         rho, eps = self.rho, self.eps
         S = second_moment(grads, state["S"], rho)
+        xp = namespace(S)
         delta = {
-            k: np.sqrt(state["U"][k] + eps) / np.sqrt(S[k] + eps) * g for k, g in grads.items()
+            k: xp.sqrt(state["U"][k] + eps) / xp.sqrt(S[k] + eps) * g for k, g in grads.items()
         }
         U = second_moment(delta, state["U"], rho)
         return {k: x - lr * delta[k] for k, x in params.items()}, {"S": S, "U": U}

@@ -4,6 +4,9 @@ Every rule keeps the first moment V and (except Adamax) the second moment S of t
 gdsim's core ``adam`` does; t counts steps from 1. Defaults are the framework's (ε = 1e-8
 outside the square root), not the lecture's. ``weight_decay`` is coupled (g ← g + λ x) except
 in AdamW, where decoupling it is the point.
+
+All are written once against the array API (``gdsim.xp``): the same code runs on numpy and,
+traced, on ``jax.numpy`` (``array_api = True``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from gdsim.rules.adaptive import (
 )
 from gdsim.state import Params, zeros_like
 from gdsim.validators import non_negative, one_of, positive
+from gdsim.xp import is_concrete, is_numpy, namespace, select
 
 
 @attrs.frozen
@@ -48,6 +52,7 @@ class AdamW(UpdateRule):
     """
 
     name: ClassVar[str] = "adamw"
+    array_api: ClassVar[bool] = True
 
     beta1: float = beta1_param()
     beta2: float = beta2_param()
@@ -78,7 +83,7 @@ class AdamW(UpdateRule):
         self, grads: Params, state: ComponentState, params: Params, lr: Any
     ) -> tuple[Params, ComponentState]:
         lam = self.weight_decay
-        if lam != 0.0:
+        if not is_concrete(lam) or lam != 0.0:  # traced λ = 0: x·1.0 is x, bit for bit
             params = {k: x * (1.0 - lr * lam) for k, x in params.items()}
         return self._adam.update(grads, state, params, lr)
 
@@ -102,6 +107,7 @@ class NAdam(UpdateRule):
     """
 
     name: ClassVar[str] = "nadam"
+    array_api: ClassVar[bool] = True
 
     beta1: float = beta1_param()
     beta2: float = beta2_param()
@@ -126,9 +132,10 @@ class NAdam(UpdateRule):
         mu_product_next = mu_product * mu_next
         V, S = moments(grads, state, b1, b2)
         c2 = 1.0 - power(b2, t)
+        xp = namespace(S)
         new = {}
         for k, x in params.items():
-            denom = np.sqrt(S[k] / c2) + self.eps
+            denom = xp.sqrt(S[k] / c2) + self.eps
             new[k] = (
                 x
                 - lr * (1.0 - mu) / (1.0 - mu_product) * grads[k] / denom
@@ -153,6 +160,7 @@ class Adamax(UpdateRule):
     """
 
     name: ClassVar[str] = "adamax"
+    array_api: ClassVar[bool] = True
 
     beta1: float = beta1_param()
     beta2: float = beta2_param(doc="decay β₂ of the infinity norm")
@@ -169,7 +177,8 @@ class Adamax(UpdateRule):
         b1, b2 = self.beta1, self.beta2
         t = state["t"] + 1
         V = first_moment(grads, state["V"], b1)
-        U = {k: np.maximum(b2 * state["U"][k], np.abs(g) + self.eps) for k, g in grads.items()}
+        xp = namespace(grads)
+        U = {k: xp.maximum(b2 * state["U"][k], xp.abs(g) + self.eps) for k, g in grads.items()}
         step = lr / (1.0 - power(b1, t))
         new = {k: x - step * V[k] / U[k] for k, x in params.items()}
         return new, {"t": t, "V": V, "U": U}
@@ -193,6 +202,7 @@ class RAdam(UpdateRule):
     """
 
     name: ClassVar[str] = "radam"
+    array_api: ClassVar[bool] = True
 
     beta1: float = beta1_param()
     beta2: float = beta2_param()
@@ -213,7 +223,24 @@ class RAdam(UpdateRule):
         c2 = 1.0 - power(b2, t)
         rho_inf = 2.0 / (1.0 - b2) - 1.0
         rho_t = rho_inf - 2.0 * t * power(b2, t) / c2
-        if rho_t > 5.0:
+        if not is_concrete(rho_t):  # traced: both forms, the right one chosen by where
+            xp = namespace(rho_t, S)
+            rect = xp.sqrt(
+                (rho_t - 4.0)
+                * (rho_t - 2.0)
+                * rho_inf
+                / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)
+            )
+            rectified = rho_t > 5.0
+            new = {
+                k: select(
+                    rectified,
+                    x - (V[k] / c1) * lr * (xp.sqrt(c2) / (xp.sqrt(S[k]) + self.eps)) * rect,
+                    x - (V[k] / c1) * lr,
+                )
+                for k, x in params.items()
+            }
+        elif rho_t > 5.0:
             rect = math.sqrt(
                 (rho_t - 4.0)
                 * (rho_t - 2.0)
@@ -250,6 +277,7 @@ class AdaBound(UpdateRule):
     """
 
     name: ClassVar[str] = "adabound"
+    array_api: ClassVar[bool] = True
 
     beta1: float = beta1_param()
     beta2: float = beta2_param()
@@ -276,19 +304,23 @@ class AdaBound(UpdateRule):
         grads = coupled_decay(grads, params, self.weight_decay)
         b1, b2, gamma = self.beta1, self.beta2, self.gamma
         t = state["t"] + 1
-        base_lr = lr if t == 1 else state["base_lr"]
+        base_lr = select(t == 1, lr, state["base_lr"])
         V, S = moments(grads, state, b1, b2)
         new_state: ComponentState = {"t": t, "base_lr": base_lr, "V": V, "S": S}
         second = S
         if self.amsbound:
             second = running_max(state["S_max"], S)
             new_state["S_max"] = second
-        step_size = lr * math.sqrt(1.0 - power(b2, t)) / (1.0 - power(b1, t))
+        c2 = 1.0 - power(b2, t)
+        sqrt = math.sqrt if is_concrete(c2) else namespace(c2).sqrt
+        step_size = lr * sqrt(c2) / (1.0 - power(b1, t))
         final_lr = self.final_lr * lr / base_lr
         lower = final_lr * (1.0 - 1.0 / (gamma * t + 1.0))
         upper = final_lr * (1.0 + 1.0 / (gamma * t))
+        xp = namespace(second)
+        clip = np.clip if is_numpy(xp) else xp.clip  # numpy's own (the compat one wraps it)
         new = {
-            k: x - np.clip(step_size / (np.sqrt(second[k]) + self.eps), lower, upper) * V[k]
+            k: x - clip(step_size / (xp.sqrt(second[k]) + self.eps), lower, upper) * V[k]
             for k, x in params.items()
         }
         return new, new_state

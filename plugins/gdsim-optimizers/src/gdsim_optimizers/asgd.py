@@ -10,6 +10,7 @@ from gdsim.numerics import power
 from gdsim.rules.adaptive import coupled_decay
 from gdsim.state import Params, zeros_like
 from gdsim.validators import non_negative
+from gdsim.xp import is_concrete, namespace, select
 
 
 @attrs.frozen
@@ -32,6 +33,7 @@ class ASGD(UpdateRule):
     """
 
     name: ClassVar[str] = "asgd"
+    array_api: ClassVar[bool] = True
 
     lambd: float = param(1e-4, validator=non_negative(), doc="decay term λ of the step and of x")
     power: float = param(0.75, validator=non_negative(), doc="power p of the step decay")
@@ -50,9 +52,15 @@ class ASGD(UpdateRule):
         t = state["t"] + 1
         lam = self.lambd
         eta = lr / power(1.0 + lam * lr * (t - 1), self.power)
-        mu = 1.0 / max(1.0, t - 1 - self.t0)
         new = {k: x * (1.0 - lam * eta) - eta * grads[k] for k, x in params.items()}
         old = state["ax"]
+        since = t - 1 - self.t0
+        if not is_concrete(since):  # traced: the same average, chosen by where
+            mu = 1.0 / namespace(since).maximum(1.0, since)
+            first = mu == 1.0
+            ax = {k: select(first, new[k], a + mu * (new[k] - a)) for k, a in old.items()}
+            return new, {"t": t, "ax": ax}
+        mu = 1.0 / max(1.0, since)
         # before averaging starts (μ = 1), x̄ simply follows x
         ax = dict(new) if mu == 1.0 else {k: a + mu * (new[k] - a) for k, a in old.items()}
         return new, {"t": t, "ax": ax}

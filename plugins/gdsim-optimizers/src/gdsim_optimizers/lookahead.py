@@ -8,6 +8,7 @@ import attrs
 from gdsim.components import ComponentState, UpdateRule, param
 from gdsim.state import Params
 from gdsim.validators import int_at_least, number_in
+from gdsim.xp import is_concrete, select
 
 
 @attrs.frozen
@@ -50,6 +51,10 @@ class Lookahead(UpdateRule):
     def elementwise(self) -> bool:  # type: ignore[override]
         return self.inner.elementwise
 
+    @property
+    def array_api(self) -> bool:  # type: ignore[override]
+        return self.inner.array_api
+
     def init(self, params: Params) -> ComponentState:
         return {"t": 0, "slow": dict(params), "inner": self.inner.init(params)}
 
@@ -58,7 +63,14 @@ class Lookahead(UpdateRule):
     ) -> tuple[Params, ComponentState]:
         fast, inner_state = self.inner.update(grads, state["inner"], params, lr)
         t = state["t"] + 1
-        if t % self.k != 0:
+        sync = t % self.k == 0
+        if not is_concrete(sync):  # traced: synchronise by where
+            a = self.alpha
+            pulled = {k: (1.0 - a) * phi + a * fast[k] for k, phi in state["slow"].items()}
+            slow = {k: select(sync, pulled[k], phi) for k, phi in state["slow"].items()}
+            new = {k: select(sync, slow[k], x) for k, x in fast.items()}
+            return new, {"t": t, "slow": slow, "inner": inner_state}
+        if not sync:
             return fast, {"t": t, "slow": state["slow"], "inner": inner_state}
         a = self.alpha
         slow = {k: (1.0 - a) * phi + a * fast[k] for k, phi in state["slow"].items()}
