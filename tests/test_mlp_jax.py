@@ -24,6 +24,10 @@ from gdsim import api  # noqa: E402
 from gdsim.objectives.mlp import MLP  # noqa: E402
 
 TOLERANCE = 1e-12
+GRADIENT_TOLERANCE = 1e-10
+"""Gradients are looser than values: a saturated unit's derivative (tanh' = 1 - tanh^2,
+sigmoid' = s(1 - s)) cancels, which multiplies the last-bit difference between XLA's and libm's
+tanh/exp by up to 1/(1 - t^2); hypothesis found 4.2e-12 (tanh, init_scale near 3)."""
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +93,7 @@ def test_value_gradient_and_metrics_under_jit_agree_with_numpy(
     assert sorted(jax_grads) == sorted(grads)
     for name, g in grads.items():
         assert jax_grads[name].dtype == jnp.float64 and jax_grads[name].shape == g.shape
-        assert _relative(jax_grads[name], g) <= TOLERANCE, name
+        assert _relative(jax_grads[name], g) <= GRADIENT_TOLERANCE, name
     for key, reference in mlp.metrics(params, "train").items():
         assert abs(float(jax_metrics[key]) - reference) <= TOLERANCE * abs(reference), key
 
