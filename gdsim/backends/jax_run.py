@@ -91,23 +91,12 @@ def _select(flag: Any, a: Any, b: Any) -> Any:
     return jax.tree_util.tree_map(lambda x, y: jnp.where(flag, x, y), a, b)
 
 
-class CompiledRun:
+class CompiledRun(jax_unit.Structure):
     """The jitted loop of one objective and component structure (each table shape compiles
     once)."""
 
-    def __init__(
-        self,
-        objective: Any,
-        templates: Sequence[Any],
-        paths: Sequence[Sequence[ensemble.Path]],
-        has_grad_tol: bool,
-        has_step_tol: bool,
-    ) -> None:
-        self.objective = objective
-        self.templates = tuple(templates)
-        self.paths = tuple(tuple(p) for p in paths)
-        self.has_grad_tol = has_grad_tol
-        self.has_step_tol = has_step_tol
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self.steps = jax.jit(self._steps)
         self.output_shapes: dict[Any, Any] = {}
 

@@ -98,9 +98,9 @@ def _norms(tree: dict[str, Any]) -> Any:
 # the compiled functions of one structure
 
 
-class Compiled:
-    """The jitted functions of one objective and component structure (shared by every
-    ensemble with that structure; each compiles once per shape)."""
+class Structure:
+    """What a compiled loop is specialised to: the objective, the components' templates, the
+    paths of their traced float fields, and which tolerances are checked."""
 
     def __init__(
         self,
@@ -115,6 +115,14 @@ class Compiled:
         self.paths = tuple(tuple(p) for p in paths)
         self.has_grad_tol = has_grad_tol
         self.has_step_tol = has_step_tol
+
+
+class Compiled(Structure):
+    """The jitted functions of one objective and component structure (shared by every
+    ensemble with that structure; each compiles once per shape)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self.block = jax.jit(self._block)
         self.exact = jax.jit(self._exact)
         self.eventful = False
