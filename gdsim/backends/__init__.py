@@ -27,6 +27,18 @@ NAMES = ("numpy", "jax")
 """Every backend gdsim knows; ``available()`` says which are installed."""
 DEFAULT = "numpy"
 
+PROMISED_RTOL = {"numpy": 0.0, "jax": 1e-12}
+"""How close each backend promises to come to the numpy backend's bits, relative, on the final
+parameters of a run that is not chaotic at the rounding level (``docs/backends.md``). numpy
+promises the bits themselves (the lecture's printed values); a compiled backend rounds its
+fused multiply-adds differently."""
+
+
+def promised_rtol(name: str | None = None) -> float:
+    """The relative agreement with numpy that backend ``name`` (None: the one in force)
+    promises: the smallest ``rtol`` an expectation can ask of it."""
+    return PROMISED_RTOL[current() if name is None else name]
+
 
 class BackendError(GdsimError):
     """A backend that does not exist, is not installed, or cannot run a component."""
