@@ -87,6 +87,18 @@ class Objective(Component):
         """The loss and its gradient with respect to every parameter."""
         raise NotImplementedError
 
+    def loss_radius(self, max_loss: float) -> float | None:
+        """A radius r within which the loss, as :meth:`value_and_grad` computes it in float64,
+        is surely acceptable: ``|loss| <= max_loss`` wherever every parameter entry lies in
+        [−r, r] (NaN never does). None, the default, when no such bound is known.
+
+        A compiled backend checks this box instead of the loss at the steps inside a block
+        (the loss then need not be computed there) and redoes the block with the loss as
+        soon as some member leaves the box, so a radius changes speed, never results. It
+        must be conservative: a radius too large would let a divergence go unnoticed.
+        """
+        return None
+
     def metrics(self, params: Params, split: str = "train") -> dict[str, float]:
         """Named metrics at ``params`` on a data split ("train", "validation", "test").
 

@@ -427,11 +427,12 @@ def test_a_refused_component_stops_the_scenario_before_any_run(
 
 @pytest.mark.parametrize("objective", [QUARTIC, Quartic()], ids=["horner", "exact"])
 @pytest.mark.parametrize("checks", [(1e3, 1e-3), (1e100, None)], ids=["events", "none"])
-def test_the_block_and_the_early_exit_give_the_same_bits(
+def test_the_box_the_block_and_the_early_exit_give_the_same_bits(
     objective: Any, checks: tuple[float, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The unit steps a whole block, or with an early exit after an event (a speed choice):
-    the same carry and the same event either way, to the bit."""
+    """The unit steps a block checking only the objective's loss box, a block checking the
+    loss, or with an early exit after an event (speed choices): the same carry and the same
+    event every way, to the bit."""
     from gdsim import loop
     from gdsim.backends import jax_unit
 
@@ -442,14 +443,31 @@ def test_the_block_and_the_early_exit_give_the_same_bits(
     schedule = Constant(lr=0.3)
     max_loss, grad_tol = checks
     outcomes = []
-    for eventful in (False, True):
-        unit = jax_unit.make_unit(
-            objective, rule, schedule, [], max_loss, grad_tol, None, size, size, jax.devices()[0]
-        )
-        fns, _ = jax_unit.compiled_for(objective, [rule, schedule], grad_tol is not None, False)
-        monkeypatch.setattr(fns, "eventful", eventful)
-        carry = loop.start(params, rule.init(params), schedule.init(), None, [])
-        carry, event = unit(carry, 80)
+    ways = []
+    for way in ("box", "loss", "early exit"):
+        with monkeypatch.context() as patch:
+            if way != "box":
+                patch.setattr(type(objective), "loss_radius", lambda self, limit: None)
+            unit = jax_unit.make_unit(
+                objective,
+                rule,
+                schedule,
+                [],
+                max_loss,
+                grad_tol,
+                None,
+                size,
+                size,
+                jax.devices()[0],
+            )
+            boxed = jax_unit.radii(objective, max_loss) is not None
+            fns, _ = jax_unit.compiled_for(
+                objective, [rule, schedule], grad_tol is not None, False, boxed
+            )
+            ways.append(boxed)
+            patch.setattr(fns, "eventful", way == "early exit")
+            carry = loop.start(params, rule.init(params), schedule.init(), None, [])
+            carry, event = unit(carry, 80)
         outcomes.append(
             (
                 None if event is None else (event[0], event[1].tolist()),
@@ -459,5 +477,27 @@ def test_the_block_and_the_early_exit_give_the_same_bits(
                 carry[9].tobytes(),
             )
         )
-    assert outcomes[0] == outcomes[1]
+    assert ways == [True, False, False]  # the box was used, then not
+    assert outcomes[0] == outcomes[1] == outcomes[2]
     assert (outcomes[0][0] is None) == (grad_tol is None)
+
+
+def test_a_quiet_ensemble_checks_the_loss_box_not_the_loss(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where no member can leave the quartic's loss box, the unit never runs the block that
+    computes the loss at every step (the speed the box is for)."""
+    from gdsim.backends import jax_unit
+
+    def refuse(*args: Any) -> Any:
+        raise AssertionError("the loss block ran")
+
+    x = np.linspace(-5.0, 5.0, 300)
+    inputs = {"params": {"x": x}, "steps": 60, "max_loss": 1e100}
+    first = ensemble.simulate(QUARTIC, Momentum(), Constant(lr=0.05), backend="jax", **inputs)
+    fns, _ = jax_unit.compiled_for(QUARTIC, [Momentum(), Constant(lr=0.05)], False, False, True)
+    monkeypatch.setattr(fns, "block", refuse)
+    monkeypatch.setattr(fns, "exact", refuse)
+    again = ensemble.simulate(QUARTIC, Momentum(), Constant(lr=0.05), backend="jax", **inputs)
+    assert_identical(again, first)
+    assert set(again.code.tolist()) == {ensemble.CODE["completed"]}

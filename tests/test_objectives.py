@@ -69,6 +69,41 @@ def test_polynomial_gradient_matches_finite_difference(coefficients, x):
     np.testing.assert_allclose(grads["x"], numeric["x"], rtol=1e-5, atol=1e-5)
 
 
+coefficient = st.one_of(
+    st.just(0.0),
+    st.floats(1e-6, 1e6).flatmap(lambda m: st.sampled_from([m, -m])),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    coefficients=st.lists(coefficient, min_size=1, max_size=8),
+    max_loss=st.one_of(st.floats(1e-3, 1e300), st.just(np.inf)),
+    where=st.lists(st.floats(-1.0, 1.0), min_size=1, max_size=20),
+    evaluation=st.sampled_from(["exact", "horner"]),
+)
+def test_polynomial_loss_radius_is_sound(coefficients, max_loss, where, evaluation):
+    """Inside the box the loss as computed (either evaluation, rounding included) is
+    acceptable: the compiled backend skips the loss there, so the box must never be too big."""
+    poly = Polynomial(coefficients=coefficients, evaluation=evaluation)
+    radius = poly.loss_radius(max_loss)
+    if radius is None:  # not even x = 0 is surely acceptable
+        assert abs(coefficients[-1]) > min(max_loss, 1e300) / 4
+        return
+    assert 0.0 <= radius < np.inf  # inf itself is never inside
+    x = np.array([radius, -radius, *(w * radius for w in where)])
+    loss, _ = poly.value_and_grad({"x": x})
+    assert np.all(np.abs(loss) <= max_loss), (radius, x[np.abs(loss) > max_loss])
+
+
+def test_polynomial_loss_radius_is_not_needlessly_small():
+    """The lecture's quartic at the default max_loss 1e100: a box of about 1.6e25, within a
+    factor 1.5 of where its leading term alone reaches a quarter of the limit."""
+    radius = Quartic().loss_radius(1e100)
+    leading = (1e100 / 4 / (319 / 8400)) ** 0.25
+    assert leading / 1.5 < radius <= leading
+
+
 @pytest.mark.parametrize("objective", TWO_D, ids=lambda o: o.name)
 @settings(max_examples=40, deadline=None)
 @given(point=st.tuples(st.floats(-2, 2), st.floats(-2, 2)))

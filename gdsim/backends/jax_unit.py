@@ -32,6 +32,7 @@ numpy backend); inside, the steps run on the device:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -88,6 +89,18 @@ def _rebuild(template: Any, paths: Sequence[ensemble.Path], values: Sequence[Any
     return ensemble.with_values(template, dict(zip(paths, values, strict=True)))
 
 
+def _inside(params: dict[str, Any], radius: Any) -> Any:
+    """Per member: does every parameter entry lie within ``radius`` (NaN does not)?"""
+    inside = None
+    for value in params.values():
+        size = jnp.abs(value)
+        if value.ndim > 1:
+            size = jnp.max(size.reshape(value.shape[0], -1), axis=1)
+        member = size <= radius
+        inside = member if inside is None else inside & member
+    return inside
+
+
 def _norms(tree: dict[str, Any]) -> Any:
     """Per-member L2 norm over every array, as :func:`gdsim.state.global_norm` sums it."""
     total = sum(jnp.sum(jnp.square(v).reshape(v.shape[0], -1), axis=1) for v in tree.values())
@@ -109,12 +122,16 @@ class Structure:
         paths: Sequence[Sequence[ensemble.Path]],
         has_grad_tol: bool,
         has_step_tol: bool,
+        has_radius: bool = False,
     ) -> None:
         self.objective = objective
         self.templates = tuple(templates)
         self.paths = tuple(tuple(p) for p in paths)
         self.has_grad_tol = has_grad_tol
         self.has_step_tol = has_step_tol
+        self.has_radius = has_radius
+        """Does the objective bound its loss in a box (:meth:`Objective.loss_radius`)? Then
+        the steps inside a block check the box instead of computing the loss."""
 
 
 class Compiled(Structure):
@@ -124,23 +141,46 @@ class Compiled(Structure):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.block = jax.jit(self._block)
+        self.boxed_block = jax.jit(functools.partial(self._block, boxed=True), donate_argnums=0)
+        """The block checking the loss box; it consumes its input state (updated in place,
+        not copied): a flagged block is redone from the host's copy of that state."""
         self.exact = jax.jit(self._exact)
         self.eventful = False
         """Did the last unit end on an event? Then the next one steps with early exit
         (a heuristic for speed only: both ways give the same bits)."""
         self.one_step = jax.jit(self._one_step)
+        self.value = jax.jit(self._value)
 
-    def _step(self, comps: Sequence[Any], state: Any, tol: Any, valid: Any, s: Any) -> Any:
-        """One step of every row: the numpy loop's order of operations, no early exit."""
+    def _value(self, params: Any) -> Any:
+        """The loss of every row, as the steps compute it."""
+        return _call(self.objective, "value", params, None)
+
+    def _step(
+        self,
+        comps: Sequence[Any],
+        state: Any,
+        tol: Any,
+        valid: Any,
+        s: Any,
+        boxed: bool = False,
+    ) -> Any:
+        """One step of every row: the numpy loop's order of operations, no early exit.
+
+        ``boxed``: instead of rows whose loss is unacceptable, flag rows whose *new*
+        parameters leave the objective's loss box (the next step's loss is then surely
+        acceptable unless flagged; the caller checks the first step's parameters), so that an
+        unused loss is never computed. New rather than current parameters: XLA then updates
+        the parameters in place instead of copying them at every step. Padding rows copy a
+        live row, so they need no masking here."""
         params, rule_state, schedule_state, transform_states = state
         rule, schedule, *transforms = comps
-        max_loss, grad_tol, step_tol = tol
+        max_loss, grad_tol, step_tol, radius = tol
         loss, grads = _call(self.objective, "value_and_grad", params, None)
         if jnp.shape(loss) != valid.shape or any(
             jnp.shape(grads[k]) != jnp.shape(params[k]) for k in params
         ):
             raise loop.NotElementwise("the objective mixes ensemble members")
-        bad = valid & ~(jnp.abs(loss) <= max_loss)
+        bad = None if boxed else valid & ~(jnp.abs(loss) <= max_loss)
         done = valid & (_norms(grads) <= grad_tol) if self.has_grad_tol else None
         raw = grads
         new_states = []
@@ -152,6 +192,8 @@ class Compiled(Structure):
         moved = None
         if self.has_step_tol:
             moved = valid & (_norms({k: new[k] - params[k] for k in new}) <= step_tol)
+        if boxed:
+            bad = ~_inside(new, radius)
         state = (new, rule_state, schedule_state, tuple(new_states))
         return state, (loss, grads, raw, lr), (bad, done, moved)
 
@@ -168,19 +210,29 @@ class Compiled(Structure):
                 flag = flag | m
         return flag
 
-    def _block(self, state: Any, hyper: Any, tol: Any, valid: Any, s0: Any, n: Any) -> Any:
+    def _block(
+        self,
+        state: Any,
+        hyper: Any,
+        tol: Any,
+        valid: Any,
+        s0: Any,
+        n: Any,
+        boxed: bool = False,
+    ) -> Any:
         """``n`` >= 1 steps from step ``s0``: the state after them, the parameters before the
-        last one, the last step's outputs and whether some row's fate changed on the way."""
+        last one, the last step's outputs and whether some row's fate changed on the way
+        (``boxed``: or may have, a row having left the loss box before the last step)."""
         comps = self._comps(hyper)
 
         def body(s: Any, carry: Any) -> Any:
             state, flag = carry
-            state, _, masks = self._step(comps, state, tol, valid, s)
+            state, _, masks = self._step(comps, state, tol, valid, s, boxed)
             return state, flag | self._any_event(masks)
 
-        state, flag = lax.fori_loop(
-            s0, s0 + n - 1, body, (state, jnp.zeros(valid.shape, dtype=bool))
-        )
+        # boxed: the first step's parameters here, the steps check the ones they make
+        flag = ~_inside(state[0], tol[3]) if boxed else jnp.zeros(valid.shape, dtype=bool)
+        state, flag = lax.fori_loop(s0, s0 + n - 1, body, (state, flag))
         prev = state[0]
         state, outputs, masks = self._step(comps, state, tol, valid, s0 + n - 1)
         return state, prev, outputs, jnp.any(flag | self._any_event(masks))
@@ -276,16 +328,33 @@ _COMPILED: dict[Any, Compiled] = {}
 """Every structure's compiled functions, for the life of the process."""
 
 
-def compiled_for(objective: Any, comps: Sequence[Any], has_grad: bool, has_step: bool) -> Any:
+def compiled_for(
+    objective: Any, comps: Sequence[Any], has_grad: bool, has_step: bool, has_radius: bool = False
+) -> Any:
     """The compiled functions of these components and their float values."""
     keys, paths, values = zip(*(split(c) for c in comps), strict=True)
-    key = (ensemble._freeze(objective), keys, has_grad, has_step)
+    key = (ensemble._freeze(objective), keys, has_grad, has_step, has_radius)
     found = _COMPILED.get(key)
     if found is None:
         for component in (objective, *comps):
             refuse_unmarked(component)
-        found = _COMPILED[key] = Compiled(objective, comps, paths, has_grad, has_step)
+        found = _COMPILED[key] = Compiled(objective, comps, paths, has_grad, has_step, has_radius)
     return found, values
+
+
+def radii(objective: Any, max_loss: Any) -> np.ndarray | None:
+    """The objective's loss box for each member's ``max_loss`` (None: no box known)."""
+    method = getattr(objective, "loss_radius", None)
+    if method is None:
+        return None
+    limits = np.asarray(max_loss, dtype=np.float64)
+    distinct, where = np.unique(limits, return_inverse=True)
+    found = [method(float(limit)) for limit in distinct]
+    if not found or any(r is None for r in found):
+        return None
+    if len(found) == 1:  # one number for all: a scalar, not an array read at every step
+        return np.float64(found[0])
+    return np.asarray(found, dtype=np.float64)[where].reshape(limits.shape)
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,8 +398,11 @@ def make_unit(
     comps = [rule, schedule, *transforms]
     has_grad = grad_tol is not None and bool(np.any(~np.isnan(grad_tol)))
     has_step = step_tol is not None and bool(np.any(~np.isnan(step_tol)))
-    fns, values = compiled_for(objective, comps, has_grad, has_step)
+    radius = radii(objective, max_loss)
+    fns, values = compiled_for(objective, comps, has_grad, has_step, radius is not None)
     rows = bucket(live, size)
+    boxed = [radius is not None]
+    """Step blocks checking the loss box first? Until some member leaves it."""
 
     def pad(value: Any) -> Any:
         """A value as a numpy array, its member rows padded to ``rows``."""
@@ -359,6 +431,7 @@ def make_unit(
                     tolerance(max_loss, True),
                     tolerance(grad_tol, has_grad),
                     tolerance(step_tol, has_step),
+                    radius,
                 ),
                 np.arange(rows) < live,
             )
@@ -374,10 +447,17 @@ def make_unit(
             return carry, None
         event, phase = None, 0
         with jax.enable_x64(True):
-            state = device_tree((items[2], items[5], items[6], tuple(items[8])))
+            host_state = (items[2], items[5], items[6], tuple(items[8]))
+            state = device_tree(host_state)
             s0, n = index(step), index(stop - step)
             flagged = True
-            if not fns.eventful:  # one block, no early exit: the fast way when nothing happens
+            if not fns.eventful and boxed[0]:  # the fastest way: no loss inside the block
+                new, prev, outputs, flagged = fns.boxed_block(state, hyper, tol, valid, s0, n)
+                flagged = bool(flagged)
+                boxed[0] = not flagged
+                if flagged:  # the block consumed its input
+                    state = device_tree(host_state)
+            if flagged and not fns.eventful:  # one block, no early exit: nothing happens
                 new, prev, outputs, flagged = fns.block(state, hyper, tol, valid, s0, n)
                 flagged = bool(flagged)
             if not flagged:
@@ -428,7 +508,27 @@ def make_unit(
         items[13], items[14], items[15] = None, True, phase
         return tuple(items), event
 
+    def final_loss(values: Any) -> np.ndarray:
+        """The loss at ``values`` (rows of this ensemble's members) computed on the device,
+        as a step computes it: what :func:`gdsim.ensemble.simulate` reports as the final
+        loss on this backend (padded as the steps are, so a member gets the same bits in
+        any ensemble)."""
+        count = int(np.shape(next(iter(values.values())))[0])
+        padded_rows = bucket(count, size)
+        padded = {k: _padded(np.asarray(v), count, padded_rows) for k, v in values.items()}
+        with jax.enable_x64(True):
+            loss = fns.value(jax.device_put(padded, device))
+        return np.array(loss[:count])
+
+    unit.final_loss = final_loss  # type: ignore[attr-defined]
     return unit
+
+
+def _padded(array: np.ndarray, count: int, rows: int) -> np.ndarray:
+    """``array``'s ``count`` member rows padded to ``rows`` with copies of its first row."""
+    if rows > count and array.ndim >= 1 and array.shape[0] == count:
+        return np.concatenate([array, np.repeat(array[:1], rows - count, axis=0)])
+    return array
 
 
 def _host(value: Any, rows: int, live: int) -> Any:

@@ -193,6 +193,12 @@ class Polynomial(Objective):
     def minima(self) -> list[dict[str, Any]]:
         return _polynomial_minima(self)
 
+    def loss_radius(self, max_loss: float) -> float | None:
+        """Where the coefficients' absolute sum Σ|cₖ|·r^(n−k) stays within a quarter of
+        ``max_loss`` (at most 1e300): it bounds |f(x)| for |x| <= r, and the factor 4 covers
+        either evaluation's rounding (at most about (2n + 2)·2⁻⁵³ of that sum)."""
+        return bounded_radius(self.coefficients, max_loss)
+
 
 def _horner(c: tuple[float, ...], x: Any) -> tuple[Any, Params]:
     """Value and derivative by Horner's scheme: v ← v·x + cₖ, g ← g·x + (n−k)·cₖ."""
@@ -208,6 +214,39 @@ def _horner(c: tuple[float, ...], x: Any) -> tuple[Any, Params]:
         grad *= x
         grad += (n - k) * c[k]
     return value, {"x": grad}
+
+
+def bounded_radius(coefficients: tuple[float, ...], max_loss: float) -> float | None:
+    """The largest r (found by bisection) with Σ|cₖ|·r^(n−k) <= min(max_loss, 1e300) / 4 and
+    r^n <= 1e290 (so that no power overflows, zero coefficients included), or None when not
+    even r = 0 qualifies. Always finite: an infinite parameter is never inside."""
+    target = min(float(max_loss), 1e300) / 4
+    n = len(coefficients) - 1
+
+    def size(r: float) -> float:
+        try:
+            if r ** max(n, 1) > 1e290:  # every power, even times 0, and its split stay finite
+                return math.inf
+            return math.fsum(abs(c) * r ** (n - k) for k, c in enumerate(coefficients))
+        except OverflowError:
+            return math.inf
+
+    if not size(0.0) <= target:  # NaN targets included
+        return None
+    low = high = 1.0
+    while size(high) <= target:  # bracket the radius within a factor of 2
+        low, high = high, high * 2.0
+    while size(low) > target:
+        if low < 1e-300:
+            return 0.0
+        low, high = low / 2.0, low
+    for _ in range(100):
+        middle = (low + high) / 2
+        if size(middle) <= target:
+            low = middle
+        else:
+            high = middle
+    return low
 
 
 def _polynomial_minima(poly: Polynomial) -> list[dict[str, Any]]:
