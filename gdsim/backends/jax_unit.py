@@ -11,7 +11,7 @@ numpy backend); inside, the steps run on the device:
    or its step fall within tolerance? One ``any`` at the end (one host sync per unit). The last
    step is unrolled, so the previous parameters and the last loss and gradients come out
    without a copy per step.
-2. **Replay on an event.** The block's input is still valid (nothing is donated): a second
+2. **Replay on an event.** The block's input is still at hand (the host's copy): a second
    compiled loop finds the first step at which some member's fate changes, the clean steps
    before it are redone by the block (same code, same bits), and the event step itself runs
    alone, returning its loss, gradients, update and the three masks. The host then stops
@@ -87,6 +87,13 @@ def _rebuild(template: Any, paths: Sequence[ensemble.Path], values: Sequence[Any
     if not paths:
         return template
     return ensemble.with_values(template, dict(zip(paths, values, strict=True)))
+
+
+def _valid(state: Any, live: Any) -> Any:
+    """The rows of live members (the first ``live``; the rest pad), made where it is used
+    rather than passed in as an array."""
+    rows = jnp.shape(next(iter(state[0].values())))[0]
+    return jnp.arange(rows) < live
 
 
 def _inside(params: dict[str, Any], radius: Any) -> Any:
@@ -182,7 +189,7 @@ class Compiled(Structure):
             raise loop.NotElementwise("the objective mixes ensemble members")
         bad = None if boxed else valid & ~(jnp.abs(loss) <= max_loss)
         done = valid & (_norms(grads) <= grad_tol) if self.has_grad_tol else None
-        raw = grads
+        raw = grads if transforms else None  # the same array: not output twice
         new_states = []
         for t, ts in zip(transforms, transform_states, strict=True):
             grads, ts = _call(t, "apply", grads, ts, params)
@@ -224,6 +231,7 @@ class Compiled(Structure):
         last one, the last step's outputs and whether some row's fate changed on the way
         (``boxed``: or may have, a row having left the loss box before the last step)."""
         comps = self._comps(hyper)
+        valid = _valid(state, valid)
 
         def body(s: Any, carry: Any) -> Any:
             state, flag = carry
@@ -242,6 +250,7 @@ class Compiled(Structure):
         fate changes: how many steps went by, the state then, the parameters before the last
         of them and its outputs, and whether it stopped on such a step."""
         comps = self._comps(hyper)
+        valid = _valid(state, valid)
         _, outputs, _ = jax.eval_shape(lambda: self._step(comps, state, tol, valid, s0))
         blank = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), outputs)
 
@@ -268,7 +277,7 @@ class Compiled(Structure):
 
     def _one_step(self, state: Any, hyper: Any, tol: Any, valid: Any, s: Any) -> Any:
         """One step alone: its new state, outputs and the three masks."""
-        return self._step(self._comps(hyper), state, tol, valid, s)
+        return self._step(self._comps(hyper), state, tol, _valid(state, valid), s)
 
 
 def _call(component: Any, method: str, *args: Any) -> Any:
@@ -433,12 +442,15 @@ def make_unit(
                     tolerance(step_tol, has_step),
                     radius,
                 ),
-                np.arange(rows) < live,
+                np.int64(live),
             )
         )
 
     def index(value: int) -> Any:
         return np.int64(value)
+
+    returned: list[Any] = [None, None]
+    """The parameters the last call returned (host views) and the same on the device."""
 
     def unit(carry: loop.Carry, stop: int) -> tuple[loop.Carry, loop.Event | None]:
         items = list(carry)
@@ -453,17 +465,20 @@ def make_unit(
             flagged = True
             if not fns.eventful and boxed[0]:  # the fastest way: no loss inside the block
                 new, prev, outputs, flagged = fns.boxed_block(state, hyper, tol, valid, s0, n)
+                outputs = _filled(outputs)
                 flagged = bool(flagged)
                 boxed[0] = not flagged
                 if flagged:  # the block consumed its input
                     state = device_tree(host_state)
             if flagged and not fns.eventful:  # one block, no early exit: nothing happens
                 new, prev, outputs, flagged = fns.block(state, hyper, tol, valid, s0, n)
+                outputs = _filled(outputs)
                 flagged = bool(flagged)
             if not flagged:
                 step = stop
             else:  # some fate changes on the way: step with early exit, stop exactly there
                 done, state, prev, outputs, found = fns.exact(state, hyper, tol, valid, s0, n)
+                outputs = _filled(outputs)
                 done, found = int(done), bool(found)
                 fns.eventful = found
                 step += done
@@ -473,6 +488,7 @@ def make_unit(
                     new = state
                 else:
                     after, stepped, masks = fns.one_step(state, hyper, tol, valid, index(step))
+                    stepped = _filled(stepped)
                     bad, gd, moved = (None if m is None else _host(m, rows, live) for m in masks)
                     if bad.any():
                         event, phase = (loop.DIVERGED, np.flatnonzero(bad)), 1
@@ -490,6 +506,7 @@ def make_unit(
                         prev, new, outputs = state[0], after, stepped
                         step += 1
             params, rule_state, schedule_state, transform_states = host_tree(new)
+            returned[:] = [params, new[0]]
             loss, grads, raw, lr = host_tree(outputs)
             if phase and not done:  # no step completed here: the carry's own stay
                 raw, lr = items[11], items[12]
@@ -514,14 +531,26 @@ def make_unit(
         loss on this backend (padded as the steps are, so a member gets the same bits in
         any ensemble)."""
         count = int(np.shape(next(iter(values.values())))[0])
-        padded_rows = bucket(count, size)
-        padded = {k: _padded(np.asarray(v), count, padded_rows) for k, v in values.items()}
+        host, on_device = returned
         with jax.enable_x64(True):
-            loss = fns.value(jax.device_put(padded, device))
-        return np.array(loss[:count])
+            if host is not None and all(values.get(k) is v for k, v in host.items()):
+                at = on_device  # the parameters the unit returned: still on the device
+            else:
+                padded_rows = bucket(count, size)
+                at = {k: _padded(np.asarray(v), count, padded_rows) for k, v in values.items()}
+                at = jax.device_put(at, device)
+            loss = fns.value(at)
+        return np.asarray(loss)[:count]  # a read-only view, no copy
 
     unit.final_loss = final_loss  # type: ignore[attr-defined]
     return unit
+
+
+def _filled(outputs: Any) -> Any:
+    """A step's outputs with the raw gradient filled in where it is the gradient itself
+    (no transforms: the compiled functions return it once)."""
+    loss, grads, raw, lr = outputs
+    return loss, grads, grads if raw is None else raw, lr
 
 
 def _padded(array: np.ndarray, count: int, rows: int) -> np.ndarray:
