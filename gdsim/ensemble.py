@@ -245,8 +245,8 @@ def simulate(
         sub = params if everyone else _rows(params, rows)
         on_backend = getattr(unit, "final_loss", None)  # a compiled backend's own evaluation
         final_loss = objective.value(sub, None) if on_backend is None else on_backend(sub)
-        limit = at(max_loss_m, members[rows])
-        ok = np.abs(final_loss) <= limit
+        limit = max_loss_m[members[rows]] if isinstance(max_loss_m, np.ndarray) else max_loss_m
+        ok = (final_loss <= limit) & (final_loss >= -limit)  # |loss| <= limit, NaN not
         for v in sub.values():
             ok &= np.isfinite(v).reshape(len(rows), -1).all(axis=1)
         if ok.all():
@@ -360,7 +360,10 @@ def simulate(
                     for obs in due:
                         obs.save(state)
             if step >= next_end:  # step budgets
-                rows = np.flatnonzero(np.broadcast_to(at(budget, members) <= step, len(members)))
+                if isinstance(budget, np.ndarray):
+                    rows = np.flatnonzero(budget[members] <= step)
+                else:  # one budget for all: everyone ends here
+                    rows = np.arange(len(members))
                 finish(rows, engine.STATUS_COMPLETED, None)
             else:
                 stop = next_end

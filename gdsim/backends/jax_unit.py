@@ -108,6 +108,11 @@ def _inside(params: dict[str, Any], radius: Any) -> Any:
     return inside
 
 
+def _per_row(mask: Any, value: Any) -> Any:
+    """A per-member mask shaped to broadcast against ``value`` (members first)."""
+    return mask.reshape(mask.shape + (1,) * (value.ndim - 1))
+
+
 def _norms(tree: dict[str, Any]) -> Any:
     """Per-member L2 norm over every array, as :func:`gdsim.state.global_norm` sums it."""
     total = sum(jnp.sum(jnp.square(v).reshape(v.shape[0], -1), axis=1) for v in tree.values())
@@ -173,12 +178,12 @@ class Compiled(Structure):
     ) -> Any:
         """One step of every row: the numpy loop's order of operations, no early exit.
 
-        ``boxed``: instead of rows whose loss is unacceptable, flag rows whose *new*
-        parameters leave the objective's loss box (the next step's loss is then surely
-        acceptable unless flagged; the caller checks the first step's parameters), so that an
-        unused loss is never computed. New rather than current parameters: XLA then updates
-        the parameters in place instead of copying them at every step. Padding rows copy a
-        live row, so they need no masking here."""
+        ``boxed``: the loss is not checked (nor computed, when nothing else uses it); instead
+        a row whose parameters lie outside the objective's loss box gets NaN as its new
+        parameters. NaN is never inside the box, so the row stays NaN to the end of the
+        block, where the caller finds it (:meth:`_block`) and the block is redone checking
+        the loss. The select is fused into the update itself: no other pass over the
+        parameters, no flag array per step."""
         params, rule_state, schedule_state, transform_states = state
         rule, schedule, *transforms = comps
         max_loss, grad_tol, step_tol, radius = tol
@@ -200,7 +205,8 @@ class Compiled(Structure):
         if self.has_step_tol:
             moved = valid & (_norms({k: new[k] - params[k] for k in new}) <= step_tol)
         if boxed:
-            bad = ~_inside(new, radius)
+            inside = _inside(params, radius)
+            new = {k: jnp.where(_per_row(inside, v), v, jnp.nan) for k, v in new.items()}
         state = (new, rule_state, schedule_state, tuple(new_states))
         return state, (loss, grads, raw, lr), (bad, done, moved)
 
@@ -211,10 +217,11 @@ class Compiled(Structure):
 
     @staticmethod
     def _any_event(masks: Sequence[Any]) -> Any:
-        flag = masks[0]
-        for m in masks[1:]:
+        """Any of the masks (None when there are none)."""
+        flag = None
+        for m in masks:
             if m is not None:
-                flag = flag | m
+                flag = m if flag is None else flag | m
         return flag
 
     def _block(
@@ -236,14 +243,17 @@ class Compiled(Structure):
         def body(s: Any, carry: Any) -> Any:
             state, flag = carry
             state, _, masks = self._step(comps, state, tol, valid, s, boxed)
-            return state, flag | self._any_event(masks)
+            event = self._any_event(masks)
+            return state, flag if event is None else flag | event
 
-        # boxed: the first step's parameters here, the steps check the ones they make
-        flag = ~_inside(state[0], tol[3]) if boxed else jnp.zeros(valid.shape, dtype=bool)
+        flag = jnp.zeros(valid.shape, dtype=bool)
         state, flag = lax.fori_loop(s0, s0 + n - 1, body, (state, flag))
         prev = state[0]
         state, outputs, masks = self._step(comps, state, tol, valid, s0 + n - 1)
-        return state, prev, outputs, jnp.any(flag | self._any_event(masks))
+        flag = flag | self._any_event(masks)
+        if boxed:  # some row left the box (then its parameters are NaN from there on)
+            flag = flag | ~_inside(prev, tol[3])
+        return state, prev, outputs, jnp.any(flag)
 
     def _exact(self, state: Any, hyper: Any, tol: Any, valid: Any, s0: Any, n: Any) -> Any:
         """Up to ``n`` steps from ``s0``, stopping before the first step at which some row's
