@@ -234,12 +234,11 @@ def _set_verbosity(quiet: bool, verbose: bool) -> None:
     logger = logging.getLogger("gdsim")
     for old in [h for h in logger.handlers if getattr(h, "_gdsim_cli", False)]:
         logger.removeHandler(old)
-    if verbose:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("gdsim: %(message)s"))
-        handler._gdsim_cli = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)  # warnings always, -v adds progress notes
+    handler.setFormatter(logging.Formatter("gdsim: %(message)s"))
+    handler._gdsim_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
 
 
 def _interrupted(

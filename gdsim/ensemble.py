@@ -918,9 +918,6 @@ def _run_specs_on(
     if isinstance(specs, Runs) and vectorise:
         from gdsim.columnar import run_sweep
 
-        for item in specs.items:  # a component the backend refuses: before any run
-            if isinstance(item, SweepRuns) and len(item) > 1 and why_not(item.template) is None:
-                _check_backend(item.template)
         try:
             for item in specs.items:
                 done = run_sweep(item, pm, progress) if isinstance(item, SweepRuns) else None
@@ -991,9 +988,6 @@ def _run_specs(
             [order[g] for g in group]
             for group in plan([specs[i] for i in order], [inits[i] for i in order])
         ]
-        for idx in groups:  # a component the backend refuses: before any run
-            if len(idx) > 1:
-                _check_backend(specs[idx[0]])
         for idx in groups:
             if len(idx) < 2:
                 continue
@@ -1015,21 +1009,6 @@ def _run_specs(
         results[i] = engine.run(specs[i], pm=pm, scenario=scenario)
         if progress is not None:
             progress(1)
-
-
-def _check_backend(spec: RunSpec) -> None:
-    """Raise :class:`gdsim.backends.BackendError` naming the run when the backend in force
-    cannot step this run's components (numpy steps them all)."""
-    from gdsim.backends import get_backend
-
-    backend = get_backend()
-    check = getattr(backend, "check_components", None)
-    if check is None:
-        return
-    try:
-        check(spec.objective, _components(spec))
-    except BackendError as exc:
-        raise BackendError(f"run '{spec.name}': {exc}") from None
 
 
 def _component_ids(spec: RunSpec) -> tuple[int, ...]:

@@ -1,5 +1,5 @@
-"""Components marked ``array_api`` run traced under ``jax.jit`` and agree with numpy; a plain
-numpy component is refused with a message that names it and the offending line."""
+"""Components marked ``array_api`` run traced under ``jax.jit`` and agree with numpy; the
+tracing probe (``gdsim check-plugin``) names a plain numpy component and its offending line."""
 
 from __future__ import annotations
 

@@ -19,7 +19,10 @@ import attrs
 import jax
 
 from gdsim import loop
-from gdsim.backends import jax_unit
+from gdsim.backends import jax_run, jax_unit
+
+_FELL_BACK: set[str] = set()
+"""Why runs alone stepped on numpy in this process (each reason is warned about once)."""
 
 
 @attrs.frozen
@@ -42,7 +45,25 @@ class JaxBackend:
         live: int,
         params: Any,
     ) -> loop.Unit:
-        """The compiled unit of the ``live`` members (see :func:`jax_unit.make_unit`)."""
+        """The compiled unit of the ``live`` members (see :func:`jax_unit.make_unit`), or
+        numpy's when a component is written for numpy only (said on stderr)."""
+        reason = jax_run.numpy_only((objective, rule, schedule, *transforms))
+        if reason is not None:
+            from gdsim.backends.numpy_backend import NUMPY
+
+            fell_back(f"an ensemble of {live} runs steps on numpy: {reason}", reason)
+            return NUMPY.ensemble_unit(
+                objective,
+                rule,
+                schedule,
+                transforms,
+                max_loss,
+                grad_tol,
+                step_tol,
+                size,
+                live,
+                params,
+            )
         return jax_unit.make_unit(
             objective,
             rule,
@@ -58,14 +79,12 @@ class JaxBackend:
 
     def run_unit(self, ctx: Any, stop_at_epoch: bool) -> loop.Unit | None:
         """The compiled unit of a run that steps alone (:func:`jax_run.make_unit`), or None
-        when the run must step on numpy (:func:`jax_run.why_not`, logged)."""
+        when the run must step on numpy (:func:`jax_run.why_not`, said on stderr)."""
         from gdsim.backends import jax_run
 
         reason = jax_run.why_not(ctx.objective, ctx.rule, ctx.schedule, ctx.transforms)
         if reason is not None:
-            logging.getLogger("gdsim").info(
-                "backend 'jax': run '%s' steps on numpy: %s", ctx.spec.name, reason
-            )
+            fell_back(f"run '{ctx.spec.name}' steps on numpy: {reason}", reason)
             return None
         tolerance = ctx.spec.tolerance
         return jax_run.make_unit(
@@ -82,10 +101,18 @@ class JaxBackend:
             self.device,
         )
 
-    def check_components(self, objective: Any, components: Sequence[Any]) -> None:
-        """Refuse, before anything runs, a component not written against the array API."""
-        for component in (objective, *components):
-            jax_unit.refuse_unmarked(component)
+
+def fell_back(what: str, reason: str) -> None:
+    """Say that runs step on numpy instead: a warning (``gdsim run`` shows it) the first time
+    ``reason`` occurs in a process, then only with ``-v``, so a sweep says it once."""
+    first = reason not in _FELL_BACK
+    _FELL_BACK.add(reason)
+    logging.getLogger("gdsim").log(
+        logging.WARNING if first else logging.INFO,
+        "backend 'jax': %s%s",
+        what,
+        " (-v lists every run that does)" if first else "",
+    )
 
 
 @functools.cache

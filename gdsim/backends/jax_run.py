@@ -63,19 +63,24 @@ NONE, DIVERGED, GRAD_NORM, STEP_SIZE, EPOCH = 0, 1, 2, 3, 4
 _KINDS = {DIVERGED: loop.DIVERGED, GRAD_NORM: loop.GRAD_NORM, STEP_SIZE: loop.STEP_SIZE}
 
 
-def why_not(objective: Any, rule: Any, schedule: Any, transforms: Sequence[Any]) -> str | None:
-    """Why a run that steps alone stays on numpy on the jax backend (None: it compiles).
-
-    A component written for numpy only (``array_api = False``, e.g. a plugin's) keeps its
-    run on numpy, as before single runs compiled; an ensemble refuses it instead
-    (:func:`gdsim.backends.jax_unit.refuse_unmarked`), because there the user asked for
-    many runs to be compiled together.
-    """
-    for component in (objective, rule, schedule, *transforms):
+def numpy_only(components: Sequence[Any]) -> str | None:
+    """Which of ``components`` is written for numpy only (``array_api = False``, e.g. a
+    plugin's), in words, or None. Its runs step on numpy on the jax backend, ensembles and
+    runs alone alike, with a warning: a plain-numpy plugin keeps working everywhere."""
+    for component in components:
         if getattr(component, "array_api", True) is False:
             kind = getattr(component, "kind", "component")
             name = getattr(component, "name", type(component).__name__)
             return f"{kind} '{name}' is written for numpy only (array_api = False)"
+    return None
+
+
+def why_not(objective: Any, rule: Any, schedule: Any, transforms: Sequence[Any]) -> str | None:
+    """Why a run that steps alone stays on numpy on the jax backend (None: it compiles): a
+    component written for numpy only, or a schedule that reads metrics between steps."""
+    reason = numpy_only((objective, rule, schedule, *transforms))
+    if reason is not None:
+        return reason
     if schedule.monitors(objective):
         return f"schedule '{schedule.name}' reads metrics at epoch ends (host code)"
     return None
