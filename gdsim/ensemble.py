@@ -248,7 +248,8 @@ def simulate(
         limit = max_loss_m[members[rows]] if isinstance(max_loss_m, np.ndarray) else max_loss_m
         ok = (final_loss <= limit) & (final_loss >= -limit)  # |loss| <= limit, NaN not
         for v in sub.values():
-            ok &= np.isfinite(v).reshape(len(rows), -1).all(axis=1)
+            finite = np.isfinite(v)
+            ok &= finite if finite.ndim == 1 else finite.reshape(len(rows), -1).all(axis=1)
         if ok.all():
             write(live(rows), status, step, sub, final_loss)
             if reason is not None:
