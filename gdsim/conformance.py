@@ -126,6 +126,8 @@ def check_objective(
     * the gradient matches central finite differences of ``value`` (up to ``coordinates``
       coordinates, at the initial point and at a perturbed one);
     * every declared minimum has a (near) zero gradient and the declared loss;
+    * a ``loss_radius`` is sound: at the corners of its box and at random points inside, the
+      computed loss is within ``max_loss``;
     * ``elementwise`` objectives give each member of a stacked ensemble axis the same numbers,
       bit for bit, as that member alone;
     * it pickles (the process executor sends it to workers) and the copy computes the same.
@@ -161,12 +163,39 @@ def check_objective(
             assert np.isclose(float(loss), float(minimum["loss"]), rtol=1e-9, atol=1e-12), (
                 f"{what}: declared minimum loss {minimum['loss']!r}, computed {float(loss)!r}"
             )
+    _check_loss_radius(objective, params, rng, what)
     if objective.elementwise:
         _check_ensemble_axis(objective, params, perturbed, what)
     copy = _pickles(objective, what)
     for batch in batches:
         a, b = objective.value_and_grad(params, batch), copy.value_and_grad(params, batch)
         assert _tree_equal(a, b), f"{what}: the unpickled copy computes different values"
+
+
+def _check_loss_radius(
+    objective: Objective, params: Params, rng: np.random.Generator, what: str
+) -> None:
+    """The loss box a compiled backend trusts instead of the loss: probe its corners and a few
+    points inside (a box too large would let a divergence go unnoticed)."""
+    for max_loss in (1e100, 1e6, 10.0):
+        radius = objective.loss_radius(max_loss)
+        if radius is None:
+            continue
+        assert 0.0 <= radius < np.inf, f"{what}: loss_radius({max_loss:g}) = {radius!r}"
+        points = [
+            {k: np.full(np.shape(v), sign * radius) for k, v in params.items()} for sign in (1, -1)
+        ]
+        points += [
+            {k: rng.uniform(-radius, radius, np.shape(v)) for k, v in params.items()}
+            for _ in range(4)
+        ]
+        for point in points:
+            with np.errstate(all="ignore"):
+                loss = float(objective.value(point, None))
+            assert abs(loss) <= max_loss, (
+                f"{what}: loss_radius({max_loss:g}) = {radius:g}, but the loss is {loss!r} "
+                f"at {point} (inside that box it must stay within {max_loss:g})"
+            )
 
 
 def _check_gradient(

@@ -402,3 +402,20 @@ def test_runner_reports_passed_failed_and_not_checked() -> None:
     assert status["needs_factor"][0] == "skipped"
     assert "conformance_examples" in status["needs_factor"][1]
     assert status["broken"][0] == "failed" and "modified its inputs" in status["broken"][1]
+
+
+@attrs.frozen
+class BoastfulQuartic(Quartic):
+    """The quartic claiming a loss box ten times wider than it is."""
+
+    name: ClassVar[str] = "boastful_quartic"
+
+    def loss_radius(self, max_loss: float) -> float | None:
+        radius = super().loss_radius(max_loss)
+        return None if radius is None else 10 * radius
+
+
+def test_a_loss_box_too_large_is_caught() -> None:
+    testing.check_objective(Quartic())  # the true box passes
+    with pytest.raises(AssertionError, match=r"loss_radius\(1e\+100\) = 1\.6\d*e\+26"):
+        testing.check_objective(BoastfulQuartic())
