@@ -50,6 +50,16 @@ def _close(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -
     )
 
 
+PROMISE = "backend promises agreement to"
+"""Marks the detail of an outcome checked at the backend's promise rather than the scenario's
+tighter ``rtol``."""
+
+
+def at_backend_promise(outcome: Outcome) -> bool:
+    """Was this value checked at the backend's promise instead of the scenario's ``rtol``?"""
+    return PROMISE in outcome.detail
+
+
 def _tolerance(rtol: float, atol: float) -> tuple[float, str]:
     """The relative tolerance applied on the backend in force, and how it is reported."""
     from gdsim.backends import current, promised_rtol
@@ -58,7 +68,7 @@ def _tolerance(rtol: float, atol: float) -> tuple[float, str]:
     if rtol >= floor:
         return rtol, f"rtol={rtol:g}, atol={atol:g}"
     return floor, (
-        f"rtol={floor:g}, atol={atol:g}: the {current()} backend promises agreement to "
+        f"rtol={floor:g}, atol={atol:g}: the {current()} {PROMISE} "
         f"{floor:g}, not the rtol={rtol:g} the scenario asks"
     )
 

@@ -158,9 +158,32 @@ def format_table(results: Results, width: int | None = None) -> str:
         lines.append("")
         lines.append("failed expectations:")
         lines += [f"  {failure}" for failure in failures]
+    relaxed = promise_note(results)
+    if relaxed:
+        lines += ["", relaxed]
     lines.append("")
     lines.append(outcome_line(results))
     return "\n".join(lines)
+
+
+def promise_note(results: Results) -> str | None:
+    """A note when met expectations were checked at the backend's promise instead of the
+    exact values they ask for (None when there are none)."""
+    from gdsim.backends import promised_rtol
+    from gdsim.expectations import at_backend_promise
+
+    count = sum(
+        1 for r in results.runs for o in r.expectations if o.passed and at_backend_promise(o)
+    )
+    if not count:
+        return None
+    backend = results.scenario.backend
+    things = "value was" if count == 1 else "values were"
+    return (
+        f"note: {count} expected {things} checked to {promised_rtol(backend):g} relative, what "
+        f"the {backend} backend promises, not to the exact bits asked for (those are the numpy "
+        "backend's)"
+    )
 
 
 LONG_COLUMNS = ("final params", "final loss")

@@ -44,3 +44,18 @@ def test_jax_checks_exact_expectations_at_its_promise() -> None:
     assert "the jax backend promises agreement to 1e-12" in outcome.detail
     assert "rtol=0 the scenario asks" in outcome.detail
     assert not expecting(x * (1 + 1e-11), "jax").passed  # the promise, no looser
+
+
+def test_the_table_notes_values_checked_at_the_promise() -> None:
+    pytest.importorskip("jax")
+    from click.testing import CliRunner
+
+    from gdsim.cli import main
+    from tests.conftest import SCENARIOS
+
+    path = str(SCENARIOS / "lr_schedules.toml")
+    on_jax = CliRunner().invoke(main, ["run", path, "--backend", "jax"])
+    on_numpy = CliRunner().invoke(main, ["run", path])
+    assert on_jax.exit_code == on_numpy.exit_code == 0
+    assert "note: 6 expected values were checked to 1e-12 relative" in on_jax.stdout
+    assert "note:" not in on_numpy.stdout
