@@ -47,35 +47,14 @@ class JaxBackend:
     ) -> loop.Unit:
         """The compiled unit of the ``live`` members (see :func:`jax_unit.make_unit`), or
         numpy's when a component is written for numpy only (said on stderr)."""
+        members = (objective, rule, schedule, transforms, max_loss, grad_tol, step_tol, size, live)
         reason = jax_run.numpy_only((objective, rule, schedule, *transforms))
         if reason is not None:
             from gdsim.backends.numpy_backend import NUMPY
 
             fell_back(f"an ensemble of {live} runs steps on numpy: {reason}", reason)
-            return NUMPY.ensemble_unit(
-                objective,
-                rule,
-                schedule,
-                transforms,
-                max_loss,
-                grad_tol,
-                step_tol,
-                size,
-                live,
-                params,
-            )
-        return jax_unit.make_unit(
-            objective,
-            rule,
-            schedule,
-            transforms,
-            max_loss,
-            grad_tol,
-            step_tol,
-            size,
-            live,
-            self.device,
-        )
+            return NUMPY.ensemble_unit(*members, params)
+        return jax_unit.make_unit(*members, self.device)
 
     def run_unit(self, ctx: Any, stop_at_epoch: bool) -> loop.Unit | None:
         """The compiled unit of a run that steps alone (:func:`jax_run.make_unit`), or None
