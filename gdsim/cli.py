@@ -369,6 +369,11 @@ def _report(
             click.echo(f"\nresults written to {out}")
         for path in plots:
             click.echo(f"plot written to {path}")
+        if plot and not plots:
+            click.echo(
+                "no plots drawn: no run recorded a trace to draw "
+                '(add observers = ["recorder"] to the runs you want to see)'
+            )
     _report_errors(results)
     sys.exit(EXIT_OK if results.passed else EXIT_FAILED)
 
@@ -448,12 +453,17 @@ def run(
     # per-run progress bars step runs one by one (on numpy): not when a backend is asked for
     one_by_one = executor == "vectorised" and not loaded.sweeps
     one_by_one = one_by_one and (backend or loaded.backend) == "numpy"
+    from gdsim.checkpoint import load as load_checkpoint
+
     try:
+        checkpoints = [load_checkpoint(path) for path in resume]
+        for saved in checkpoints:
+            _say_resuming(saved, quiet or as_json)
         results = api.run(
             loaded,
             registry=registry,
             only=list(only) or None,
-            resume=list(resume),
+            resume=checkpoints,
             # a progress bar per run steps runs here, one by one: only for a few runs in this
             # process; sweeps and the other executors get a runs-done counter instead
             extra_observers=_extra_observers(quiet) if one_by_one else None,
@@ -506,9 +516,13 @@ def resume(
             f"folder), got a scenario; gdsim run {checkpoint} runs a scenario"
         )
     registry = _registry()
+    from gdsim.checkpoint import load as load_checkpoint
+
     try:
+        loaded = load_checkpoint(checkpoint)
+        _say_resuming(loaded, quiet or as_json)
         results = api.resume(
-            checkpoint,
+            loaded,
             registry=registry,
             extra_observers=_extra_observers(quiet),
             checkpoint_dir=checkpoint_dir,
@@ -516,6 +530,16 @@ def resume(
     except BaseException as exc:
         _run_failed(exc, str(checkpoint), out=out, force=force)
     _report(results, as_json, out, plot, fmt, quiet, force)
+
+
+def _say_resuming(saved: Any, quiet: bool) -> None:
+    """Say on stderr what continues, from which step and which file (not with -q or --json:
+    scripts read the results, not this)."""
+    if quiet:
+        return
+    runs = saved.runs
+    what = f"run '{runs[0]}'" if len(runs) == 1 else f"{len(runs)} runs ('{runs[0]}', …)"
+    click.echo(f"resuming {what} at step {saved.step} from {saved.path}", err=True)
 
 
 def _check_saved_weights(scenario: Path, loaded: Any, only: set[str]) -> None:

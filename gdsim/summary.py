@@ -474,7 +474,7 @@ def summarise_sweep(results: Results, sweep: Sweep) -> dict[str, Any]:
     overall = _stats(matched, present)
     axes = []
     orders: dict[str, np.ndarray] = {}  # each column sorted once, for every axis
-    points = np.asarray(sweep.points)[present].reshape(len(present), -1)
+    points = np.asarray(sweep.points)[present].reshape(len(present), len(sweep.axes))
     for a, axis in enumerate(sweep.axes):
         per_value = _stats_by_value(matched, present, points[:, a], len(axis.values), orders)
         rows = [
@@ -495,9 +495,15 @@ def summarise_sweep(results: Results, sweep: Sweep) -> dict[str, Any]:
     }
 
 
+def ran(results: Results) -> list[Sweep]:
+    """The scenario's sweeps that have runs in ``results`` (``--run`` and a resume of one run
+    leave the others out)."""
+    return [s for s in results.scenario.sweeps if collect(results, s).present.any()]
+
+
 def summarise(results: Results) -> list[dict[str, Any]]:
-    """Summaries of every sweep of the scenario (for ``--json``)."""
-    return [summarise_sweep(results, s) for s in results.scenario.sweeps]
+    """Summaries of every sweep of the scenario that ran (for ``--json``)."""
+    return [summarise_sweep(results, s) for s in ran(results)]
 
 
 def _pct(value: float | None) -> str:
@@ -601,7 +607,7 @@ def format_sweep_report(results: Results, max_rows: int = MAX_TABLE_ROWS) -> str
         lines += [note, "", f"{passed} of {len(results.runs)} runs met their expectations"]
         table = "\n".join(lines)
     parts = [table]
-    for sweep in results.scenario.sweeps:
+    for sweep in ran(results):
         parts.append(format_sweep_summary(results, sweep))
     return "\n\n".join(parts)
 
@@ -617,7 +623,7 @@ def write_sweep_outputs(results: Results, out: Path, maps: bool = True) -> list[
 
     written = [inside(out, "sweeps.json")]
     write_json(written[0], summarise(results), root=out)
-    for sweep in results.scenario.sweeps:
+    for sweep in ran(results):
         written.append(write_sweep_columns(results, sweep, out))
         grid = basin_grid(results, sweep) if maps else None
         if grid is None:

@@ -6,6 +6,8 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
+
 import gdsim
 from gdsim.cli import main
 from tests.conftest import SCENARIOS, write_scenario
@@ -176,6 +178,31 @@ def test_resume_a_checkpoint_of_a_multi_axis_sweep(cli, tmp_path, monkeypatch):
     assert [r["final"] for r in again] == [r["final"] for r in runs]
 
 
+def test_resume_says_what_continues_from_which_step(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.toml").write_text(
+        'objective = "quartic"\n[[runs]]\nname = "a"\nsteps = 30\nrule = "adam"\n'
+        "init = { x = 5.0 }\n"
+        'observers = [{ name = "checkpoint", dir = "ck", every = 10 }]\n'
+        '[[runs]]\nname = "m"\nsteps = 30\ninit.x = { linspace = [-4, 4, 3] }\n'
+        'observers = [{ name = "checkpoint", dir = "ck", every = 10 }]\n',
+        encoding="utf-8",
+    )
+    assert cli.invoke(main, ["run", "s.toml"]).exit_code == 0
+    (single,) = [
+        p for p in (tmp_path / "ck").rglob("step-000000020.npz") if "ensemble" not in str(p)
+    ]
+    (many,) = [p for p in (tmp_path / "ck").rglob("step-000000010.npz") if "ensemble" in str(p)]
+    resumed = cli.invoke(main, ["resume", str(single)])
+    assert resumed.exit_code == 0
+    assert resumed.stderr.splitlines()[0] == f"resuming run 'a' at step 20 from {single}"
+    resumed = cli.invoke(main, ["run", "s.toml", "--resume", str(many)])
+    assert resumed.exit_code == 0
+    assert f"resuming 3 runs ('m[x=-4]', …) at step 10 from {many}" in resumed.stderr
+    for quiet in (["-q"], ["--json"]):
+        assert "resuming" not in cli.invoke(main, ["resume", str(single), *quiet]).stderr
+
+
 def test_outcome_line_does_not_count_runs_without_expectations(cli, tmp_path):
     scenario = write_scenario(
         tmp_path,
@@ -317,3 +344,30 @@ def test_a_run_starting_from_weights_another_run_saves_names_that_run(cli, tmp_p
     assert "runs[2].init.from" in line and "no such file or folder yet" in line
     assert "run 'early_stopping' of this scenario saves it" in line
     assert "--run early_stopping --run reloaded" in line
+
+
+def test_a_run_outside_the_scenarios_sweep_reports_without_it(cli, tmp_path):
+    """--run (or resuming one run) leaves a sweep with no runs: no summary of it, no crash."""
+    scenario = write_scenario(
+        tmp_path,
+        'objective = "quartic"\n[[runs]]\nname = "a"\nrule = "adam"\n'
+        '[[runs]]\nname = "m"\ninit.x = { linspace = [-4, 4, 3] }\n',
+    )
+    shown = cli.invoke(main, ["run", str(scenario), "--run", "a", "--out", str(tmp_path / "o")])
+    assert shown.exit_code == 0, shown.output
+    assert "sweep m" not in shown.stdout
+    assert json.loads((tmp_path / "o" / "sweeps.json").read_text()) == []
+    as_json = cli.invoke(main, ["run", str(scenario), "--run", "a", "--json"])
+    assert json.loads(as_json.stdout)["sweeps"] == []
+    everything = cli.invoke(main, ["run", str(scenario), "--json"])
+    assert [s["name"] for s in json.loads(everything.stdout)["sweeps"]] == ["m"]
+
+
+def test_plot_without_traces_says_why_nothing_was_drawn(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    scenario = write_scenario(tmp_path, 'objective = "quartic"\n[[runs]]\nname = "a"\n')
+    result = cli.invoke(main, ["run", str(scenario), "--out", str(tmp_path / "o"), "--plot"])
+    assert result.exit_code == 0, result.output
+    assert 'no plots drawn: no run recorded a trace to draw (add observers = ["recorder"]' in (
+        result.stdout
+    )
