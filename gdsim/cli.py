@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -281,12 +282,24 @@ def _interrupted(
                 folder = root / folder_name(spec.name)
                 if checkpoint_files(folder):
                     folders.append(folder)
-    for root in sorted(roots):
+    for root in sorted(roots):  # only ensembles this command saved (not older ones there)
         ensembles = root.glob("ensemble-*") if root.is_dir() else ()
-        folders.extend(sorted(f for f in ensembles if checkpoint_files(f)))
+        folders.extend(sorted(f for f in ensembles if _saved_since(f, _STARTED[0])))
     for folder in folders:
         click.echo(f"  continue with: gdsim resume {folder}", err=True)
     sys.exit(130)
+
+
+_STARTED = [0.0]
+"""When the current ``run`` or ``resume`` command started (seconds since the epoch)."""
+
+
+def _saved_since(folder: Path, started: float) -> bool:
+    """Does ``folder`` hold a checkpoint written since ``started``?"""
+    from gdsim.checkpoint import checkpoint_files
+
+    files = checkpoint_files(folder)
+    return bool(files) and files[-1][1].stat().st_mtime >= started - 1.0
 
 
 def _check_out(out: Path | None, force: bool) -> None:
@@ -439,6 +452,7 @@ def run(
     """Run every run of SCENARIO and print a table of the results."""
     from gdsim import api
 
+    _STARTED[0] = time.time()
     _set_verbosity(quiet, verbose)
     _check_out(out, force)
     registry = _registry()
@@ -508,6 +522,7 @@ def resume(
     """
     from gdsim import api
 
+    _STARTED[0] = time.time()
     _set_verbosity(quiet, verbose)
     _check_out(out, force)
     if checkpoint.is_file() and checkpoint.suffix.lower() in (".toml", ".json"):

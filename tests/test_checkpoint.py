@@ -427,3 +427,34 @@ def test_ctrl_c_exits_130_and_names_the_checkpoint_folder(
     result = CliRunner().invoke(main, ["run", str(scenario)])
     assert result.exit_code == 130
     assert f"continue with: gdsim resume {tmp_path / 'ck' / 'q' / 'm'}" in result.output
+
+
+def test_ctrl_c_names_only_the_ensembles_this_command_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import shutil
+
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(
+        'objective = "quartic"\n[[runs]]\nname = "m"\nsteps = 30\n'
+        "init.x = { linspace = [-4, 4, 3] }\n"
+        f'observers = [{{ name = "checkpoint", dir = "{tmp_path / "ck"}", every = 10 }}]\n'
+    )
+    gdsim.run(scenario)
+    (saved,) = (tmp_path / "ck" / "s").glob("ensemble-*")
+    old = saved.with_name("ensemble-from-an-earlier-day")
+    shutil.copytree(saved, old)
+    for path in old.iterdir():
+        os.utime(path, (path.stat().st_mtime - 86400,) * 2)
+    real_run = gdsim.api.run
+
+    def run_then_interrupt(*args: Any, **kwargs: Any) -> Any:
+        real_run(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gdsim.api, "run", run_then_interrupt)
+    result = CliRunner().invoke(main, ["run", str(scenario)])
+    assert result.exit_code == 130
+    assert f"continue with: gdsim resume {saved}" in result.output
+    assert old.name not in result.output
