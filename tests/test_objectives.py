@@ -96,6 +96,25 @@ def test_polynomial_loss_radius_is_sound(coefficients, max_loss, where, evaluati
     assert np.all(np.abs(loss) <= max_loss), (radius, x[np.abs(loss) > max_loss])
 
 
+@pytest.mark.parametrize("objective", TWO_D, ids=lambda o: o.name)
+@settings(max_examples=60, deadline=None)
+@given(
+    max_loss=st.one_of(st.floats(1e-3, 1e300), st.just(np.inf)),
+    where=st.lists(st.tuples(st.floats(-1, 1), st.floats(-1, 1)), min_size=1, max_size=20),
+)
+def test_test_function_loss_radius_is_sound(objective, max_loss, where):
+    """The box's corners and points inside it: the loss as computed stays acceptable."""
+    radius = objective.loss_radius(max_loss)
+    if radius is None:  # only a limit below 4 × the bound at 0 (170 at most, Himmelblau's)
+        assert max_loss < 4 * 170
+        return
+    assert 0.0 <= radius < np.inf
+    corners = [(s1, s2) for s1 in (-1, 1) for s2 in (-1, 1)]
+    x = radius * np.array(corners + list(where), dtype=np.float64)
+    loss, _ = objective.value_and_grad({"x": x})
+    assert np.all(np.abs(loss) <= max_loss), (radius, x[np.abs(loss) > max_loss])
+
+
 def test_polynomial_loss_radius_is_not_needlessly_small():
     """The lecture's quartic at the default max_loss 1e100: a box of about 1.6e25, within a
     factor 1.5 of where its leading term alone reaches a quarter of the limit."""

@@ -28,6 +28,7 @@ import numpy as np
 from gdsim.components import Objective, param
 from gdsim.errors import ParamError
 from gdsim.hookspecs import hookimpl
+from gdsim.objectives.loss_box import radius_where
 from gdsim.state import Params
 from gdsim.validators import one_of
 from gdsim.xp import errstate, is_concrete, namespace
@@ -194,8 +195,8 @@ class Polynomial(Objective):
         return _polynomial_minima(self)
 
     def loss_radius(self, max_loss: float) -> float | None:
-        """Where the coefficients' absolute sum Σ|cₖ|·r^(n−k) stays within a quarter of
-        ``max_loss`` (at most 1e300): it bounds |f(x)| for |x| <= r, and the factor 4 covers
+        """Where the coefficients' absolute sum Σ|cₖ|·r^(n−k), which bounds |f(x)| for
+        |x| <= r, stays within a quarter of ``max_loss`` (at most 1e300): the factor 4 covers
         either evaluation's rounding (at most about (2n + 2)·2⁻⁵³ of that sum)."""
         return bounded_radius(self.coefficients, max_loss)
 
@@ -217,36 +218,14 @@ def _horner(c: tuple[float, ...], x: Any) -> tuple[Any, Params]:
 
 
 def bounded_radius(coefficients: tuple[float, ...], max_loss: float) -> float | None:
-    """The largest r (found by bisection) with Σ|cₖ|·r^(n−k) <= min(max_loss, 1e300) / 4 and
-    r^n <= 1e290 (so that no power overflows, zero coefficients included), or None when not
-    even r = 0 qualifies. Always finite: an infinite parameter is never inside."""
-    target = min(float(max_loss), 1e300) / 4
+    """The loss box of a polynomial: the largest r with Σ|cₖ|·r^(n−k) within a quarter of
+    ``max_loss`` (:func:`gdsim.objectives.loss_box.radius_where`)."""
     n = len(coefficients) - 1
 
     def size(r: float) -> float:
-        try:
-            if r ** max(n, 1) > 1e290:  # every power, even times 0, and its split stay finite
-                return math.inf
-            return math.fsum(abs(c) * r ** (n - k) for k, c in enumerate(coefficients))
-        except OverflowError:
-            return math.inf
+        return math.fsum(abs(c) * r ** (n - k) for k, c in enumerate(coefficients))
 
-    if not size(0.0) <= target:  # NaN targets included
-        return None
-    low = high = 1.0
-    while size(high) <= target:  # bracket the radius within a factor of 2
-        low, high = high, high * 2.0
-    while size(low) > target:
-        if low < 1e-300:
-            return 0.0
-        low, high = low / 2.0, low
-    for _ in range(100):
-        middle = (low + high) / 2
-        if size(middle) <= target:
-            low = middle
-        else:
-            high = middle
-    return low
+    return radius_where(size, max_loss, n)
 
 
 def _polynomial_minima(poly: Polynomial) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ import numpy as np
 
 from gdsim.components import Objective, param
 from gdsim.hookspecs import hookimpl
+from gdsim.objectives.loss_box import radius_where
 from gdsim.state import Params
 from gdsim.validators import positive
 from gdsim.xp import namespace
@@ -81,6 +82,11 @@ class Rosenbrock(TestFunction):
         value = r * r + self.b * (s * s)
         return value, _join(-2.0 * r - 4.0 * self.b * x1 * s, 2.0 * self.b * s)
 
+    def loss_radius(self, max_loss: float) -> float | None:
+        """f ≤ (|a| + r)² + b(r + r²)² on the box |xᵢ| ≤ r."""
+        a, b = abs(self.a), self.b
+        return radius_where(lambda r: (a + r) ** 2 + b * (r + r * r) ** 2, max_loss, 4)
+
 
 @attrs.frozen
 class Himmelblau(TestFunction):
@@ -100,6 +106,10 @@ class Himmelblau(TestFunction):
         q = x1 + x2 * x2 - 7.0
         value = p * p + q * q
         return value, _join(4.0 * x1 * p + 2.0 * q, 2.0 * p + 4.0 * x2 * q)
+
+    def loss_radius(self, max_loss: float) -> float | None:
+        """f ≤ (r² + r + 11)² + (r² + r + 7)² on the box |xᵢ| ≤ r."""
+        return radius_where(lambda r: (r * r + r + 11.0) ** 2 + (r * r + r + 7.0) ** 2, max_loss, 4)
 
 
 @attrs.frozen
@@ -122,6 +132,14 @@ class Beale(TestFunction):
         g2 = 2.0 * t1 * x1 + 4.0 * t2 * x1 * x2 + 6.0 * t3 * x1 * x2_2
         return value, _join(g1, g2)
 
+    def loss_radius(self, max_loss: float) -> float | None:
+        """f ≤ (1.5 + r + r²)² + (2.25 + r + r³)² + (2.625 + r + r⁴)² on the box |xᵢ| ≤ r."""
+
+        def size(r: float) -> float:
+            return (1.5 + r + r**2) ** 2 + (2.25 + r + r**3) ** 2 + (2.625 + r + r**4) ** 2
+
+        return radius_where(size, max_loss, 8)
+
 
 @attrs.frozen
 class Booth(TestFunction):
@@ -135,6 +153,10 @@ class Booth(TestFunction):
         p = x1 + 2.0 * x2 - 7.0
         q = 2.0 * x1 + x2 - 5.0
         return p * p + q * q, _join(2.0 * p + 4.0 * q, 4.0 * p + 2.0 * q)
+
+    def loss_radius(self, max_loss: float) -> float | None:
+        """f ≤ (3r + 7)² + (3r + 5)² on the box |xᵢ| ≤ r."""
+        return radius_where(lambda r: (3 * r + 7.0) ** 2 + (3 * r + 5.0) ** 2, max_loss, 2)
 
 
 @attrs.frozen
@@ -154,6 +176,10 @@ class Rastrigin(TestFunction):
         value = 2.0 * self.A + xp.sum(x * x - self.A * xp.cos(two_pi * x), axis=-1)
         grad = 2.0 * x + two_pi * self.A * xp.sin(two_pi * x)
         return value, {"x": grad}
+
+    def loss_radius(self, max_loss: float) -> float | None:
+        """f ≤ 2A + 2(r² + A) on the box |xᵢ| ≤ r."""
+        return radius_where(lambda r: 4.0 * self.A + 2.0 * r * r, max_loss, 2)
 
 
 @hookimpl
