@@ -161,12 +161,13 @@ def run(
             from gdsim.ensemble import resume_group
 
             folder = (resume_folders or {}).get(loaded.runs[0])
-            done = resume_group(
-                [by_name[name] for name in loaded.runs],
-                loaded,
-                scenario,
-                folder=None if folder is None else Path(folder),
-            )
+            with using_backend(scenario.backend):  # its expectations: the backend's promise
+                done = resume_group(
+                    [by_name[name] for name in loaded.runs],
+                    loaded,
+                    scenario,
+                    folder=None if folder is None else Path(folder),
+                )
             results.update((r.name, r) for r in done)
         if elsewhere:
             counter = Progress(len(elsewhere)) if progress else None

@@ -59,3 +59,30 @@ def test_the_table_notes_values_checked_at_the_promise() -> None:
     assert on_jax.exit_code == on_numpy.exit_code == 0
     assert "note: 6 expected values were checked to 1e-12 relative" in on_jax.stdout
     assert "note:" not in on_numpy.stdout
+
+
+def test_a_resumed_ensemble_is_checked_at_the_backends_promise(tmp_path) -> None:
+    """Resuming an ensemble on JAX checks its exact expectations as the fresh run did."""
+    pytest.importorskip("jax")
+    from gdsim import checkpoint
+
+    starts = [(-5.0, 0.9), (5.0, 0.5), (2.0, 0.95), (-1.0, 0.2)]
+    runs = [
+        {"name": f"m{i}", "init": {"x": x}, "rule": {"name": "momentum", "mu": mu}}
+        for i, (x, mu) in enumerate(starts)
+    ]
+    base = {"objective": "quartic", "defaults": {"steps": 60}, "runs": runs}
+    for run, done in zip(runs, gdsim.run(base).runs, strict=True):  # numpy's exact bits
+        x = float(done.final_params["x"][()])
+        run["expect"] = {"params": {"x": x}, "rtol": 0, "atol": 0}
+    saving = {"name": "checkpoint", "every": 10, "dir": str(tmp_path)}
+    on_jax = dict(base, backend="jax", defaults={"steps": 60, "observers": [saving]})
+    fresh = gdsim.run(on_jax)
+    (folder,) = [f for f in tmp_path.glob("*/ensemble-*") if f.is_dir()]
+    resumed = gdsim.resume(checkpoint.checkpoint_files(folder)[2][1])
+    assert [r.passed for r in resumed.runs] == [r.passed for r in fresh.runs] == [True] * 4
+    details = {o.detail for r in resumed.runs for o in r.expectations if o.name == "params.x"}
+    assert details == {
+        "rtol=1e-12, atol=0: the jax backend promises agreement to 1e-12, not "
+        "the rtol=0 the scenario asks"
+    }
