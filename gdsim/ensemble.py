@@ -224,8 +224,14 @@ def simulate(
         if step > 0:
             last = _rows(prev_params, rows)
             # the loss of the last finite iterate, recomputed exactly as the step computed it
-            # (cheaper than keeping every step's loss array alive for the rare divergence)
-            write(idx, engine.STATUS_DIVERGED, step, last, objective.value_and_grad(last, None)[0])
+            # (cheaper than keeping every step's loss array alive for the rare divergence),
+            # on the device when the backend computes losses there
+            on_backend = getattr(unit, "final_loss", None)
+            if on_backend is None:
+                recomputed = objective.value_and_grad(last, None)[0]
+            else:
+                recomputed = on_backend(last)
+            write(idx, engine.STATUS_DIVERGED, step, last, recomputed)
         else:
             write(idx, engine.STATUS_DIVERGED, step, _rows(params, rows), None)
         for i, value in zip(members[rows].tolist(), losses.tolist(), strict=True):

@@ -541,3 +541,19 @@ def test_a_numpy_only_rule_is_warned_about_once(
     said = [(r.levelno, r.getMessage()) for r in caplog.records if "on numpy" in r.getMessage()]
     assert [level for level, _ in said] == [logging.WARNING, logging.INFO]
     assert all("rule 'numpy_gd' is written for numpy only" in text for _, text in said)
+
+
+def test_the_unit_trusts_only_finite_boxes_and_shares_one_across_many_limits() -> None:
+    from gdsim.backends import jax_unit
+
+    @attrs.frozen
+    class Boundless(Quartic):
+        def loss_radius(self, max_loss: float) -> float | None:
+            return float("inf")
+
+    assert jax_unit.radii(Boundless(), 1e100) is None
+    limits = np.geomspace(1e10, 1e100, 40)  # a sweep of max_loss: the smallest's box for all
+    assert jax_unit.radii(QUARTIC, limits) == QUARTIC.loss_radius(1e10)
+    few = np.array([1e10, 1e100, 1e10])
+    expected = [QUARTIC.loss_radius(v) for v in few]
+    assert jax_unit.radii(QUARTIC, few).tolist() == expected

@@ -154,8 +154,10 @@ class Compiled(Structure):
         super().__init__(*args)
         self.block = jax.jit(self._block)
         self.boxed_block = jax.jit(functools.partial(self._block, boxed=True), donate_argnums=0)
-        """The block checking the loss box; it consumes its input state (updated in place,
-        not copied): a flagged block is redone from the host's copy of that state."""
+        """The block checking the loss box. It consumes its input state, updating it in place
+        where the buffers are its own (a unit's first call; later inputs share their buffers
+        with the host's views of the last results, so XLA copies them); a flagged block is
+        redone from the host's copy of that state."""
         self.exact = jax.jit(self._exact)
         self.eventful = False
         """Did the last unit end on an event? Then the next one steps with early exit
@@ -361,15 +363,25 @@ def compiled_for(
     return found, values
 
 
+MANY_LIMITS = 16
+"""More distinct ``max_loss`` values than this share the box of the smallest."""
+
+
 def radii(objective: Any, max_loss: Any) -> np.ndarray | None:
-    """The objective's loss box for each member's ``max_loss`` (None: no box known)."""
+    """The objective's loss box for each member's ``max_loss`` (None: no box known, or a
+    radius that is not a finite number >= 0, which would bound nothing).
+
+    Many distinct limits (a sweep of ``max_loss``) all get the box of the smallest: a smaller
+    limit's box lies inside a larger one's, so it is sound for every member."""
     method = getattr(objective, "loss_radius", None)
     if method is None:
         return None
     limits = np.asarray(max_loss, dtype=np.float64)
     distinct, where = np.unique(limits, return_inverse=True)
+    if len(distinct) > MANY_LIMITS:
+        distinct, where = distinct[:1], np.zeros_like(where)
     found = [method(float(limit)) for limit in distinct]
-    if not found or any(r is None for r in found):
+    if not found or not all(r is not None and 0.0 <= r < np.inf for r in found):
         return None
     if len(found) == 1:  # one number for all: a scalar, not an array read at every step
         return np.float64(found[0])

@@ -18,11 +18,23 @@ MARGIN = 4.0
 LARGEST_POWER = 1e290
 """r ** degree stays below this: every product, and Dekker's split of it, stays finite."""
 
+SMALLEST_LIMIT = 1e-290
+"""Below this ``max_loss`` no box is given: products near the underflow threshold lose the
+relative accuracy the margin counts on."""
+
+
+def computes_as(objective: object, cls: type) -> bool:
+    """Does ``objective`` compute its loss with ``cls``'s own ``value_and_grad``? A subclass
+    that overrides it computes another loss, which the parent's box does not bound."""
+    return type(objective).value_and_grad is cls.value_and_grad  # type: ignore[attr-defined]
+
 
 def radius_where(size: Callable[[float], float], max_loss: float, degree: int) -> float | None:
     """The largest r (found by bisection) with ``size(r) <= min(max_loss, 1e300) / 4`` and
     ``r ** degree <= 1e290``, or None when not even r = 0 qualifies. Always finite: an
     infinite parameter is never inside a box."""
+    if not float(max_loss) >= SMALLEST_LIMIT:  # NaN included
+        return None
     target = min(float(max_loss), 1e300) / MARGIN
 
     def bound(r: float) -> float:

@@ -28,7 +28,7 @@ import numpy as np
 from gdsim.components import Objective, param
 from gdsim.errors import ParamError
 from gdsim.hookspecs import hookimpl
-from gdsim.objectives.loss_box import radius_where
+from gdsim.objectives.loss_box import computes_as, radius_where
 from gdsim.state import Params
 from gdsim.validators import one_of
 from gdsim.xp import errstate, is_concrete, namespace
@@ -198,6 +198,8 @@ class Polynomial(Objective):
         """Where the coefficients' absolute sum Σ|cₖ|·r^(n−k), which bounds |f(x)| for
         |x| <= r, stays within a quarter of ``max_loss`` (at most 1e300): the factor 4 covers
         either evaluation's rounding (at most about (2n + 2)·2⁻⁵³ of that sum)."""
+        if not computes_as(self, Polynomial):
+            return None
         return bounded_radius(self.coefficients, max_loss)
 
 
@@ -221,9 +223,21 @@ def bounded_radius(coefficients: tuple[float, ...], max_loss: float) -> float | 
     """The loss box of a polynomial: the largest r with Σ|cₖ|·r^(n−k) within a quarter of
     ``max_loss`` (:func:`gdsim.objectives.loss_box.radius_where`)."""
     n = len(coefficients) - 1
+    sizes = [abs(c) for c in coefficients]
 
     def size(r: float) -> float:
-        return math.fsum(abs(c) * r ** (n - k) for k, c in enumerate(coefficients))
+        partial = 0.0  # Horner's partial sums, bounded: none may overflow either
+        for c in sizes:
+            partial = partial * r + c
+            if partial > 1e300:
+                return math.inf
+        terms = []
+        for k, c in enumerate(sizes):  # |c|·r·…·r from the coefficient: no early underflow
+            term = c
+            for _ in range(n - k):
+                term *= r
+            terms.append(term)
+        return math.fsum(terms)
 
     return radius_where(size, max_loss, n)
 
