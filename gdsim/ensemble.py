@@ -210,6 +210,7 @@ def simulate(
             size,
             len(members),
             params,
+            outputs_read=bool(observers),
         )
 
     def live(rows: np.ndarray) -> Any:

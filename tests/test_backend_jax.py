@@ -557,3 +557,30 @@ def test_the_unit_trusts_only_finite_boxes_and_shares_one_across_many_limits() -
     few = np.array([1e10, 1e100, 1e10])
     expected = [QUARTIC.loss_radius(v) for v in few]
     assert jax_unit.radii(QUARTIC, few).tolist() == expected
+
+
+QUIET = {"params": {"x": np.linspace(-5.0, 5.0, 300)}, "steps": 60, "max_loss": 1e100}
+
+
+@pytest.mark.parametrize("inputs", [fates(600), QUIET], ids=["fates", "quiet"])
+def test_an_observer_does_not_change_the_bits(inputs: dict[str, Any]) -> None:
+    """Without observers the unit leaves the last step's loss and gradients out of the carry
+    (nobody reads them); with one reading them every 25 steps the results are the same bits."""
+    from gdsim.components import MemberObserver
+
+    class Reader(MemberObserver):
+        every = 25
+
+        def __init__(self) -> None:
+            self.losses: list[Any] = []
+
+        def step_completed(self, view: Any) -> None:
+            self.losses.append(np.array(view.loss))
+
+    reader = Reader()
+    alone = ensemble.simulate(QUARTIC, Momentum(), Constant(lr=0.1), backend="jax", **inputs)
+    watched = ensemble.simulate(
+        QUARTIC, Momentum(), Constant(lr=0.1), backend="jax", observers=[reader], **inputs
+    )
+    assert_identical(watched, alone)
+    assert len(reader.losses) >= 3 and np.all(np.isfinite(reader.losses[0]))

@@ -66,9 +66,12 @@ class Backend(Protocol):
         size: int,
         live: int,
         params: Any,
+        outputs_read: bool = True,
     ) -> Any:
         """The unit of work of the ``live`` members of an ensemble of ``size`` (tolerances
-        scalars or one value per live member; ``params`` the live members' parameters)."""
+        scalars or one value per live member; ``params`` the live members' parameters).
+        ``outputs_read=False``: no observer reads the steps' losses and gradients, which the
+        unit may then leave out of the carry when no event happened."""
 
     def run_unit(self, ctx: Any, stop_at_epoch: bool) -> Any:
         """The unit of work of a run that steps alone (:class:`gdsim.engine.RunContext`), or

@@ -44,6 +44,7 @@ class JaxBackend:
         size: int,
         live: int,
         params: Any,
+        outputs_read: bool = True,
     ) -> loop.Unit:
         """The compiled unit of the ``live`` members (see :func:`jax_unit.make_unit`), or
         numpy's when a component is written for numpy only (said on stderr)."""
@@ -54,7 +55,7 @@ class JaxBackend:
 
             fell_back(f"an ensemble of {live} runs steps on numpy: {reason}", reason)
             return NUMPY.ensemble_unit(*members, params)
-        return jax_unit.make_unit(*members, self.device)
+        return jax_unit.make_unit(*members, self.device, outputs_read)
 
     def run_unit(self, ctx: Any, stop_at_epoch: bool) -> loop.Unit | None:
         """The compiled unit of a run that steps alone (:func:`jax_run.make_unit`), or None

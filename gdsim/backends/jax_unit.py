@@ -154,6 +154,9 @@ class Compiled(Structure):
         super().__init__(*args)
         self.block = jax.jit(self._block)
         self.boxed_block = jax.jit(functools.partial(self._block, boxed=True), donate_argnums=0)
+        self.boxed_block_quiet = jax.jit(
+            functools.partial(self._block, boxed=True, outputs=False), donate_argnums=0
+        )
         """The block checking the loss box. It consumes its input state, updating it in place
         where the buffers are its own (a unit's first call; later inputs share their buffers
         with the host's views of the last results, so XLA copies them); a flagged block is
@@ -235,10 +238,13 @@ class Compiled(Structure):
         s0: Any,
         n: Any,
         boxed: bool = False,
+        outputs: bool = True,
     ) -> Any:
         """``n`` >= 1 steps from step ``s0``: the state after them, the parameters before the
         last one, the last step's outputs and whether some row's fate changed on the way
-        (``boxed``: or may have, a row having left the loss box before the last step)."""
+        (``boxed``: or may have, a row having left the loss box before the last step).
+        ``outputs=False``: the last step's loss and gradients are not returned (nobody reads
+        them: no observer), only its learning rate; XLA then never writes them out."""
         comps = self._comps(hyper)
         valid = _valid(state, valid)
 
@@ -251,11 +257,13 @@ class Compiled(Structure):
         flag = jnp.zeros(valid.shape, dtype=bool)
         state, flag = lax.fori_loop(s0, s0 + n - 1, body, (state, flag))
         prev = state[0]
-        state, outputs, masks = self._step(comps, state, tol, valid, s0 + n - 1)
+        state, stepped, masks = self._step(comps, state, tol, valid, s0 + n - 1)
         flag = flag | self._any_event(masks)
         if boxed:  # some row left the box (then its parameters are NaN from there on)
             flag = flag | ~_inside(prev, tol[3])
-        return state, prev, outputs, jnp.any(flag)
+        if not outputs:
+            stepped = (None, None, None, stepped[3])
+        return state, prev, stepped, jnp.any(flag)
 
     def _exact(self, state: Any, hyper: Any, tol: Any, valid: Any, s0: Any, n: Any) -> Any:
         """Up to ``n`` steps from ``s0``, stopping before the first step at which some row's
@@ -423,9 +431,12 @@ def make_unit(
     size: int,
     live: int,
     device: Any,
+    outputs_read: bool = True,
 ) -> loop.Unit:
     """The compiled unit of the ``live`` members of an ensemble of ``size`` (components
-    holding the live members' hyperparameters; tolerances scalars or one per live member)."""
+    holding the live members' hyperparameters; tolerances scalars or one per live member).
+    ``outputs_read=False`` (no observer reads the steps' losses and gradients): a unit that
+    ends without an event leaves them out of the carry (None, as after a compaction)."""
     comps = [rule, schedule, *transforms]
     has_grad = grad_tol is not None and bool(np.any(~np.isnan(grad_tol)))
     has_step = step_tol is not None and bool(np.any(~np.isnan(step_tol)))
@@ -486,7 +497,8 @@ def make_unit(
             s0, n = index(step), index(stop - step)
             flagged = True
             if not fns.eventful and boxed[0]:  # the fastest way: no loss inside the block
-                new, prev, outputs, flagged = fns.boxed_block(state, hyper, tol, valid, s0, n)
+                block = fns.boxed_block if outputs_read else fns.boxed_block_quiet
+                new, prev, outputs, flagged = block(state, hyper, tol, valid, s0, n)
                 outputs = _filled(outputs)
                 flagged = bool(flagged)
                 boxed[0] = not flagged

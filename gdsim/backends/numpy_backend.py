@@ -29,8 +29,10 @@ class NumpyBackend:
         size: int,
         live: int,
         params: Any,
+        outputs_read: bool = True,
     ) -> loop.Unit:
-        """:func:`gdsim.loop.make_unit` with the member checks of the ``live`` members."""
+        """:func:`gdsim.loop.make_unit` with the member checks of the ``live`` members (the
+        steps' outputs are kept whether read or not: they cost nothing here)."""
         checks = loop.member_checks(live, params, max_loss, grad_tol, step_tol)
         return loop.make_unit(objective, FullBatch(), rule, schedule, transforms, None, checks)
 
