@@ -417,6 +417,13 @@ def test_ctrl_c_exits_130_and_names_the_checkpoint_folder(
 ) -> None:
     scenario = tmp_path / "q.toml"
     scenario.write_text(QUARTIC.format(dir=tmp_path / "ck", mu=0.9))
+    result = run_then_ctrl_c(scenario, monkeypatch)
+    assert result.exit_code == 130
+    assert f"continue with: gdsim resume {tmp_path / 'ck' / 'q' / 'm'}" in result.output
+
+
+def run_then_ctrl_c(scenario: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``gdsim run SCENARIO`` interrupted by Ctrl-C once every run has stepped."""
     real_run = gdsim.api.run
 
     def run_then_interrupt(*args: Any, **kwargs: Any) -> Any:
@@ -424,9 +431,7 @@ def test_ctrl_c_exits_130_and_names_the_checkpoint_folder(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(gdsim.api, "run", run_then_interrupt)
-    result = CliRunner().invoke(main, ["run", str(scenario)])
-    assert result.exit_code == 130
-    assert f"continue with: gdsim resume {tmp_path / 'ck' / 'q' / 'm'}" in result.output
+    return CliRunner().invoke(main, ["run", str(scenario)])
 
 
 def test_ctrl_c_names_only_the_ensembles_this_command_saved(
@@ -447,14 +452,7 @@ def test_ctrl_c_names_only_the_ensembles_this_command_saved(
     shutil.copytree(saved, old)
     for path in old.iterdir():
         os.utime(path, (path.stat().st_mtime - 86400,) * 2)
-    real_run = gdsim.api.run
-
-    def run_then_interrupt(*args: Any, **kwargs: Any) -> Any:
-        real_run(*args, **kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(gdsim.api, "run", run_then_interrupt)
-    result = CliRunner().invoke(main, ["run", str(scenario)])
+    result = run_then_ctrl_c(scenario, monkeypatch)
     assert result.exit_code == 130
     assert f"continue with: gdsim resume {saved}" in result.output
     assert old.name not in result.output
