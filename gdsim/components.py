@@ -95,7 +95,8 @@ class Objective(Component):
         A compiled backend checks this box instead of the loss at the steps inside a block
         (the loss then need not be computed there) and redoes the block with the loss as
         soon as some member leaves the box, so a radius changes speed, never results. It
-        must be conservative: a radius too large would let a divergence go unnoticed.
+        must be conservative: a radius too large would let a divergence go unnoticed. It is
+        a function of the objective's parameters and ``max_loss`` alone (backends cache it).
         """
         return None
 

@@ -371,6 +371,10 @@ def compiled_for(
     return found, values
 
 
+_RADII: dict[Any, float | None] = {}
+"""Every objective's loss box per ``max_loss``, for the life of the process (an ensemble
+whose members end at many steps makes a unit after each)."""
+
 MANY_LIMITS = 16
 """More distinct ``max_loss`` values than this share the box of the smallest."""
 
@@ -388,7 +392,12 @@ def radii(objective: Any, max_loss: Any) -> np.ndarray | None:
     distinct, where = np.unique(limits, return_inverse=True)
     if len(distinct) > MANY_LIMITS:
         distinct, where = distinct[:1], np.zeros_like(where)
-    found = [method(float(limit)) for limit in distinct]
+    key = ensemble._freeze(objective)
+    found = []
+    for limit in distinct.tolist():  # a bisection each: once per objective and limit
+        if (key, limit) not in _RADII:
+            _RADII[key, limit] = method(limit)
+        found.append(_RADII[key, limit])
     if not found or not all(r is not None and 0.0 <= r < np.inf for r in found):
         return None
     if len(found) == 1:  # one number for all: a scalar, not an array read at every step
