@@ -10,7 +10,10 @@ numpy backend); inside, the steps run on the device:
    accumulating one elementwise flag: did some member's loss become unacceptable, its gradient
    or its step fall within tolerance? One ``any`` at the end (one host sync per unit). The last
    step is unrolled, so the previous parameters and the last loss and gradients come out
-   without a copy per step.
+   without a copy per step. When the objective has a loss box
+   (:meth:`gdsim.components.Objective.loss_radius`), the block first runs checking the box
+   instead of the loss (a row outside gets NaN parameters, found at the block's end), so that
+   the loss is not computed at every step; a flagged block is redone checking the loss.
 2. **Replay on an event.** The block's input is still at hand (the host's copy): a second
    compiled loop finds the first step at which some member's fate changes, the clean steps
    before it are redone by the block (same code, same bits), and the event step itself runs
