@@ -35,7 +35,7 @@ import attrs
 import numpy as np
 
 from gdsim import engine, loop
-from gdsim.backends import BackendError
+from gdsim.backends import BackendError, LiveMembers
 from gdsim.backends import current as current_backend
 from gdsim.checkpoint import Checkpoint, check_ensemble
 from gdsim.components import Component, MemberObserver, MemberStep, overrides
@@ -200,17 +200,19 @@ def simulate(
         """The unit of work of the live members (their hyperparameters and tolerances)."""
         attach(None if len(members) == size else members)
         return stepper.ensemble_unit(
-            objective,
-            comps[0],
-            comps[1],
-            comps[2:],
-            at(max_loss_m, members),
-            at(grad_tol, members),
-            at(step_tol, members),
-            size,
-            len(members),
-            params,
-            outputs_read=bool(observers),
+            LiveMembers(
+                objective,
+                comps[0],
+                comps[1],
+                comps[2:],
+                at(max_loss_m, members),
+                at(grad_tol, members),
+                at(step_tol, members),
+                size,
+                len(members),
+                params,
+                outputs_read=bool(observers),
+            )
         )
 
     def live(rows: np.ndarray) -> Any:

@@ -26,7 +26,7 @@ jax = pytest.importorskip("jax")
 
 import gdsim  # noqa: E402
 from gdsim import ensemble  # noqa: E402
-from gdsim.backends import NotTraceable, get_backend  # noqa: E402
+from gdsim.backends import LiveMembers, NotTraceable, get_backend  # noqa: E402
 from gdsim.backends.jax_unit import bucket  # noqa: E402
 from gdsim.hookspecs import hookimpl  # noqa: E402
 from gdsim.objectives.polynomial import Quartic  # noqa: E402
@@ -462,18 +462,10 @@ def test_the_box_the_block_and_the_early_exit_give_the_same_bits(
             patch.setattr(jax_unit, "_RADII", {})  # the boxes found so far: not this way's
             if way != "box":
                 patch.setattr(type(objective), "loss_radius", lambda self, limit: None)
-            unit = jax_unit.make_unit(
-                objective,
-                rule,
-                schedule,
-                [],
-                max_loss,
-                grad_tol,
-                None,
-                size,
-                size,
-                jax.devices()[0],
+            members = LiveMembers(
+                objective, rule, schedule, [], max_loss, grad_tol, None, size, size, params
             )
+            unit = jax_unit.make_unit(members, jax.devices()[0])
             boxed = jax_unit.radii(objective, max_loss) is not None
             fns, _ = jax_unit.compiled_for(
                 objective, [rule, schedule], grad_tol is not None, False, boxed

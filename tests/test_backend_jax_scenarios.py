@@ -228,9 +228,9 @@ def test_bundled_scenario_agrees_across_backends(
     make_unit = jax_unit.make_unit
 
     def counting(*args: Any, **kwargs: Any) -> Any:
-        size, live = args[7], args[8]
-        if live == size:
-            compiled.append(size)
+        members = args[0]
+        if members.live == members.size:
+            compiled.append(members.size)
         return make_unit(*args, **kwargs)
 
     monkeypatch.setattr(jax_unit, "make_unit", counting)

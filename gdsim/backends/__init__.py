@@ -21,6 +21,8 @@ import contextvars
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
+import attrs
+
 from gdsim.errors import GdsimError, did_you_mean, with_hint
 
 NAMES = ("numpy", "jax")
@@ -49,29 +51,39 @@ class NotTraceable(BackendError):
     arrays, or branches on their values)."""
 
 
+@attrs.frozen
+class LiveMembers:
+    """The live members of an ensemble, as a backend steps them: the components (holding the
+    live members' hyperparameters), their tolerances (scalars or one value per live member),
+    how many of the ensemble's ``size`` members live, and their parameters."""
+
+    objective: Any
+    rule: Any
+    schedule: Any
+    transforms: Sequence[Any]
+    max_loss: Any
+    grad_tol: Any
+    step_tol: Any
+    size: int
+    live: int
+    params: Any
+    outputs_read: bool = True
+    """Does some observer read the steps' losses and gradients? If not, a unit may leave them
+    out of the carry when no event happened (None, as after a compaction)."""
+
+    @property
+    def components(self) -> tuple[Any, ...]:
+        """The objective, rule, schedule and transforms."""
+        return (self.objective, self.rule, self.schedule, *self.transforms)
+
+
 class Backend(Protocol):
     """What :func:`gdsim.ensemble.simulate` needs of a backend."""
 
     name: str
 
-    def ensemble_unit(
-        self,
-        objective: Any,
-        rule: Any,
-        schedule: Any,
-        transforms: Sequence[Any],
-        max_loss: Any,
-        grad_tol: Any,
-        step_tol: Any,
-        size: int,
-        live: int,
-        params: Any,
-        outputs_read: bool = True,
-    ) -> Any:
-        """The unit of work of the ``live`` members of an ensemble of ``size`` (tolerances
-        scalars or one value per live member; ``params`` the live members' parameters).
-        ``outputs_read=False``: no observer reads the steps' losses and gradients, which the
-        unit may then leave out of the carry when no event happened."""
+    def ensemble_unit(self, members: LiveMembers) -> Any:
+        """The unit of work of an ensemble's live members."""
 
     def run_unit(self, ctx: Any, stop_at_epoch: bool) -> Any:
         """The unit of work of a run that steps alone (:class:`gdsim.engine.RunContext`), or

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 import attrs
 import jax
 
 from gdsim import loop
-from gdsim.backends import jax_run, jax_unit
+from gdsim.backends import LiveMembers, jax_run, jax_unit
 
 _FELL_BACK: set[str] = set()
 """Why runs alone stepped on numpy in this process (each reason is warned about once)."""
@@ -32,30 +31,16 @@ class JaxBackend:
     device: Any
     name: str = "jax"
 
-    def ensemble_unit(
-        self,
-        objective: Any,
-        rule: Any,
-        schedule: Any,
-        transforms: Sequence[Any],
-        max_loss: Any,
-        grad_tol: Any,
-        step_tol: Any,
-        size: int,
-        live: int,
-        params: Any,
-        outputs_read: bool = True,
-    ) -> loop.Unit:
+    def ensemble_unit(self, members: LiveMembers) -> loop.Unit:
         """The compiled unit of the ``live`` members (see :func:`jax_unit.make_unit`), or
         numpy's when a component is written for numpy only (said on stderr)."""
-        members = (objective, rule, schedule, transforms, max_loss, grad_tol, step_tol, size, live)
-        reason = jax_run.numpy_only((objective, rule, schedule, *transforms))
+        reason = jax_run.numpy_only(members.components)
         if reason is not None:
             from gdsim.backends.numpy_backend import NUMPY
 
-            fell_back(f"an ensemble of {live} runs steps on numpy: {reason}", reason)
-            return NUMPY.ensemble_unit(*members, params)
-        return jax_unit.make_unit(*members, self.device, outputs_read)
+            fell_back(f"an ensemble of {members.live} runs steps on numpy: {reason}", reason)
+            return NUMPY.ensemble_unit(members)
+        return jax_unit.make_unit(members, self.device)
 
     def run_unit(self, ctx: Any, stop_at_epoch: bool) -> loop.Unit | None:
         """The compiled unit of a run that steps alone (:func:`jax_run.make_unit`), or None

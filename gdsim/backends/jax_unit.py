@@ -46,7 +46,7 @@ import numpy as np
 from jax import lax
 
 from gdsim import ensemble, loop
-from gdsim.backends import NotTraceable
+from gdsim.backends import LiveMembers, NotTraceable
 from gdsim.errors import GdsimError
 
 # --------------------------------------------------------------------------------------------
@@ -432,24 +432,18 @@ def bucket(live: int, size: int) -> int:
     return max(SMALLEST, min(size, max(MIN_ROWS, 1 << max(live - 1, 0).bit_length())))
 
 
-def make_unit(
-    objective: Any,
-    rule: Any,
-    schedule: Any,
-    transforms: Sequence[Any],
-    max_loss: Any,
-    grad_tol: Any,
-    step_tol: Any,
-    size: int,
-    live: int,
-    device: Any,
-    outputs_read: bool = True,
-) -> loop.Unit:
-    """The compiled unit of the ``live`` members of an ensemble of ``size`` (components
-    holding the live members' hyperparameters; tolerances scalars or one per live member).
-    ``outputs_read=False`` (no observer reads the steps' losses and gradients): a unit that
-    ends without an event leaves them out of the carry (None, as after a compaction)."""
-    comps = [rule, schedule, *transforms]
+def make_unit(members: LiveMembers, device: Any) -> loop.Unit:
+    """The compiled unit of an ensemble's live members on ``device``; without an observer
+    reading them (``members.outputs_read``), a unit that ends without an event leaves the
+    steps' losses and gradients out of the carry (None, as after a compaction)."""
+    objective, max_loss, grad_tol, step_tol = (
+        members.objective,
+        members.max_loss,
+        members.grad_tol,
+        members.step_tol,
+    )
+    size, live, outputs_read = members.size, members.live, members.outputs_read
+    comps = [members.rule, members.schedule, *members.transforms]
     has_grad = grad_tol is not None and bool(np.any(~np.isnan(grad_tol)))
     has_step = step_tol is not None and bool(np.any(~np.isnan(step_tol)))
     radius = radii(objective, max_loss)
