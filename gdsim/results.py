@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
+from gdsim.chained import Chained
 from gdsim.expectations import Outcome, evaluate
 
 if TYPE_CHECKING:
@@ -825,29 +826,19 @@ class Block:
         return self.columns.size
 
 
-class RunList(Sequence[RunResult]):
+class RunList(Chained[RunResult]):
     """A scenario's results in order: lists of result objects and :class:`Block` s of columns,
     whose :class:`RunResult` is made only when that run is read (indexed or iterated)."""
 
     def __init__(self, blocks: Iterable[Sequence[RunResult] | Block]) -> None:
         self.blocks = [b for b in blocks if len(b)]
-        self.starts = np.concatenate([[0], np.cumsum([len(b) for b in self.blocks])]).astype(
-            np.int64
-        )
+        self.chain([len(b) for b in self.blocks])
 
-    def __len__(self) -> int:
-        return int(self.starts[-1])
-
-    def __getitem__(self, k: Any) -> Any:
-        if isinstance(k, slice):
-            return [self[i] for i in range(*k.indices(len(self)))]
-        if k < 0:
-            k += len(self)
-        if not 0 <= k < len(self):
-            raise IndexError(k)
-        b = int(np.searchsorted(self.starts, k, side="right")) - 1
-        block, i = self.blocks[b], k - int(self.starts[b])
-        return block.columns.row(i, block.specs[i]) if isinstance(block, Block) else block[i]
+    def item(self, part: int, offset: int) -> RunResult:
+        block = self.blocks[part]
+        if isinstance(block, Block):
+            return block.columns.row(offset, block.specs[offset])
+        return block[offset]
 
     def __iter__(self) -> Iterator[RunResult]:
         for block in self.blocks:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
+from gdsim.chained import Chained
+
 if TYPE_CHECKING:
     from gdsim.scenario import RunSpec
     from gdsim.sweep import Sweep
@@ -71,27 +73,16 @@ class SweepRuns(Sequence["RunSpec"]):
         return type(self.template)(**fields)  # as attrs.evolve, without its look-ups
 
 
-class Runs(Sequence["RunSpec"]):
+class Runs(Chained["RunSpec"]):
     """Plain runs and swept entries (:class:`SweepRuns`) as one sequence, in file order."""
 
     def __init__(self, items: Sequence[RunSpec | SweepRuns]) -> None:
         self.items = tuple(items)
-        sizes = [len(i) if isinstance(i, SweepRuns) else 1 for i in self.items]
-        self.starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        self.chain([len(i) if isinstance(i, SweepRuns) else 1 for i in self.items])
 
-    def __len__(self) -> int:
-        return int(self.starts[-1])
-
-    def __getitem__(self, k: Any) -> Any:
-        if isinstance(k, slice):
-            return [self[i] for i in range(*k.indices(len(self)))]
-        if k < 0:
-            k += len(self)
-        if not 0 <= k < len(self):
-            raise IndexError(k)
-        item = int(np.searchsorted(self.starts, k, side="right")) - 1
-        entry = self.items[item]
-        return entry.make(k - int(self.starts[item])) if isinstance(entry, SweepRuns) else entry
+    def item(self, part: int, offset: int) -> RunSpec:
+        entry = self.items[part]
+        return entry.make(offset) if isinstance(entry, SweepRuns) else entry
 
     def __iter__(self) -> Iterator[RunSpec]:
         for entry in self.items:
