@@ -237,7 +237,7 @@ class Compiled(Structure):
         state: Any,
         hyper: Any,
         tol: Any,
-        valid: Any,
+        live: Any,
         s0: Any,
         n: Any,
         boxed: bool = False,
@@ -249,7 +249,7 @@ class Compiled(Structure):
         ``outputs=False``: the last step's loss and gradients are not returned (nobody reads
         them: no observer), only its learning rate; XLA then never writes them out."""
         comps = self._comps(hyper)
-        valid = _valid(state, valid)
+        valid = _valid(state, live)
 
         def body(s: Any, carry: Any) -> Any:
             state, flag = carry
@@ -268,12 +268,12 @@ class Compiled(Structure):
             stepped = (None, None, None, stepped[3])
         return state, prev, stepped, jnp.any(flag)
 
-    def _exact(self, state: Any, hyper: Any, tol: Any, valid: Any, s0: Any, n: Any) -> Any:
+    def _exact(self, state: Any, hyper: Any, tol: Any, live: Any, s0: Any, n: Any) -> Any:
         """Up to ``n`` steps from ``s0``, stopping before the first step at which some row's
         fate changes: how many steps went by, the state then, the parameters before the last
         of them and its outputs, and whether it stopped on such a step."""
         comps = self._comps(hyper)
-        valid = _valid(state, valid)
+        valid = _valid(state, live)
         _, outputs, _ = jax.eval_shape(lambda: self._step(comps, state, tol, valid, s0))
         blank = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), outputs)
 
@@ -298,9 +298,9 @@ class Compiled(Structure):
         start = (jnp.zeros((), dtype=s0.dtype), state, state[0], blank, jnp.zeros((), dtype=bool))
         return lax.while_loop(cond, body, start)
 
-    def _one_step(self, state: Any, hyper: Any, tol: Any, valid: Any, s: Any) -> Any:
+    def _one_step(self, state: Any, hyper: Any, tol: Any, live: Any, s: Any) -> Any:
         """One step alone: its new state, outputs and the three masks."""
-        return self._step(self._comps(hyper), state, tol, _valid(state, valid), s)
+        return self._step(self._comps(hyper), state, tol, _valid(state, live), s)
 
 
 def _call(component: Any, method: str, *args: Any) -> Any:
@@ -472,7 +472,7 @@ def make_unit(members: LiveMembers, device: Any) -> loop.Unit:
         return np.asarray(value, dtype=np.float64) if present else None
 
     with jax.enable_x64(True):
-        hyper, tol, valid = device_tree(
+        hyper, tol, live_rows = device_tree(
             (
                 tuple(tuple(np.asarray(v, dtype=np.float64) for v in vs) for vs in values),
                 (
@@ -504,20 +504,20 @@ def make_unit(members: LiveMembers, device: Any) -> loop.Unit:
             flagged = True
             if not fns.eventful and boxed[0]:  # the fastest way: no loss inside the block
                 block = fns.boxed_block if outputs_read else fns.boxed_block_quiet
-                new, prev, outputs, flagged = block(state, hyper, tol, valid, s0, n)
+                new, prev, outputs, flagged = block(state, hyper, tol, live_rows, s0, n)
                 outputs = _filled(outputs)
                 flagged = bool(flagged)
                 boxed[0] = not flagged
                 if flagged:  # the block consumed its input
                     state = device_tree(host_state)
             if flagged and not fns.eventful:  # one block, no early exit: nothing happens
-                new, prev, outputs, flagged = fns.block(state, hyper, tol, valid, s0, n)
+                new, prev, outputs, flagged = fns.block(state, hyper, tol, live_rows, s0, n)
                 outputs = _filled(outputs)
                 flagged = bool(flagged)
             if not flagged:
                 step = stop
             else:  # some fate changes on the way: step with early exit, stop exactly there
-                done, state, prev, outputs, found = fns.exact(state, hyper, tol, valid, s0, n)
+                done, state, prev, outputs, found = fns.exact(state, hyper, tol, live_rows, s0, n)
                 outputs = _filled(outputs)
                 done, found = int(done), bool(found)
                 fns.eventful = found
@@ -527,7 +527,7 @@ def make_unit(members: LiveMembers, device: Any) -> loop.Unit:
                 if not found:
                     new = state
                 else:
-                    after, stepped, masks = fns.one_step(state, hyper, tol, valid, index(step))
+                    after, stepped, masks = fns.one_step(state, hyper, tol, live_rows, index(step))
                     stepped = _filled(stepped)
                     bad, gd, moved = (None if m is None else _host(m, rows, live) for m in masks)
                     if bad.any():
